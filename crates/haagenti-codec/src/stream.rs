@@ -1,0 +1,184 @@
+//! Streaming adapters: a `Read` that decompresses and a `Write` that compresses.
+
+use std::io::{self, Read, Write};
+
+use crate::{CodecError, Format, Level};
+
+/// A compressing writer; call [`Encoder::finish`] to write the format's trailer.
+pub trait Encoder: Write {
+    /// Writes any buffered data and the trailer. Data is incomplete until this returns `Ok`.
+    fn finish(self: Box<Self>) -> io::Result<()>;
+}
+
+/// Wraps `reader` (compressed bytes of `format`) in a reader of the decompressed bytes.
+///
+/// Output is not bounded here; bound it with `Read::take` (as [`crate::Codec::decompress_with`]
+/// does) when the input is untrusted.
+pub fn decoder<'a, R: Read + 'a>(format: Format, reader: R) -> Result<Box<dyn Read + 'a>, CodecError> {
+    match format {
+        #[cfg(feature = "zstd")]
+        Format::Zstd => Ok(Box::new(ZstdReader { inner: reader, out: Vec::new(), pos: 0, done: false })),
+        #[cfg(feature = "lz4")]
+        Format::Lz4 => Ok(Box::new(lz4_flex::frame::FrameDecoder::new(reader))),
+        #[cfg(feature = "lz4")]
+        Format::Lz4Block => Ok(Box::new(Lz4BlockReader { inner: reader, out: Vec::new(), pos: 0, done: false })),
+        #[cfg(feature = "deflate")]
+        Format::Gzip => Ok(Box::new(flate2::read::MultiGzDecoder::new(reader))),
+        #[cfg(feature = "deflate")]
+        Format::Zlib => Ok(Box::new(flate2::read::ZlibDecoder::new(reader))),
+        #[cfg(feature = "deflate")]
+        Format::Deflate => Ok(Box::new(flate2::read::DeflateDecoder::new(reader))),
+        #[cfg(feature = "brotli")]
+        Format::Brotli => Ok(Box::new(brotli::Decompressor::new(reader, 64 * 1024))),
+        #[allow(unreachable_patterns)]
+        format => Err(CodecError::FeatureDisabled { format }),
+    }
+}
+
+/// Wraps `writer` in a compressing writer for `format` at `level`.
+pub fn encoder<'a, W: Write + 'a>(
+    format: Format,
+    level: Level,
+    writer: W,
+) -> Result<Box<dyn Encoder + 'a>, CodecError> {
+    if !format.level_range().contains(&level.0) {
+        return Err(CodecError::BadLevel { format, level: level.0 });
+    }
+    #[cfg(feature = "deflate")]
+    let deflate_level = flate2::Compression::new(level.0.unsigned_abs());
+    match format {
+        #[cfg(feature = "zstd")]
+        Format::Zstd => Err(CodecError::Unsupported { format, operation: "compression" }),
+        #[cfg(feature = "lz4")]
+        Format::Lz4 => Ok(Box::new(lz4_flex::frame::FrameEncoder::new(writer))),
+        #[cfg(feature = "lz4")]
+        Format::Lz4Block => Ok(Box::new(Lz4BlockWriter { inner: writer, buf: Vec::new() })),
+        #[cfg(feature = "deflate")]
+        Format::Gzip => Ok(Box::new(flate2::write::GzEncoder::new(writer, deflate_level))),
+        #[cfg(feature = "deflate")]
+        Format::Zlib => Ok(Box::new(flate2::write::ZlibEncoder::new(writer, deflate_level))),
+        #[cfg(feature = "deflate")]
+        Format::Deflate => Ok(Box::new(flate2::write::DeflateEncoder::new(writer, deflate_level))),
+        #[cfg(feature = "brotli")]
+        Format::Brotli => Ok(Box::new(brotli::CompressorWriter::new(writer, 64 * 1024, level.0 as u32, 22))),
+        #[allow(unreachable_patterns)]
+        format => Err(CodecError::FeatureDisabled { format }),
+    }
+}
+
+#[cfg(feature = "lz4")]
+impl<W: Write> Encoder for lz4_flex::frame::FrameEncoder<W> {
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        lz4_flex::frame::FrameEncoder::finish(*self).map(drop).map_err(io::Error::other)
+    }
+}
+
+#[cfg(feature = "deflate")]
+impl<W: Write> Encoder for flate2::write::GzEncoder<W> {
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        flate2::write::GzEncoder::finish(*self).map(drop)
+    }
+}
+
+#[cfg(feature = "deflate")]
+impl<W: Write> Encoder for flate2::write::ZlibEncoder<W> {
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        flate2::write::ZlibEncoder::finish(*self).map(drop)
+    }
+}
+
+#[cfg(feature = "deflate")]
+impl<W: Write> Encoder for flate2::write::DeflateEncoder<W> {
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        flate2::write::DeflateEncoder::finish(*self).map(drop)
+    }
+}
+
+#[cfg(feature = "brotli")]
+impl<W: Write> Encoder for brotli::CompressorWriter<W> {
+    fn finish(mut self: Box<Self>) -> io::Result<()> {
+        self.flush()?;
+        // Dropping the writer closes the brotli stream (writes the last meta-block).
+        drop(self);
+        Ok(())
+    }
+}
+
+/// Buffers the whole input, since an LZ4 block needs all of it at once.
+#[cfg(feature = "lz4")]
+struct Lz4BlockWriter<W: Write> {
+    inner: W,
+    buf: Vec<u8>,
+}
+
+#[cfg(feature = "lz4")]
+impl<W: Write> Write for Lz4BlockWriter<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(feature = "lz4")]
+impl<W: Write> Encoder for Lz4BlockWriter<W> {
+    fn finish(mut self: Box<Self>) -> io::Result<()> {
+        if u32::try_from(self.buf.len()).is_err() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "an LZ4 block holds at most 4 GiB"));
+        }
+        let block = lz4_flex::block::compress_prepend_size(&self.buf);
+        self.inner.write_all(&block)?;
+        self.inner.flush()
+    }
+}
+
+/// Reads the whole input on first use, then decodes it in one piece.
+#[cfg(feature = "lz4")]
+struct Lz4BlockReader<R> {
+    inner: R,
+    out: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+#[cfg(feature = "lz4")]
+impl<R: Read> Read for Lz4BlockReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.done {
+            let mut src = Vec::new();
+            self.inner.read_to_end(&mut src)?;
+            self.out = lz4_flex::block::decompress_size_prepended(&src)
+                .map_err(|e| io::Error::from(crate::format::corrupt(Format::Lz4Block, e)))?;
+            self.done = true;
+        }
+        let n = (&self.out[self.pos..]).read(buf)?;
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Reads the whole input on first use, then decodes it with Haagenti's zstd decoder.
+#[cfg(feature = "zstd")]
+struct ZstdReader<R> {
+    inner: R,
+    out: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+#[cfg(feature = "zstd")]
+impl<R: Read> Read for ZstdReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.done {
+            let mut src = Vec::new();
+            self.inner.read_to_end(&mut src)?;
+            self.out = haagenti_zstd::decompress(&src).map_err(|e| io::Error::from(CodecError::from(e)))?;
+            self.done = true;
+        }
+        let n = (&self.out[self.pos..]).read(buf)?;
+        self.pos += n;
+        Ok(n)
+    }
+}

@@ -1,0 +1,32 @@
+//! Zstandard (RFC 8878) in pure Rust.
+//!
+//! `#![no_std]` with `alloc`; the same source builds for `wasm32-unknown-unknown` and native.
+//! The `std` feature adds `std::io` adapters.
+//!
+//! Module names follow the RFC: [`frame`] (section 3.1.1), [`blocks`] (3.1.1.2), and
+//! [`decoding`] (the driver that turns frames into bytes).
+//!
+//! ```
+//! // Written by the reference CLI: `printf 'hello haagenti\n' | zstd -19 --check`.
+//! let frame = [
+//!     0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x68, 0x79, 0x00, 0x00, 0x68, 0x65, 0x6c, 0x6c, 0x6f,
+//!     0x20, 0x68, 0x61, 0x61, 0x67, 0x65, 0x6e, 0x74, 0x69, 0x0a, 0x15, 0x48, 0x27, 0xb4,
+//! ];
+//! let out = haagenti_zstd::decompress(&frame)?;
+//! assert_eq!(out, b"hello haagenti\n");
+//! # Ok::<(), haagenti_zstd::Error>(())
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod blocks;
+pub mod decoding;
+mod error;
+pub mod frame;
+
+pub use decoding::{DecoderConfig, decompress, decompress_into, decompress_with};
+pub use error::{BlockError, Error, FrameError};
