@@ -224,9 +224,8 @@ impl CodecError {
 #[cfg(feature = "lz4")]
 fn check_lz4_frames(src: &[u8]) -> Result<(), CodecError> {
     let truncated = || corrupt(Format::Lz4, "truncated frame");
-    let u32_at = |pos: usize| {
-        src.get(pos..pos + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).ok_or_else(truncated)
-    };
+    let u32_at =
+        |pos: usize| src.get(pos..pos + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).ok_or_else(truncated);
     let mut pos = 0;
     while pos < src.len() {
         let magic = u32_at(pos)?;
