@@ -1,0 +1,159 @@
+//! Haagenti in the browser: the codecs and the gRPC-web client, exported through wasm-bindgen.
+//!
+//! Errors become thrown JavaScript `Error`s with the decoder's message. Names are camelCase.
+//! The npm package in `npm/` wraps this module with TypeScript types.
+#![forbid(unsafe_code)]
+
+use haagenti_codec::{Codec, Format, Level, Limits};
+use haagenti_proto::grpc_web;
+use haagenti_proto::v1::{HealthRequest, HealthResponse, health_response};
+use js_sys::{Promise, Uint8Array};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** The fragment server's answer to a health check. */
+export interface HealthInfo {
+  /** "serving" when the server is up. */
+  status: string;
+  /** The server's version. */
+  version: string;
+  /** Seconds since the server started. */
+  uptimeSeconds: number;
+  /** The `client` string sent with the request. */
+  echo: string;
+  /** How the request arrived: "grpc" or "grpc-web". */
+  protocol: string;
+}
+"#;
+
+/// The version of these bindings.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+fn parse_format(name: &str) -> Result<Format, JsError> {
+    name.parse::<Format>().map_err(|e| JsError::new(&e))
+}
+
+fn limits(max_output: Option<f64>) -> Limits {
+    match max_output {
+        Some(n) if n >= 0.0 => Limits { max_output: n as u64 },
+        _ => Limits::default(),
+    }
+}
+
+/// Names the format of `data` by its magic number ("zstd", "lz4", "gzip", "zlib"), or undefined.
+#[wasm_bindgen(js_name = detectFormat)]
+pub fn detect_format(data: &[u8]) -> Option<String> {
+    Format::detect(data).map(|f| f.name().to_string())
+}
+
+/// Decompresses `data`, detecting its format by magic number. `maxOutput` bounds the output
+/// (default 1 GiB).
+#[wasm_bindgen(js_name = decompress)]
+pub fn decompress(data: &[u8], max_output: Option<f64>) -> Result<Vec<u8>, JsError> {
+    Ok(haagenti_codec::decompress_auto_with(data, &limits(max_output))?)
+}
+
+/// Decompresses `data` as the named format ("zstd", "lz4", "lz4-block", "gzip", "zlib",
+/// "deflate", "brotli").
+#[wasm_bindgen(js_name = decompressFormat)]
+pub fn decompress_format(format: &str, data: &[u8], max_output: Option<f64>) -> Result<Vec<u8>, JsError> {
+    Ok(parse_format(format)?.codec().decompress_with(data, &limits(max_output))?)
+}
+
+/// Compresses `data` as the named format at `level` (the format's default when omitted).
+#[wasm_bindgen(js_name = compress)]
+pub fn compress(format: &str, data: &[u8], level: Option<i32>) -> Result<Vec<u8>, JsError> {
+    let format = parse_format(format)?;
+    let codec = match level {
+        Some(level) => format.codec_with_level(Level(level))?,
+        None => format.codec(),
+    };
+    Ok(codec.compress(data)?)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HealthInfo {
+    status: &'static str,
+    version: String,
+    uptime_seconds: f64,
+    echo: String,
+    protocol: String,
+}
+
+impl From<HealthResponse> for HealthInfo {
+    fn from(r: HealthResponse) -> Self {
+        let status = match health_response::Status::try_from(r.status) {
+            Ok(health_response::Status::Serving) => "serving",
+            _ => "unknown",
+        };
+        HealthInfo {
+            status,
+            version: r.version,
+            uptime_seconds: r.uptime_seconds as f64,
+            echo: r.echo,
+            protocol: r.protocol,
+        }
+    }
+}
+
+/// The gRPC-web request body of a health check.
+#[wasm_bindgen(js_name = encodeHealthRequest)]
+pub fn encode_health_request(client: &str) -> Vec<u8> {
+    grpc_web::encode_request(&HealthRequest { client: client.to_string() })
+}
+
+/// Reads a gRPC-web health response body into a `HealthInfo`.
+#[wasm_bindgen(js_name = decodeHealthResponse, unchecked_return_type = "HealthInfo")]
+pub fn decode_health_response(body: &[u8]) -> Result<JsValue, JsError> {
+    let response: HealthResponse = grpc_web::decode_unary_response(body)?;
+    Ok(serde_wasm_bindgen::to_value(&HealthInfo::from(response))?)
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = fetch)]
+    fn global_fetch(request: &web_sys::Request) -> Promise;
+}
+
+/// Calls the server's `Health` RPC over gRPC-web at `baseUrl` (e.g. `https://127.0.0.1:8443`).
+#[wasm_bindgen(js_name = healthCheck, unchecked_return_type = "HealthInfo")]
+pub async fn health_check(base_url: &str, client: &str) -> Result<JsValue, JsError> {
+    let url = format!("{}/haagenti.v1.Fragments/Health", base_url.trim_end_matches('/'));
+    let body = Uint8Array::from(encode_health_request(client).as_slice());
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&body);
+    let headers = web_sys::Headers::new().map_err(js_error)?;
+    headers.set("content-type", "application/grpc-web+proto").map_err(js_error)?;
+    headers.set("x-grpc-web", "1").map_err(js_error)?;
+    init.set_headers(&headers);
+    let request = web_sys::Request::new_with_str_and_init(&url, &init).map_err(js_error)?;
+    let response: web_sys::Response = JsFuture::from(global_fetch(&request)).await.map_err(js_error)?.unchecked_into();
+    if !response.ok() {
+        return Err(JsError::new(&format!("health check to {url} failed: HTTP {}", response.status())));
+    }
+    if let Ok(Some(status)) = response.headers().get("grpc-status")
+        && status != "0"
+    {
+        let message = response.headers().get("grpc-message").ok().flatten().unwrap_or_default();
+        return Err(JsError::new(&format!("gRPC status {status}: {message}")));
+    }
+    let buffer = JsFuture::from(response.array_buffer().map_err(js_error)?).await.map_err(js_error)?;
+    decode_health_response(&Uint8Array::new(&buffer).to_vec())
+}
+
+fn js_error(value: JsValue) -> JsError {
+    let message = value
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| value.as_string())
+        .unwrap_or_else(|| "JavaScript error".to_string());
+    JsError::new(&message)
+}
