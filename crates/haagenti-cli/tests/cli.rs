@@ -1,0 +1,99 @@
+//! The `haagenti` binary end to end, against the reference `zstd` and `gzip` programs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn haagenti(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_haagenti")).args(args).current_dir(dir).output().unwrap()
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("haagenti-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn corpus(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/corpus").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (see shared/testdata/README.md)", path.display()))
+}
+
+#[test]
+fn gzip_round_trip_and_system_gzip_agrees() {
+    let dir = scratch("gzip");
+    let text = corpus("asyoulik.txt");
+    std::fs::write(dir.join("a.txt"), &text).unwrap();
+    let out = haagenti(&["compress", "--codec", "gzip", "-l", "9", "a.txt"], &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let system = Command::new("gzip").args(["-dc", "a.txt.gz"]).current_dir(&dir).output().unwrap();
+    assert!(system.stdout == text, "system gzip disagrees");
+    std::fs::remove_file(dir.join("a.txt")).unwrap();
+    let out = haagenti(&["decompress", "a.txt.gz"], &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read(dir.join("a.txt")).unwrap() == text);
+}
+
+#[test]
+fn reference_zstd_raw_blocks_decode_from_stdin_to_stdout() {
+    let dir = scratch("zstd");
+    // Incompressible bytes make the reference encoder store raw blocks.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let data: Vec<u8> = (0..300_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    std::fs::write(dir.join("r.bin"), &data).unwrap();
+    let z = Command::new("zstd").args(["-q", "-19", "--check", "r.bin", "-o", "r.bin.zst"]).current_dir(&dir).status();
+    assert!(z.expect("the reference zstd program is needed").success());
+    let out = Command::new(env!("CARGO_BIN_EXE_haagenti"))
+        .args(["decompress", "-", "-o", "-"])
+        .current_dir(&dir)
+        .stdin(std::fs::File::open(dir.join("r.bin.zst")).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout == data);
+}
+
+#[test]
+fn bad_input_fails_with_one_line_and_no_output_file() {
+    let dir = scratch("bad");
+    let gz = Command::new("gzip")
+        .arg("-c")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/corpus/alice29.txt"))
+        .output()
+        .unwrap()
+        .stdout;
+    std::fs::write(dir.join("cut.gz"), &gz[..gz.len() / 2]).unwrap();
+    let out = haagenti(&["decompress", "cut.gz"], &dir);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cut.gz"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("cut.gz")], "partial output left behind");
+
+    std::fs::write(dir.join("plain.txt"), b"not compressed").unwrap();
+    let out = haagenti(&["decompress", "plain.txt", "-o", "x"], &dir);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unrecognized format"));
+}
+
+#[test]
+fn existing_output_is_kept_unless_forced() {
+    let dir = scratch("force");
+    std::fs::write(dir.join("b.txt"), b"hello hello hello").unwrap();
+    std::fs::write(dir.join("b.txt.lz4"), b"precious").unwrap();
+    let out = haagenti(&["compress", "--codec", "lz4", "b.txt"], &dir);
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read(dir.join("b.txt.lz4")).unwrap(), b"precious");
+    let out = haagenti(&["compress", "--codec", "lz4", "--force", "b.txt"], &dir);
+    assert!(out.status.success());
+    let out = haagenti(&["decompress", "b.txt.lz4", "-o", "-"], &dir);
+    assert_eq!(out.stdout, b"hello hello hello");
+}

@@ -1,0 +1,14 @@
+#![doc = include_str!("../../../README.md")]
+#![forbid(unsafe_code)]
+
+pub use haagenti_codec::{
+    Codec, CodecError, Encoder, Format, Level, Limits, decoder, decompress_auto, decompress_auto_with, encoder,
+};
+
+/// Haagenti's own Zstandard implementation (RFC 8878).
+#[cfg(feature = "zstd")]
+pub use haagenti_zstd as zstd;
+
+/// The wire protocol: messages, gRPC-web framing and the tonic client and server code.
+#[cfg(feature = "grpc")]
+pub use haagenti_proto as proto;
