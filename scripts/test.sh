@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, lints, native tests, wasm32 builds, wasm tests in Node
+# and headless Chromium, the npm package's tests and the demo page against the real server.
+# Prints a summary; exits non-zero if anything failed.
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+
+./scripts/setup.sh test || { echo "setup failed" >&2; exit 1; }
+
+results=()
+failed=0
+step() {
+  local name=$1
+  shift
+  printf '\n==> %s\n' "$name"
+  local start=$SECONDS
+  if "$@"; then
+    results+=("ok    $(printf '%4ss' $((SECONDS - start)))  $name")
+  else
+    results+=("FAIL  $(printf '%4ss' $((SECONDS - start)))  $name")
+    failed=1
+  fi
+}
+
+# Every crate that claims wasm32 support; the zstd core also without std.
+wasm_builds() {
+  cargo build --target wasm32-unknown-unknown -p haagenti-zstd --no-default-features &&
+    cargo build --target wasm32-unknown-unknown -p haagenti-zstd -p haagenti-codec -p haagenti-proto -p haagenti -p haagenti-wasm
+}
+
+step "cargo fmt --check" cargo fmt --all --check
+step "cargo clippy (workspace)" cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo clippy (wasm32)" cargo clippy --target wasm32-unknown-unknown -p haagenti-wasm -p haagenti-zstd --all-targets --locked -- -D warnings
+step "cargo test --workspace" cargo test --workspace --locked
+step "wasm32 builds" wasm_builds
+step "wasm tests in Node" wasm-pack test --node crates/haagenti-wasm
+step "wasm tests in headless Chromium" wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver crates/haagenti-wasm
+step "npm package: build" bash -c "cd npm && npm run --silent build"
+step "npm package: tests" bash -c "cd npm && npm test"
+step "demo page: build" bash -c "cd web && npx vite build --logLevel warn"
+step "server binary" cargo build --locked -p haagenti-server
+step "demo page in Chromium against the server" \
+  env HAAGENTI_SERVER_BIN="$target_dir/debug/haagenti-server" bash -c "cd web && npm test"
+
+printf '\n==> summary\n'
+printf '  %s\n' "${results[@]}"
+if [ "$failed" -ne 0 ]; then
+  echo "FAILED"
+  exit 1
+fi
+echo "all passed"
