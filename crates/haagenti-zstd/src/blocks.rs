@@ -1,9 +1,14 @@
-//! Blocks (RFC 8878 section 3.1.1.2): raw, RLE and compressed.
+//! Blocks (RFC 8878 section 3.1.1.2): raw, RLE and compressed, and the entropy state that
+//! carries between the blocks of a frame.
 
 use alloc::vec::Vec;
 
+use crate::dictionary::Dictionary;
 use crate::error::{BlockError, Error};
 use crate::frame::BlockHeader;
+use crate::huff0::HuffmanTable;
+use crate::literals::{self, Literals};
+use crate::sequences::{self, Output, Predefined, SequenceTables};
 
 /// Block type 0: the bytes are stored as they are.
 pub const RAW: u8 = 0;
@@ -17,30 +22,104 @@ pub fn stored_len(header: &BlockHeader) -> usize {
     if header.block_type == RLE { 1 } else { header.size }
 }
 
-/// Decodes one block body, appending to `out`.
-///
-/// `limit` is the block size limit of the frame; `max_output` bounds `out.len()` after the call.
-pub(crate) fn decode_block(
-    header: &BlockHeader,
-    body: &[u8],
-    limit: usize,
-    out: &mut Vec<u8>,
-    max_output: usize,
-) -> Result<(), Error> {
-    if header.size > limit {
-        return Err(BlockError::BlockTooLarge { size: header.size, limit }.into());
+/// Where one block's output goes.
+pub(crate) struct Target<'a> {
+    /// Decoded bytes; the block is appended.
+    pub out: &'a mut Vec<u8>,
+    /// Index in `out` of the oldest byte the frame's matches may reach.
+    pub history_start: usize,
+    /// Dictionary content reachable before `history_start` (empty once history was dropped).
+    pub dict: &'a [u8],
+    /// Largest `out.len()` the caller's output limit allows.
+    pub output_limit: usize,
+    /// The caller's configured output limit, for the error.
+    pub configured_limit: usize,
+}
+
+/// Block decoding state for one frame at a time: entropy tables, repeat offsets, buffers.
+#[derive(Debug, Clone)]
+pub(crate) struct BlockDecoder {
+    predefined: Predefined,
+    huffman: Option<HuffmanTable>,
+    tables: SequenceTables,
+    literals: Vec<u8>,
+}
+
+impl BlockDecoder {
+    pub(crate) fn new() -> Self {
+        BlockDecoder {
+            predefined: Predefined::new(),
+            huffman: None,
+            tables: SequenceTables::default(),
+            literals: Vec::new(),
+        }
     }
-    let produced = match header.block_type {
-        RAW | RLE => header.size,
-        COMPRESSED => return Err(BlockError::Unsupported.into()),
-        _ => return Err(BlockError::ReservedBlockType.into()),
-    };
-    if out.len() + produced > max_output {
-        return Err(Error::OutputLimit { limit: max_output });
+
+    /// Starts a new frame: forgets the previous frame's tables, or takes the dictionary's.
+    pub(crate) fn reset(&mut self, dict: Option<&Dictionary>) {
+        self.tables = SequenceTables::default();
+        self.huffman = None;
+        if let Some(t) = dict.and_then(|d| d.tables.as_ref()) {
+            self.huffman = Some(t.huffman.clone());
+            self.tables.ll = Some(t.ll.clone());
+            self.tables.of = Some(t.of.clone());
+            self.tables.ml = Some(t.ml.clone());
+            self.tables.rep = t.rep;
+        }
     }
-    match header.block_type {
-        RAW => out.extend_from_slice(body),
-        _ => out.resize(out.len() + produced, body[0]),
+
+    /// Decodes one block body, appending to `target.out`. `block_limit` is the frame's largest
+    /// block size.
+    pub(crate) fn decode(
+        &mut self,
+        header: &BlockHeader,
+        body: &[u8],
+        block_limit: usize,
+        target: Target<'_>,
+    ) -> Result<(), Error> {
+        if header.size > block_limit {
+            return Err(BlockError::BlockTooLarge { size: header.size, limit: block_limit }.into());
+        }
+        let block_end = target.out.len() + block_limit;
+        let (limit, limit_error) = if target.output_limit < block_end {
+            (target.output_limit, Error::OutputLimit { limit: target.configured_limit })
+        } else {
+            (block_end, BlockError::Corrupt { what: "block decodes to more than the block size limit" }.into())
+        };
+        match header.block_type {
+            RAW | RLE => {
+                if target.out.len() + header.size > limit {
+                    return Err(limit_error);
+                }
+                if header.block_type == RAW {
+                    target.out.extend_from_slice(body);
+                } else {
+                    target.out.resize(target.out.len() + header.size, body[0]);
+                }
+                Ok(())
+            }
+            COMPRESSED => {
+                let mut buffer = core::mem::take(&mut self.literals);
+                let result = literals::decode(body, &mut self.huffman, &mut buffer).map_err(Error::from).and_then(
+                    |(lits, used)| {
+                        let lits: &[u8] = match lits {
+                            Literals::Input(range) => &body[range],
+                            Literals::Buffer => &buffer,
+                        };
+                        let mut dst = Output {
+                            out: target.out,
+                            history_start: target.history_start,
+                            dict: target.dict,
+                            limit,
+                            limit_error,
+                        };
+                        sequences::decode_and_execute(&body[used..], lits, &mut self.tables, &self.predefined, &mut dst)
+                    },
+                );
+                self.literals = buffer;
+                result
+            }
+            _ => Err(BlockError::ReservedBlockType.into()),
+        }
     }
-    Ok(())
 }

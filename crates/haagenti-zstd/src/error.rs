@@ -1,5 +1,7 @@
 use core::fmt;
 
+use crate::dictionary::DictionaryError;
+
 /// An error while reading a frame header or the frame around the blocks (RFC 8878 3.1.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -32,6 +34,15 @@ pub enum FrameError {
         /// The dictionary ID in the frame header.
         id: u32,
     },
+    /// The frame names a different dictionary than the one given.
+    DictionaryMismatch {
+        /// The dictionary ID in the frame header.
+        frame: u32,
+        /// The ID of the dictionary given.
+        given: u32,
+    },
+    /// The input ended inside a frame (streaming decoder finished early).
+    Incomplete,
     /// The decoded content size differs from the size in the frame header.
     ContentSizeMismatch {
         /// Size declared in the header.
@@ -61,8 +72,6 @@ pub enum BlockError {
         /// The largest size allowed here.
         limit: usize,
     },
-    /// A compressed block, which this build cannot decode yet (raw and RLE blocks work).
-    Unsupported,
     /// A compressed block's contents are malformed.
     Corrupt {
         /// The part of the block that failed.
@@ -78,6 +87,8 @@ pub enum Error {
     Frame(FrameError),
     /// A block-level error.
     Block(BlockError),
+    /// A dictionary could not be read.
+    Dictionary(DictionaryError),
     /// The output would exceed [`crate::DecoderConfig::max_output_size`].
     OutputLimit {
         /// The configured limit in bytes.
@@ -95,6 +106,12 @@ pub enum Error {
 impl From<FrameError> for Error {
     fn from(e: FrameError) -> Self {
         Error::Frame(e)
+    }
+}
+
+impl From<DictionaryError> for Error {
+    fn from(e: DictionaryError) -> Self {
+        Error::Dictionary(e)
     }
 }
 
@@ -118,6 +135,10 @@ impl fmt::Display for FrameError {
             FrameError::DictionaryRequired { id } => {
                 write!(f, "frame needs dictionary {id}, which was not given")
             }
+            FrameError::DictionaryMismatch { frame, given } => {
+                write!(f, "frame needs dictionary {frame}, but dictionary {given} was given")
+            }
+            FrameError::Incomplete => f.write_str("input ended inside a frame"),
             FrameError::ContentSizeMismatch { declared, actual } => {
                 write!(f, "frame declares {declared} bytes but decodes to {actual}")
             }
@@ -135,7 +156,6 @@ impl fmt::Display for BlockError {
             BlockError::BlockTooLarge { size, limit } => {
                 write!(f, "block of {size} bytes exceeds the limit of {limit}")
             }
-            BlockError::Unsupported => f.write_str("compressed blocks are not supported yet"),
             BlockError::Corrupt { what } => write!(f, "corrupt block: {what}"),
         }
     }
@@ -146,6 +166,7 @@ impl fmt::Display for Error {
         match self {
             Error::Frame(e) => e.fmt(f),
             Error::Block(e) => e.fmt(f),
+            Error::Dictionary(e) => e.fmt(f),
             Error::OutputLimit { limit } => write!(f, "output exceeds the limit of {limit} bytes"),
             Error::OutputTooSmall { needed, capacity } => {
                 write!(f, "output buffer too small: need {needed} bytes, have {capacity}")
@@ -161,6 +182,7 @@ impl core::error::Error for Error {
         match self {
             Error::Frame(e) => Some(e),
             Error::Block(e) => Some(e),
+            Error::Dictionary(e) => Some(e),
             _ => None,
         }
     }

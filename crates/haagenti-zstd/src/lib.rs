@@ -23,10 +23,19 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod bit_io;
 pub mod blocks;
 pub mod decoding;
+pub mod dictionary;
 mod error;
 pub mod frame;
+pub mod fse;
+pub mod huff0;
+#[cfg(feature = "std")]
+pub mod io;
+mod literals;
+mod sequences;
 
-pub use decoding::{DecoderConfig, decompress, decompress_into, decompress_with};
+pub use decoding::{DecoderConfig, Decompressor, StreamDecoder, decompress, decompress_into, decompress_with};
+pub use dictionary::{Dictionary, DictionaryError};
 pub use error::{BlockError, Error, FrameError};

@@ -1,0 +1,201 @@
+//! Bit readers (RFC 8878 section 4.1 and 4.2.1).
+//!
+//! Entropy-coded streams are read backward: the last byte holds a sentinel `1` above the final
+//! bits, and reading moves toward the first byte, most significant bits first. Table
+//! descriptions are read forward, least significant bits first.
+
+use crate::error::BlockError;
+
+/// Reads a bitstream backward through a 64-bit container, as the reference decoder does.
+///
+/// `consumed` counts bits taken from the top of `container`. Reading past the start of the stream
+/// returns zero bits and leaves `consumed > 64`, which [`BackwardReader::overflowed`] reports;
+/// values are always masked to the bits asked for, so a corrupt stream can give wrong values but
+/// never out-of-range ones.
+#[derive(Debug, Clone)]
+pub struct BackwardReader<'a> {
+    src: &'a [u8],
+    /// Index in `src` of the first byte loaded into `container`.
+    ptr: usize,
+    container: u64,
+    consumed: u32,
+}
+
+impl<'a> BackwardReader<'a> {
+    /// Opens a stream whose last byte carries the sentinel bit.
+    pub fn new(src: &'a [u8]) -> Result<Self, BlockError> {
+        let last = *src.last().ok_or(BlockError::Corrupt { what: "empty bitstream" })?;
+        if last == 0 {
+            return Err(BlockError::Corrupt { what: "bitstream without a sentinel bit" });
+        }
+        let padding = last.leading_zeros() + 1;
+        let mut reader = if src.len() >= 8 {
+            let ptr = src.len() - 8;
+            BackwardReader { src, ptr, container: load(&src[ptr..]), consumed: 0 }
+        } else {
+            let mut bytes = [0u8; 8];
+            bytes[..src.len()].copy_from_slice(src);
+            let consumed = (8 - src.len() as u32) * 8;
+            BackwardReader { src, ptr: 0, container: u64::from_le_bytes(bytes), consumed }
+        };
+        reader.consumed += padding;
+        Ok(reader)
+    }
+
+    /// Takes `n` bits (0..=56 after a [`refill`](Self::refill)).
+    #[inline(always)]
+    pub fn read(&mut self, n: u32) -> u64 {
+        let v = self.peek(n);
+        self.consumed += n;
+        v
+    }
+
+    /// Looks at the next `n` bits without taking them.
+    #[inline(always)]
+    pub fn peek(&self, n: u32) -> u64 {
+        // Shifting in two steps keeps n == 0 defined; wrapping keeps an overflowed reader from
+        // panicking (its values no longer matter, only that it reports the overflow).
+        (self.container.wrapping_shl(self.consumed) >> 1) >> (63 - n)
+    }
+
+    /// Drops `n` bits after a [`peek`](Self::peek).
+    #[inline(always)]
+    pub fn skip(&mut self, n: u32) {
+        self.consumed += n;
+    }
+
+    /// Moves the container back so that at least 56 bits are ready, unless the stream start is
+    /// near.
+    #[inline(always)]
+    pub fn refill(&mut self) {
+        if self.consumed > 64 {
+            return;
+        }
+        let step = (self.consumed >> 3) as usize;
+        if self.ptr >= step && self.ptr - step + 8 <= self.src.len() && self.src.len() >= 8 {
+            self.ptr -= step;
+            self.consumed &= 7;
+        } else if self.ptr > 0 {
+            let step = self.ptr.min(step);
+            self.ptr -= step;
+            self.consumed -= step as u32 * 8;
+        } else {
+            return;
+        }
+        self.container = load(&self.src[self.ptr..]);
+    }
+
+    /// Whether more bits were read than the stream holds.
+    pub fn overflowed(&self) -> bool {
+        self.consumed > 64
+    }
+
+    /// Whether every bit was read, and no more.
+    pub fn is_exactly_done(&self) -> bool {
+        self.ptr == 0 && self.consumed == 64
+    }
+
+    /// Bits left to read (negative after an overflow).
+    pub fn bits_remaining(&self) -> isize {
+        (self.ptr * 8) as isize + 64 - self.consumed as isize
+    }
+}
+
+#[inline(always)]
+fn load(bytes: &[u8]) -> u64 {
+    let b: [u8; 8] = bytes[..8].try_into().expect("callers pass at least 8 bytes");
+    u64::from_le_bytes(b)
+}
+
+/// Reads bits forward, least significant first (FSE table descriptions).
+#[derive(Debug, Clone)]
+pub struct ForwardReader<'a> {
+    src: &'a [u8],
+    bit_pos: usize,
+}
+
+impl<'a> ForwardReader<'a> {
+    /// Starts at the first bit of `src`.
+    pub fn new(src: &'a [u8]) -> Self {
+        ForwardReader { src, bit_pos: 0 }
+    }
+
+    /// Looks at the next `n` bits (at most 32); bits past the end read as zero.
+    pub fn peek(&self, n: u32) -> u32 {
+        let byte = self.bit_pos / 8;
+        let mut bytes = [0u8; 8];
+        let avail = self.src.len().saturating_sub(byte).min(8);
+        bytes[..avail].copy_from_slice(&self.src[byte..byte + avail]);
+        let v = u64::from_le_bytes(bytes) >> (self.bit_pos % 8);
+        (v & ((1u64 << n) - 1)) as u32
+    }
+
+    /// Takes `n` bits.
+    pub fn read(&mut self, n: u32) -> u32 {
+        let v = self.peek(n);
+        self.bit_pos += n as usize;
+        v
+    }
+
+    /// Bytes touched so far, rounded up.
+    pub fn bytes_used(&self) -> usize {
+        self.bit_pos.div_ceil(8)
+    }
+
+    /// Whether reading went past the end of the input.
+    pub fn overran(&self) -> bool {
+        self.bit_pos > self.src.len() * 8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backward_reads_msb_first_from_the_end() {
+        // Stream bits (from the end): sentinel in 0b0000_0101 is bit 2, leaving bits "01".
+        let mut r = BackwardReader::new(&[0b1010_1010, 0b0000_0101]).unwrap();
+        assert_eq!(r.bits_remaining(), 10);
+        assert_eq!(r.read(2), 0b01);
+        assert_eq!(r.read(4), 0b1010);
+        assert_eq!(r.read(4), 0b1010);
+        assert!(r.is_exactly_done());
+        r.refill();
+        assert_eq!(r.read(1), 0);
+        assert!(r.overflowed());
+    }
+
+    #[test]
+    fn long_streams_refill() {
+        let mut data = alloc::vec![0xA5u8; 40];
+        data.push(1);
+        let mut r = BackwardReader::new(&data).unwrap();
+        let mut total = 0;
+        while r.bits_remaining() >= 8 {
+            r.refill();
+            assert_eq!(r.read(8), 0xA5);
+            total += 1;
+        }
+        assert_eq!(total, 40);
+        assert!(r.is_exactly_done());
+    }
+
+    #[test]
+    fn zero_last_byte_is_rejected() {
+        assert!(BackwardReader::new(&[1, 0]).is_err());
+        assert!(BackwardReader::new(&[]).is_err());
+    }
+
+    #[test]
+    fn forward_reads_lsb_first() {
+        let mut r = ForwardReader::new(&[0b1011_0100, 0xFF]);
+        assert_eq!(r.read(2), 0);
+        assert_eq!(r.read(3), 0b101);
+        assert_eq!(r.read(7), 0b111_1101);
+        assert_eq!(r.bytes_used(), 2);
+        assert!(!r.overran());
+        r.read(8);
+        assert!(r.overran());
+    }
+}

@@ -1,0 +1,245 @@
+//! Finite State Entropy tables (RFC 8878 section 4.1): reading table descriptions, building
+//! decoding tables, and the predefined distributions.
+
+use alloc::vec::Vec;
+
+use crate::bit_io::{BackwardReader, ForwardReader};
+use crate::error::BlockError;
+
+/// Largest accuracy log the format allows for any FSE table.
+pub const MAX_ACCURACY_LOG: u8 = 9;
+
+/// A normalized distribution: per-symbol counts summing to `1 << accuracy_log`, where `-1`
+/// marks a "less than one" probability.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Distribution {
+    /// log2 of the table size.
+    pub accuracy_log: u8,
+    /// Count per symbol, `-1` for low-probability symbols.
+    pub counts: Vec<i16>,
+}
+
+impl Distribution {
+    /// Reads a table description (RFC 8878 4.1.1) from the start of `src`.
+    ///
+    /// Returns the distribution and the bytes it used. `max_log` and `max_symbol` are the limits
+    /// of the table's context (e.g. 9 and 35 for literal lengths).
+    pub fn read(src: &[u8], max_log: u8, max_symbol: u8) -> Result<(Self, usize), BlockError> {
+        let corrupt = |what| BlockError::Corrupt { what };
+        let mut bits = ForwardReader::new(src);
+        let accuracy_log = bits.read(4) as u8 + 5;
+        if accuracy_log > max_log {
+            return Err(corrupt("FSE accuracy log too large"));
+        }
+        let table_size = 1i32 << accuracy_log;
+        let mut remaining = table_size + 1;
+        let mut threshold = table_size;
+        let mut nb_bits = u32::from(accuracy_log) + 1;
+        let mut counts = Vec::with_capacity(usize::from(max_symbol) + 1);
+        let mut previous_zero = false;
+        while remaining > 1 {
+            if previous_zero {
+                // Runs of zero-probability symbols: 2-bit repeat counts, 3 meaning "and more".
+                loop {
+                    let repeat = bits.read(2);
+                    counts.resize(counts.len() + repeat as usize, 0);
+                    if counts.len() > usize::from(max_symbol) + 1 {
+                        return Err(corrupt("FSE table has too many symbols"));
+                    }
+                    if repeat != 3 {
+                        break;
+                    }
+                    if bits.overran() {
+                        return Err(corrupt("FSE table description truncated"));
+                    }
+                }
+            }
+            if counts.len() > usize::from(max_symbol) {
+                return Err(corrupt("FSE table has too many symbols"));
+            }
+            let max = (2 * threshold - 1) - remaining;
+            let low = bits.peek(nb_bits - 1) as i32;
+            let value = if low < max {
+                bits.read(nb_bits - 1);
+                low
+            } else {
+                let v = bits.read(nb_bits) as i32;
+                if v >= threshold { v - max } else { v }
+            };
+            let count = value - 1;
+            remaining -= count.abs();
+            counts.push(count as i16);
+            previous_zero = count == 0;
+            while remaining < threshold {
+                nb_bits -= 1;
+                threshold >>= 1;
+            }
+            if bits.overran() {
+                return Err(corrupt("FSE table description truncated"));
+            }
+        }
+        if remaining != 1 {
+            return Err(corrupt("FSE probabilities do not sum to the table size"));
+        }
+        Ok((Distribution { accuracy_log, counts }, bits.bytes_used()))
+    }
+}
+
+/// One decoding-table cell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Entry {
+    /// Added to the bits read to form the next state.
+    pub base: u16,
+    /// The symbol this state decodes to.
+    pub symbol: u8,
+    /// Bits to read for the next state.
+    pub nb_bits: u8,
+}
+
+/// An FSE decoding table built from a [`Distribution`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodingTable {
+    /// log2 of the number of states.
+    pub accuracy_log: u8,
+    /// One entry per state.
+    pub entries: Vec<Entry>,
+}
+
+impl DecodingTable {
+    /// Builds the table (RFC 8878 4.1.1, "FSE table construction").
+    pub fn build(dist: &Distribution) -> Result<Self, BlockError> {
+        let sum: i64 = dist.counts.iter().map(|&c| i64::from(c).abs()).sum();
+        if dist.accuracy_log > 15
+            || dist.counts.len() > 256
+            || sum != 1i64 << dist.accuracy_log
+            || dist.counts.iter().any(|&c| c < -1)
+        {
+            return Err(BlockError::Corrupt { what: "invalid FSE distribution" });
+        }
+        let size = 1usize << dist.accuracy_log;
+        let mut entries = alloc::vec![Entry::default(); size];
+        let mut next = [0u16; 256];
+        let mut high = size - 1;
+        for (s, &c) in dist.counts.iter().enumerate() {
+            if c == -1 {
+                entries[high].symbol = s as u8;
+                high = high.wrapping_sub(1);
+                next[s] = 1;
+            } else {
+                next[s] = c as u16;
+            }
+        }
+        let step = (size >> 1) + (size >> 3) + 3;
+        let mask = size - 1;
+        let mut pos = 0usize;
+        for (s, &c) in dist.counts.iter().enumerate() {
+            for _ in 0..c.max(0) {
+                entries[pos].symbol = s as u8;
+                loop {
+                    pos = (pos + step) & mask;
+                    if pos <= high || high == usize::MAX {
+                        break;
+                    }
+                }
+            }
+        }
+        if pos != 0 {
+            return Err(BlockError::Corrupt { what: "FSE distribution does not fill its table" });
+        }
+        for e in entries.iter_mut() {
+            let s = usize::from(e.symbol);
+            let state = next[s];
+            next[s] += 1;
+            let nb_bits = dist.accuracy_log - (15 - state.leading_zeros() as u8);
+            e.nb_bits = nb_bits;
+            e.base = ((u32::from(state) << nb_bits) - size as u32) as u16;
+        }
+        Ok(DecodingTable { accuracy_log: dist.accuracy_log, entries })
+    }
+
+    /// A table that always decodes `symbol` and reads no bits (RLE mode).
+    pub fn rle(symbol: u8) -> Self {
+        DecodingTable { accuracy_log: 0, entries: alloc::vec![Entry { base: 0, symbol, nb_bits: 0 }] }
+    }
+}
+
+/// The state of one FSE decoder walking a table.
+#[derive(Debug, Clone, Copy)]
+pub struct State {
+    /// The current state (an index into the table).
+    pub index: usize,
+}
+
+impl State {
+    /// Reads the initial state.
+    #[inline(always)]
+    pub fn init(table: &DecodingTable, bits: &mut BackwardReader<'_>) -> Self {
+        State { index: bits.read(u32::from(table.accuracy_log)) as usize }
+    }
+
+    /// The symbol of the current state.
+    #[inline(always)]
+    pub fn symbol(&self, table: &DecodingTable) -> u8 {
+        table.entries[self.index].symbol
+    }
+
+    /// Moves to the next state.
+    #[inline(always)]
+    pub fn update(&mut self, table: &DecodingTable, bits: &mut BackwardReader<'_>) {
+        let e = table.entries[self.index];
+        self.index = usize::from(e.base) + bits.read(u32::from(e.nb_bits)) as usize;
+    }
+}
+
+/// Predefined literal-length distribution (RFC 8878 3.1.1.3.2.2.1).
+pub const LL_DEFAULT: (u8, [i16; 36]) = (
+    6,
+    [4, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 2, 1, 1, 1, 1, 1, -1, -1, -1, -1],
+);
+/// Predefined match-length distribution (RFC 8878 3.1.1.3.2.2.2).
+pub const ML_DEFAULT: (u8, [i16; 53]) = (
+    6,
+    [
+        1, 4, 3, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1,
+    ],
+);
+/// Predefined offset-code distribution (RFC 8878 3.1.1.3.2.2.3).
+pub const OF_DEFAULT: (u8, [i16; 29]) =
+    (5, [1, 1, 1, 1, 1, 1, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1]);
+
+/// Builds the decoding table of a predefined distribution.
+pub fn predefined(dist: (u8, &[i16])) -> DecodingTable {
+    DecodingTable::build(&Distribution { accuracy_log: dist.0, counts: dist.1.to_vec() })
+        .expect("the predefined distributions are valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn predefined_tables_build() {
+        for (log, counts) in
+            [(LL_DEFAULT.0, &LL_DEFAULT.1[..]), (ML_DEFAULT.0, &ML_DEFAULT.1[..]), (OF_DEFAULT.0, &OF_DEFAULT.1[..])]
+        {
+            let sum: i32 = counts.iter().map(|&c| i32::from(c.abs())).sum();
+            assert_eq!(sum, 1 << log);
+            let t = predefined((log, counts));
+            assert_eq!(t.entries.len(), 1 << log);
+        }
+        // RFC 8878 Appendix A: the first states of the literal-length table.
+        let t = predefined((LL_DEFAULT.0, &LL_DEFAULT.1));
+        assert_eq!((t.entries[0].symbol, t.entries[0].nb_bits, t.entries[0].base), (0, 4, 0));
+        assert_eq!((t.entries[1].symbol, t.entries[1].nb_bits, t.entries[1].base), (0, 4, 16));
+        assert_eq!((t.entries[2].symbol, t.entries[2].nb_bits, t.entries[2].base), (1, 5, 32));
+        assert_eq!((t.entries[63].symbol, t.entries[63].nb_bits, t.entries[63].base), (32, 6, 0));
+    }
+
+    #[test]
+    fn bad_descriptions_are_errors() {
+        // Accuracy log 5 + 15 = 20 exceeds every limit.
+        assert!(Distribution::read(&[0x0F, 0, 0, 0], 9, 35).is_err());
+        assert!(Distribution::read(&[], 9, 35).is_err());
+    }
+}

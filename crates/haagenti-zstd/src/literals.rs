@@ -1,0 +1,94 @@
+//! Literals section (RFC 8878 section 3.1.1.3.1).
+
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use crate::error::BlockError;
+use crate::frame::MAX_BLOCK_SIZE;
+use crate::huff0::HuffmanTable;
+
+fn corrupt(what: &'static str) -> BlockError {
+    BlockError::Corrupt { what }
+}
+
+/// Where a block's literals ended up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Literals {
+    /// Stored raw: this range of the block's bytes.
+    Input(Range<usize>),
+    /// Decoded into the decoder's literal buffer.
+    Buffer,
+}
+
+/// Decodes the literals section at the start of `src` (a compressed block's content).
+///
+/// Updates `huffman` when the section carries a new table. Returns where the literals are and
+/// how many bytes of `src` the section used.
+pub(crate) fn decode(
+    src: &[u8],
+    huffman: &mut Option<HuffmanTable>,
+    buffer: &mut Vec<u8>,
+) -> Result<(Literals, usize), BlockError> {
+    let b0 = *src.first().ok_or(corrupt("empty compressed block"))?;
+    let block_type = b0 & 3;
+    let size_format = (b0 >> 2) & 3;
+    let byte = |i: usize| src.get(i).copied().map(usize::from).ok_or(corrupt("literals header truncated"));
+    match block_type {
+        0 | 1 => {
+            let (size, header) = match size_format {
+                0 | 2 => (usize::from(b0 >> 3), 1),
+                1 => ((usize::from(b0) >> 4) + (byte(1)? << 4), 2),
+                _ => ((usize::from(b0) >> 4) + (byte(1)? << 4) + (byte(2)? << 12), 3),
+            };
+            if size > MAX_BLOCK_SIZE {
+                return Err(corrupt("too many literals"));
+            }
+            if block_type == 0 {
+                if src.len() < header + size {
+                    return Err(corrupt("raw literals truncated"));
+                }
+                Ok((Literals::Input(header..header + size), header + size))
+            } else {
+                let value = *src.get(header).ok_or(corrupt("RLE literal missing"))?;
+                buffer.clear();
+                buffer.resize(size, value);
+                Ok((Literals::Buffer, header + 1))
+            }
+        }
+        _ => {
+            let (header, bits, streams) = match size_format {
+                0 => (3, 10, 1),
+                1 => (3, 10, 4),
+                2 => (4, 14, 4),
+                _ => (5, 18, 4),
+            };
+            let mut v = 0u64;
+            for i in 0..header {
+                v |= (byte(i)? as u64) << (8 * i);
+            }
+            let mask = (1u64 << bits) - 1;
+            let regenerated = ((v >> 4) & mask) as usize;
+            let compressed = ((v >> (4 + bits)) & mask) as usize;
+            if regenerated > MAX_BLOCK_SIZE {
+                return Err(corrupt("too many literals"));
+            }
+            let data = src.get(header..header + compressed).ok_or(corrupt("compressed literals truncated"))?;
+            let streams_data = if block_type == 2 {
+                let (table, used) = HuffmanTable::read(data)?;
+                *huffman = Some(table);
+                &data[used..]
+            } else {
+                data
+            };
+            let table = huffman.as_ref().ok_or(corrupt("treeless literals without a previous Huffman table"))?;
+            buffer.clear();
+            buffer.resize(regenerated, 0);
+            if streams == 1 {
+                table.decode_1(streams_data, buffer)?;
+            } else {
+                table.decode_4(streams_data, buffer)?;
+            }
+            Ok((Literals::Buffer, header + compressed))
+        }
+    }
+}
