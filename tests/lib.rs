@@ -37,3 +37,86 @@ pub fn incompressible(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// The real-data inputs the differential tests compress: the corpus, source code, an x86
+/// binary, MiniLM weights (f32 and bf16) and photos as raw RGB. `(name, bytes)`, sorted.
+///
+/// `weights_cap` bounds the bytes taken from each weight tensor dump (the whole model is 90 MB).
+pub fn real_inputs(weights_cap: usize) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let corpus = testdata().join("corpus");
+    let mut names: Vec<_> = std::fs::read_dir(&corpus).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    for p in names {
+        out.push((format!("corpus/{}", p.file_name().unwrap().to_string_lossy()), std::fs::read(&p).unwrap()));
+    }
+    out.push(("source-code".into(), source_code()));
+    out.push(("x86-binary".into(), x86_binary()));
+    let (f32s, bf16s) = minilm_f32_and_bf16();
+    out.push(("minilm-f32".into(), f32s[..f32s.len().min(weights_cap)].to_vec()));
+    out.push(("minilm-bf16".into(), bf16s[..bf16s.len().min(weights_cap)].to_vec()));
+    for name in ["astronaut.png", "camera.png", "coffee.png", "hubble_deep_field.jpg"] {
+        out.push((format!("rgb/{name}"), photo_rgb(name)));
+    }
+    out
+}
+
+/// Every Rust source file of this repository, concatenated in path order.
+pub fn source_code() -> Vec<u8> {
+    fn walk(dir: &std::path::Path, files: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy();
+            if p.is_dir() && !name.starts_with('.') && name != "target" && name != "node_modules" {
+                walk(&p, files);
+            } else if name.ends_with(".rs") {
+                files.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."), &mut files);
+    files.sort();
+    files.iter().flat_map(|f| std::fs::read(f).unwrap()).collect()
+}
+
+/// A real x86-64 executable: the `zstd` program if present, else this test binary.
+pub fn x86_binary() -> Vec<u8> {
+    let path = ["/usr/bin/zstd", "/usr/bin/gzip"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| std::env::current_exe().unwrap());
+    std::fs::read(path).unwrap()
+}
+
+/// Where the MiniLM weights are cached (filled by `scripts/setup.sh test`).
+pub fn minilm_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("HAAGENTI_MINILM") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME").expect("HOME is set");
+    PathBuf::from(home).join(".cache/haagenti/minilm/model.safetensors")
+}
+
+/// The MiniLM weights as raw little-endian f32 bytes, and as bf16 made by truncation.
+///
+/// # Panics
+/// If the weights are missing, with the command that fetches them.
+pub fn minilm_f32_and_bf16() -> (Vec<u8>, Vec<u8>) {
+    let path = minilm_path();
+    let file = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("{}: {e}; fetch it with ../shared/scripts/fetch-minilm.sh ~/.cache/haagenti/minilm", path.display())
+    });
+    let header_len = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
+    let data = file[8 + header_len..].to_vec();
+    assert!(data.len() > 80 << 20 && data.len() % 4 == 0, "unexpected safetensors payload");
+    let bf16 = data.chunks_exact(4).flat_map(|w| [w[2], w[3]]).collect();
+    (data, bf16)
+}
+
+/// A photo from shared/testdata/images decoded to raw 8-bit RGB.
+pub fn photo_rgb(name: &str) -> Vec<u8> {
+    let img = image::load_from_memory(&read(&format!("images/{name}"))).expect("decodable image");
+    img.to_rgb8().into_raw()
+}
