@@ -83,15 +83,24 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::Decompress { input, output, format, dict, force } => {
-            if dict.is_some() {
-                return Err(fail(&input, "zstd dictionaries are not supported yet"));
-            }
             let data = read_input(&input)?;
             let format = match format.or_else(|| Format::detect(&data)) {
                 Some(f) => f,
                 None => return Err(fail(&input, "unrecognized format (no known magic number; try --format)")),
             };
-            let out = format.codec().decompress(&data).map_err(|e| fail(&input, e))?;
+            let out = match dict {
+                Some(dict_path) => {
+                    if format != Format::Zstd {
+                        return Err(fail(&input, format!("dictionaries apply to zstd, but this is {format}")));
+                    }
+                    let bytes = fs::read(&dict_path).map_err(|e| fail(&dict_path, e))?;
+                    let dict = haagenti::zstd::Dictionary::from_bytes(&bytes).map_err(|e| fail(&dict_path, e))?;
+                    haagenti::zstd::Decompressor::with_dictionary(Default::default(), dict)
+                        .decompress(&data)
+                        .map_err(|e| fail(&input, e))?
+                }
+                None => format.codec().decompress(&data).map_err(|e| fail(&input, e))?,
+            };
             let target = match output {
                 Some(o) => o,
                 None if is_stdio(&input) => PathBuf::from("-"),

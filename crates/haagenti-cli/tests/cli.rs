@@ -97,3 +97,43 @@ fn existing_output_is_kept_unless_forced() {
     let out = haagenti(&["decompress", "b.txt.lz4", "-o", "-"], &dir);
     assert_eq!(out.stdout, b"hello hello hello");
 }
+
+#[test]
+fn reference_zstd_with_a_trained_dictionary() {
+    let dir = scratch("dict");
+    let text = corpus("alice29.txt");
+    let mut samples = Vec::new();
+    for (i, chunk) in text.chunks(2000).enumerate() {
+        let name = format!("s{i}.txt");
+        std::fs::write(dir.join(&name), chunk).unwrap();
+        samples.push(name);
+    }
+    let mut train = Command::new("zstd");
+    train.args(["-q", "--train", "--maxdict=8192", "-o", "dict"]).args(&samples).current_dir(&dir);
+    assert!(train.status().expect("the reference zstd program is needed").success());
+    let z =
+        Command::new("zstd").args(["-q", "-D", "dict", "s3.txt", "-o", "s3.zst"]).current_dir(&dir).status().unwrap();
+    assert!(z.success());
+    let out = haagenti(&["decompress", "-D", "dict", "s3.zst", "-o", "-"], &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout == text[6000..8000]);
+    let out = haagenti(&["decompress", "s3.zst", "-o", "back.txt"], &dir);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dictionary"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!dir.join("back.txt").exists());
+}
+
+#[test]
+fn reference_zstd_cli_output_decodes_at_several_levels() {
+    let dir = scratch("levels");
+    let text = corpus("lcet10.txt");
+    std::fs::write(dir.join("t.txt"), &text).unwrap();
+    for level in ["-1", "-3", "-19", "--ultra -22", "--fast=5"] {
+        let mut cmd = Command::new("zstd");
+        cmd.args(["-q", "-f", "--check"]).args(level.split(' ')).args(["t.txt", "-o", "t.txt.zst"]).current_dir(&dir);
+        assert!(cmd.status().unwrap().success());
+        let out = haagenti(&["decompress", "--force", "t.txt.zst"], &dir);
+        assert!(out.status.success(), "{level}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(std::fs::read(dir.join("t.txt")).unwrap() == text, "{level}");
+    }
+}

@@ -17,7 +17,7 @@ pub trait Encoder: Write {
 pub fn decoder<'a, R: Read + 'a>(format: Format, reader: R) -> Result<Box<dyn Read + 'a>, CodecError> {
     match format {
         #[cfg(feature = "zstd")]
-        Format::Zstd => Ok(Box::new(ZstdReader { inner: reader, out: Vec::new(), pos: 0, done: false })),
+        Format::Zstd => Ok(Box::new(haagenti_zstd::io::Decoder::new(reader))),
         #[cfg(feature = "lz4")]
         Format::Lz4 => Ok(Box::new(lz4_flex::frame::FrameDecoder::new(reader))),
         #[cfg(feature = "lz4")]
@@ -151,30 +151,6 @@ impl<R: Read> Read for Lz4BlockReader<R> {
             self.inner.read_to_end(&mut src)?;
             self.out = lz4_flex::block::decompress_size_prepended(&src)
                 .map_err(|e| io::Error::from(crate::format::corrupt(Format::Lz4Block, e)))?;
-            self.done = true;
-        }
-        let n = (&self.out[self.pos..]).read(buf)?;
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-/// Reads the whole input on first use, then decodes it with Haagenti's zstd decoder.
-#[cfg(feature = "zstd")]
-struct ZstdReader<R> {
-    inner: R,
-    out: Vec<u8>,
-    pos: usize,
-    done: bool,
-}
-
-#[cfg(feature = "zstd")]
-impl<R: Read> Read for ZstdReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if !self.done {
-            let mut src = Vec::new();
-            self.inner.read_to_end(&mut src)?;
-            self.out = haagenti_zstd::decompress(&src).map_err(|e| io::Error::from(CodecError::from(e)))?;
             self.done = true;
         }
         let n = (&self.out[self.pos..]).read(buf)?;

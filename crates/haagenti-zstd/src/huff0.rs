@@ -228,7 +228,7 @@ mod tests {
         let t = HuffmanTable::from_weights(&[4, 3, 2, 0, 1]).unwrap();
         assert_eq!(t.max_bits(), 4);
         // Literal 0 has weight 4 -> 1 bit; it owns the upper half of the table.
-        assert!(t.cells[8..].iter().all(|&c| c == 0 | 1 << 8));
+        assert!(t.cells[8..].iter().all(|&c| c == 1 << 8), "symbol 0, one bit");
         // Literal 4 has weight 1 -> 4 bits, the lowest cell.
         assert_eq!(t.cells[0], 4 | 4 << 8);
     }

@@ -45,3 +45,16 @@ fn limits_and_bad_input_throw() {
     assert!(compress("gzip", SAMPLE, Some(99)).is_err());
     assert!(decode_health_response(&[0, 0, 0, 0, 9]).is_err());
 }
+
+mod vectors {
+    include!(concat!(env!("OUT_DIR"), "/vectors.rs"));
+}
+
+#[wasm_bindgen_test]
+fn reference_zstd_vectors_decode_exactly() {
+    assert_eq!(vectors::VECTORS.len(), 154, "expected 150 decodecorpus and 4 golden vectors");
+    for (name, frame, original) in vectors::VECTORS {
+        let out = decompress_format("zstd", frame, None).unwrap_or_else(|_| panic!("{name}: rejected"));
+        assert!(out == *original, "{name}: wrong output");
+    }
+}
