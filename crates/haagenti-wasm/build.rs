@@ -8,7 +8,7 @@ fn main() {
     let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../../../shared/testdata/zstd");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut code = String::from(
-        "/// (name, frame, original) for every reference vector.\npub const VECTORS: &[(&str, &[u8], &[u8])] = &[\n",
+        "/// (name, frame, original) for every reference vector.\npub(crate) const VECTORS: &[(&str, &[u8], &[u8])] = &[\n",
     );
     for sub in ["decodecorpus", "golden-decompression"] {
         let Ok(entries) = std::fs::read_dir(dir.join(sub)) else { continue };
