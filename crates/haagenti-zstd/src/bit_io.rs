@@ -68,20 +68,26 @@ impl<'a> BackwardReader<'a> {
     /// near.
     #[inline(always)]
     pub fn refill(&mut self) {
-        if self.consumed > 64 {
-            return;
-        }
-        let step = (self.consumed >> 3) as usize;
-        if self.ptr >= step && self.ptr - step + 8 <= self.src.len() && self.src.len() >= 8 {
-            self.ptr -= step;
+        if self.ptr >= 8 {
+            // Fast path: the container can move back a whole number of consumed bytes. Callers
+            // read at most 56 bits between refills, so `consumed <= 64` here.
+            debug_assert!(self.consumed <= 64);
+            self.ptr -= (self.consumed >> 3) as usize;
             self.consumed &= 7;
-        } else if self.ptr > 0 {
-            let step = self.ptr.min(step);
-            self.ptr -= step;
-            self.consumed -= step as u32 * 8;
+            self.container = load(&self.src[self.ptr..]);
         } else {
+            self.refill_near_start();
+        }
+    }
+
+    #[cold]
+    fn refill_near_start(&mut self) {
+        if self.consumed > 64 || self.ptr == 0 {
             return;
         }
+        let step = self.ptr.min((self.consumed >> 3) as usize);
+        self.ptr -= step;
+        self.consumed -= step as u32 * 8;
         self.container = load(&self.src[self.ptr..]);
     }
 

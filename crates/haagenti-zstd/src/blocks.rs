@@ -7,8 +7,8 @@ use crate::dictionary::Dictionary;
 use crate::error::{BlockError, Error};
 use crate::frame::BlockHeader;
 use crate::huff0::HuffmanTable;
-use crate::literals::{self, Literals};
-use crate::sequences::{self, Output, Predefined, SequenceTables};
+use crate::literals;
+use crate::sequences::{self, Code, Output, Predefined, SeqTable, SequenceTables};
 
 /// Block type 0: the bytes are stored as they are.
 pub const RAW: u8 = 0;
@@ -61,9 +61,9 @@ impl BlockDecoder {
         self.huffman = None;
         if let Some(t) = dict.and_then(|d| d.tables.as_ref()) {
             self.huffman = Some(t.huffman.clone());
-            self.tables.ll = Some(t.ll.clone());
-            self.tables.of = Some(t.of.clone());
-            self.tables.ml = Some(t.ml.clone());
+            self.tables.ll = Some(SeqTable::new(&t.ll, Code::LiteralLength));
+            self.tables.of = Some(SeqTable::new(&t.of, Code::Offset));
+            self.tables.ml = Some(SeqTable::new(&t.ml, Code::MatchLength));
             self.tables.rep = t.rep;
         }
     }
@@ -101,11 +101,7 @@ impl BlockDecoder {
             COMPRESSED => {
                 let mut buffer = core::mem::take(&mut self.literals);
                 let result = literals::decode(body, &mut self.huffman, &mut buffer).map_err(Error::from).and_then(
-                    |(lits, used)| {
-                        let lits: &[u8] = match lits {
-                            Literals::Input(range) => &body[range],
-                            Literals::Buffer => &buffer,
-                        };
+                    |(count, used)| {
                         let mut dst = Output {
                             out: target.out,
                             history_start: target.history_start,
@@ -113,7 +109,14 @@ impl BlockDecoder {
                             limit,
                             limit_error,
                         };
-                        sequences::decode_and_execute(&body[used..], lits, &mut self.tables, &self.predefined, &mut dst)
+                        sequences::decode_and_execute(
+                            &body[used..],
+                            &buffer,
+                            count,
+                            &mut self.tables,
+                            &self.predefined,
+                            &mut dst,
+                        )
                     },
                 );
                 self.literals = buffer;

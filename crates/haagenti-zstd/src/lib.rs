@@ -17,7 +17,8 @@
 //! # Ok::<(), haagenti_zstd::Error>(())
 //! ```
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 extern crate alloc;
 #[cfg(feature = "std")]
@@ -35,6 +36,7 @@ pub mod huff0;
 pub mod io;
 mod literals;
 mod sequences;
+mod wildcopy;
 
 pub use decoding::{DecoderConfig, Decompressor, StreamDecoder, decompress, decompress_into, decompress_with};
 pub use dictionary::{Dictionary, DictionaryError};

@@ -1,34 +1,35 @@
 //! Literals section (RFC 8878 section 3.1.1.3.1).
 
 use alloc::vec::Vec;
-use core::ops::Range;
 
 use crate::error::BlockError;
 use crate::frame::MAX_BLOCK_SIZE;
 use crate::huff0::HuffmanTable;
+use crate::wildcopy::WILD;
 
 fn corrupt(what: &'static str) -> BlockError {
     BlockError::Corrupt { what }
 }
 
-/// Where a block's literals ended up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Literals {
-    /// Stored raw: this range of the block's bytes.
-    Input(Range<usize>),
-    /// Decoded into the decoder's literal buffer.
-    Buffer,
+/// Makes `buffer` hold at least `n` bytes plus [`WILD`] bytes of initialized slack, so that
+/// literal runs can be copied in 16-byte chunks.
+fn prepare(buffer: &mut Vec<u8>, n: usize) -> &mut [u8] {
+    if buffer.len() < n + WILD {
+        buffer.resize(n + WILD, 0);
+    }
+    &mut buffer[..n]
 }
 
-/// Decodes the literals section at the start of `src` (a compressed block's content).
+/// Decodes the literals section at the start of `src` (a compressed block's content) into the
+/// front of `buffer`, which keeps [`WILD`] bytes of slack after them.
 ///
-/// Updates `huffman` when the section carries a new table. Returns where the literals are and
+/// Updates `huffman` when the section carries a new table. Returns the number of literals and
 /// how many bytes of `src` the section used.
 pub(crate) fn decode(
     src: &[u8],
     huffman: &mut Option<HuffmanTable>,
     buffer: &mut Vec<u8>,
-) -> Result<(Literals, usize), BlockError> {
+) -> Result<(usize, usize), BlockError> {
     let b0 = *src.first().ok_or(corrupt("empty compressed block"))?;
     let block_type = b0 & 3;
     let size_format = (b0 >> 2) & 3;
@@ -44,15 +45,13 @@ pub(crate) fn decode(
                 return Err(corrupt("too many literals"));
             }
             if block_type == 0 {
-                if src.len() < header + size {
-                    return Err(corrupt("raw literals truncated"));
-                }
-                Ok((Literals::Input(header..header + size), header + size))
+                let raw = src.get(header..header + size).ok_or(corrupt("raw literals truncated"))?;
+                prepare(buffer, size).copy_from_slice(raw);
+                Ok((size, header + size))
             } else {
                 let value = *src.get(header).ok_or(corrupt("RLE literal missing"))?;
-                buffer.clear();
-                buffer.resize(size, value);
-                Ok((Literals::Buffer, header + 1))
+                prepare(buffer, size).fill(value);
+                Ok((size, header + 1))
             }
         }
         _ => {
@@ -81,14 +80,13 @@ pub(crate) fn decode(
                 data
             };
             let table = huffman.as_ref().ok_or(corrupt("treeless literals without a previous Huffman table"))?;
-            buffer.clear();
-            buffer.resize(regenerated, 0);
+            let out = prepare(buffer, regenerated);
             if streams == 1 {
-                table.decode_1(streams_data, buffer)?;
+                table.decode_1(streams_data, out)?;
             } else {
-                table.decode_4(streams_data, buffer)?;
+                table.decode_4(streams_data, out)?;
             }
-            Ok((Literals::Buffer, header + compressed))
+            Ok((regenerated, header + compressed))
         }
     }
 }

@@ -4,7 +4,8 @@ use alloc::vec::Vec;
 
 use crate::bit_io::BackwardReader;
 use crate::error::{BlockError, Error};
-use crate::fse::{self, DecodingTable, Distribution, State};
+use crate::fse::{self, DecodingTable, Distribution};
+use crate::wildcopy::Writer;
 
 fn corrupt(what: &'static str) -> BlockError {
     BlockError::Corrupt { what }
@@ -30,13 +31,61 @@ const LL_MAX: (u8, u8) = (35, 9);
 const OF_MAX: (u8, u8) = (31, 8);
 const ML_MAX: (u8, u8) = (52, 9);
 
+/// One state of a sequence decoding table, with the code's base value and extra bits folded in
+/// (the reference decoder's layout): one lookup per code.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SeqCell {
+    /// Value of the code before its extra bits are added.
+    base: u32,
+    /// Base of the next state.
+    next: u16,
+    /// Bits to read for the next state.
+    nb_bits: u8,
+    /// Extra bits of the value.
+    extra: u8,
+}
+
+/// Which code a sequence table decodes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Code {
+    LiteralLength,
+    Offset,
+    MatchLength,
+}
+
+/// A decoding table for literal lengths, offsets or match lengths.
+#[derive(Debug, Clone)]
+pub(crate) struct SeqTable {
+    log: u8,
+    cells: Vec<SeqCell>,
+}
+
+impl SeqTable {
+    pub(crate) fn new(t: &DecodingTable, code: Code) -> Self {
+        let cells = t
+            .entries
+            .iter()
+            .map(|e| {
+                let s = usize::from(e.symbol);
+                let (base, extra) = match code {
+                    Code::LiteralLength => (LL_BASE[s], LL_BITS[s]),
+                    Code::MatchLength => (ML_BASE[s], ML_BITS[s]),
+                    Code::Offset => (1u32 << s, e.symbol),
+                };
+                SeqCell { base, next: e.base, nb_bits: e.nb_bits, extra }
+            })
+            .collect();
+        SeqTable { log: t.accuracy_log, cells }
+    }
+}
+
 /// Entropy state that carries from block to block within a frame.
 #[derive(Debug, Clone)]
 pub(crate) struct SequenceTables {
     /// The last literal-length, offset and match-length tables, for repeat mode.
-    pub ll: Option<DecodingTable>,
-    pub of: Option<DecodingTable>,
-    pub ml: Option<DecodingTable>,
+    pub ll: Option<SeqTable>,
+    pub of: Option<SeqTable>,
+    pub ml: Option<SeqTable>,
     /// The three repeat offsets.
     pub rep: [u32; 3],
 }
@@ -50,17 +99,17 @@ impl Default for SequenceTables {
 /// The predefined tables, built once per decoder.
 #[derive(Debug, Clone)]
 pub(crate) struct Predefined {
-    ll: DecodingTable,
-    of: DecodingTable,
-    ml: DecodingTable,
+    ll: SeqTable,
+    of: SeqTable,
+    ml: SeqTable,
 }
 
 impl Predefined {
     pub(crate) fn new() -> Self {
         Predefined {
-            ll: fse::predefined((fse::LL_DEFAULT.0, &fse::LL_DEFAULT.1)),
-            of: fse::predefined((fse::OF_DEFAULT.0, &fse::OF_DEFAULT.1)),
-            ml: fse::predefined((fse::ML_DEFAULT.0, &fse::ML_DEFAULT.1)),
+            ll: SeqTable::new(&fse::predefined((fse::LL_DEFAULT.0, &fse::LL_DEFAULT.1)), Code::LiteralLength),
+            of: SeqTable::new(&fse::predefined((fse::OF_DEFAULT.0, &fse::OF_DEFAULT.1)), Code::Offset),
+            ml: SeqTable::new(&fse::predefined((fse::ML_DEFAULT.0, &fse::ML_DEFAULT.1)), Code::MatchLength),
         }
     }
 }
@@ -70,9 +119,10 @@ fn read_table(
     mode: u8,
     src: &[u8],
     pos: &mut usize,
-    slot: &mut Option<DecodingTable>,
-    predefined: &DecodingTable,
+    slot: &mut Option<SeqTable>,
+    predefined: &SeqTable,
     (max_symbol, max_log): (u8, u8),
+    code: Code,
 ) -> Result<(), BlockError> {
     match mode {
         0 => *slot = Some(predefined.clone()),
@@ -82,12 +132,12 @@ fn read_table(
                 return Err(corrupt("RLE sequence symbol out of range"));
             }
             *pos += 1;
-            *slot = Some(DecodingTable::rle(symbol));
+            *slot = Some(SeqTable::new(&DecodingTable::rle(symbol), code));
         }
         2 => {
             let (dist, used) = Distribution::read(&src[*pos..], max_log, max_symbol)?;
             *pos += used;
-            *slot = Some(DecodingTable::build(&dist)?);
+            *slot = Some(SeqTable::new(&DecodingTable::build(&dist)?, code));
         }
         _ => {
             if slot.is_none() {
@@ -112,10 +162,12 @@ pub(crate) struct Output<'a> {
     pub limit_error: Error,
 }
 
-/// Decodes the sequences section `src` and executes it against `literals`, appending to `out`.
+/// Decodes the sequences section `src` and executes it against the first `lit_count` bytes of
+/// `literals` (which has slack after them for wild copies), appending to `out`.
 pub(crate) fn decode_and_execute(
     src: &[u8],
     literals: &[u8],
+    lit_count: usize,
     tables: &mut SequenceTables,
     predefined: &Predefined,
     dst: &mut Output<'_>,
@@ -131,40 +183,50 @@ pub(crate) fn decode_and_execute(
         if pos != src.len() {
             return Err(corrupt("bytes after a zero-sequence header").into());
         }
-        return push_literals(dst, literals);
+        return push_literals(dst, &literals[..lit_count]);
     }
     let modes = byte(pos)? as u8;
     pos += 1;
     if modes & 3 != 0 {
         return Err(corrupt("reserved bits set in sequence modes").into());
     }
-    read_table(modes >> 6, src, &mut pos, &mut tables.ll, &predefined.ll, LL_MAX)?;
-    read_table((modes >> 4) & 3, src, &mut pos, &mut tables.of, &predefined.of, OF_MAX)?;
-    read_table((modes >> 2) & 3, src, &mut pos, &mut tables.ml, &predefined.ml, ML_MAX)?;
+    read_table(modes >> 6, src, &mut pos, &mut tables.ll, &predefined.ll, LL_MAX, Code::LiteralLength)?;
+    read_table((modes >> 4) & 3, src, &mut pos, &mut tables.of, &predefined.of, OF_MAX, Code::Offset)?;
+    read_table((modes >> 2) & 3, src, &mut pos, &mut tables.ml, &predefined.ml, ML_MAX, Code::MatchLength)?;
     let (Some(ll_t), Some(of_t), Some(ml_t)) = (&tables.ll, &tables.of, &tables.ml) else {
         unreachable!("read_table fills every slot or fails");
     };
 
     let mut bits = BackwardReader::new(&src[pos..])?;
-    let mut ll_s = State::init(ll_t, &mut bits);
-    let mut of_s = State::init(of_t, &mut bits);
-    let mut ml_s = State::init(ml_t, &mut bits);
+    let mut ll_state = bits.read(u32::from(ll_t.log)) as usize;
+    let mut of_state = bits.read(u32::from(of_t.log)) as usize;
+    let mut ml_state = bits.read(u32::from(ml_t.log)) as usize;
     let mut rep = tables.rep;
     let mut lit_pos = 0usize;
+    let mut w = Writer::new(dst.out, dst.limit);
     for i in 0..count {
+        // States are always below the table size: each is a cell's `next` plus fewer than
+        // 2^nb_bits, which the table construction bounds.
+        let llc = ll_t.cells[ll_state];
+        let ofc = of_t.cells[of_state];
+        let mlc = ml_t.cells[ml_state];
+        // After a refill 56 bits are ready: enough for the extra bits and the three state
+        // updates (at most 26 bits) unless the extra bits pass 30.
+        let extra = u32::from(ofc.extra) + u32::from(mlc.extra) + u32::from(llc.extra);
         bits.refill();
-        let of_code = u32::from(of_s.symbol(of_t));
-        let ll_code = usize::from(ll_s.symbol(ll_t));
-        let ml_code = usize::from(ml_s.symbol(ml_t));
-        let offset_value = (1u32 << of_code) + bits.read(of_code) as u32;
-        bits.refill();
-        let ml = ML_BASE[ml_code] + bits.read(u32::from(ML_BITS[ml_code])) as u32;
-        let ll = LL_BASE[ll_code] + bits.read(u32::from(LL_BITS[ll_code])) as u32;
-        if i + 1 < count {
+        let offset_value = ofc.base + bits.read(u32::from(ofc.extra)) as u32;
+        if extra > 30 {
             bits.refill();
-            ll_s.update(ll_t, &mut bits);
-            ml_s.update(ml_t, &mut bits);
-            of_s.update(of_t, &mut bits);
+        }
+        let ml = mlc.base + bits.read(u32::from(mlc.extra)) as u32;
+        let ll = llc.base + bits.read(u32::from(llc.extra)) as u32;
+        if extra > 30 {
+            bits.refill();
+        }
+        if i + 1 < count {
+            ll_state = usize::from(llc.next) + bits.read(u32::from(llc.nb_bits)) as usize;
+            ml_state = usize::from(mlc.next) + bits.read(u32::from(mlc.nb_bits)) as usize;
+            of_state = usize::from(ofc.next) + bits.read(u32::from(ofc.nb_bits)) as usize;
         }
 
         let offset = if offset_value > 3 {
@@ -194,17 +256,24 @@ pub(crate) fn decode_and_execute(
             }
         };
 
-        let ll = ll as usize;
-        let lits = literals.get(lit_pos..lit_pos + ll).ok_or(corrupt("sequences use more literals than decoded"))?;
+        let (ll, ml, offset) = (ll as usize, ml as usize, offset as usize);
+        if ll > lit_count - lit_pos {
+            return Err(corrupt("sequences use more literals than decoded").into());
+        }
+        if !w.fits(ll + ml) {
+            return Err(dst.limit_error.clone());
+        }
+        w.literals(literals, lit_pos, ll);
         lit_pos += ll;
-        execute(dst, lits, offset as usize, ml as usize)?;
+        execute_match(&mut w, dst.history_start, dst.dict, offset, ml)?;
     }
     bits.refill();
     if !bits.is_exactly_done() {
         return Err(corrupt("sequence bitstream does not end with the last sequence").into());
     }
+    w.finish();
     tables.rep = rep;
-    push_literals(dst, &literals[lit_pos..])
+    push_literals(dst, &literals[lit_pos..lit_count])
 }
 
 fn push_literals(dst: &mut Output<'_>, lits: &[u8]) -> Result<(), Error> {
@@ -215,38 +284,30 @@ fn push_literals(dst: &mut Output<'_>, lits: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Appends `lits`, then copies `len` bytes from `offset` bytes back.
-#[inline]
-fn execute(dst: &mut Output<'_>, lits: &[u8], offset: usize, mut len: usize) -> Result<(), Error> {
-    if dst.out.len() + lits.len() + len > dst.limit {
-        return Err(dst.limit_error.clone());
-    }
-    dst.out.extend_from_slice(lits);
-    let available = dst.out.len() - dst.history_start;
+/// Copies `len` bytes from `offset` bytes back, reaching into the dictionary when the offset
+/// goes past the frame's history.
+#[inline(always)]
+fn execute_match(
+    w: &mut Writer<'_>,
+    history_start: usize,
+    dict: &[u8],
+    offset: usize,
+    mut len: usize,
+) -> Result<(), Error> {
+    let available = w.len() - history_start;
     if offset > available {
         let back = offset - available;
-        if back > dst.dict.len() {
+        if back > dict.len() {
             return Err(corrupt("match offset reaches before the start of the data").into());
         }
-        let start = dst.dict.len() - back;
+        let start = dict.len() - back;
         let n = len.min(back);
-        dst.out.extend_from_slice(&dst.dict[start..start + n]);
+        w.exact(&dict[start..start + n]);
         len -= n;
         if len == 0 {
             return Ok(());
         }
     }
-    let start = dst.out.len() - offset;
-    if offset >= len {
-        dst.out.extend_from_within(start..start + len);
-    } else {
-        // Overlapping copy: the source is periodic with period `offset`, so each pass may copy
-        // everything written since `start`, doubling the span.
-        while len > 0 {
-            let n = len.min(dst.out.len() - start);
-            dst.out.extend_from_within(start..start + n);
-            len -= n;
-        }
-    }
+    w.copy_match(offset, len);
     Ok(())
 }

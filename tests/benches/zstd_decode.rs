@@ -1,0 +1,97 @@
+//! Decoding speed: ours against libzstd (the `zstd` crate) and ruzstd on the same frames, one
+//! thread. Prints MB/s (of decompressed output) and the ratio to libzstd.
+//!
+//! `cargo bench -p haagenti-tests --bench zstd_decode` (add `-- quick` for a short run).
+
+use std::hint::black_box;
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use haagenti_tests::{libzstd_compress, minilm_f32_and_bf16, read, testdata};
+
+fn corpus() -> Vec<u8> {
+    let mut names: Vec<_> = std::fs::read_dir(testdata().join("corpus")).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    names.iter().flat_map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// Median MB/s of `f` over repeated runs lasting about `budget`.
+fn measure(bytes: usize, budget: Duration, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < budget || times.len() < 5 {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    bytes as f64 / times[times.len() / 2] / 1e6
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "quick");
+    let budget = Duration::from_millis(if quick { 300 } else { 2000 });
+    let corpus = corpus();
+    let (f32s, bf16s) = minilm_f32_and_bf16();
+    let weights_f32 = f32s[..16 << 20].to_vec();
+    let weights_bf16 = bf16s[..16 << 20].to_vec();
+    let cases: Vec<(String, Vec<u8>, i32)> = vec![
+        ("corpus".into(), corpus.clone(), 1),
+        ("corpus".into(), corpus.clone(), 3),
+        ("corpus".into(), corpus.clone(), 19),
+        ("minilm f32 16 MiB".into(), weights_f32.clone(), 3),
+        ("minilm bf16 16 MiB".into(), weights_bf16.clone(), 3),
+        ("minilm f32 16 MiB".into(), weights_f32, 19),
+        ("alice29.txt".into(), read("corpus/alice29.txt"), 19),
+    ];
+    let machine = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap().trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let date = std::process::Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    println!("zstd decode, one thread, {date}, {machine}");
+    println!(
+        "libzstd {} (zstd crate), ruzstd 0.9, haagenti-zstd {}",
+        zstd::zstd_safe::version_string(),
+        env!("CARGO_PKG_VERSION")
+    );
+    println!();
+    println!("| input | level | size | ratio | haagenti MB/s | libzstd MB/s | ruzstd MB/s | haagenti / libzstd |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let mut ratios = Vec::new();
+    for (name, data, level) in cases {
+        let frame = libzstd_compress(&data, level, true);
+        assert_eq!(haagenti_zstd::decompress(&frame).unwrap(), data, "{name}: ours disagrees");
+        let mut ours = haagenti_zstd::Decompressor::new(Default::default());
+        let h = measure(data.len(), budget, || {
+            black_box(ours.decompress(black_box(&frame)).unwrap());
+        });
+        let mut dctx = zstd::bulk::Decompressor::new().unwrap();
+        let l = measure(data.len(), budget, || {
+            black_box(dctx.decompress(black_box(&frame), data.len()).unwrap());
+        });
+        let r = measure(data.len(), budget, || {
+            let mut out = Vec::with_capacity(data.len());
+            ruzstd::decoding::StreamingDecoder::new(black_box(&frame[..])).unwrap().read_to_end(&mut out).unwrap();
+            black_box(out);
+        });
+        ratios.push(h / l);
+        println!(
+            "| {name} | {level} | {:.1} MB | {:.2} | {h:.0} | {l:.0} | {r:.0} | {:.2} |",
+            data.len() as f64 / 1e6,
+            data.len() as f64 / frame.len() as f64,
+            h / l
+        );
+    }
+    let geo = ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64;
+    println!();
+    println!("geometric mean haagenti / libzstd: {:.2}", geo.exp());
+}
