@@ -74,7 +74,9 @@ impl<'a> BackwardReader<'a> {
             debug_assert!(self.consumed <= 64);
             self.ptr -= (self.consumed >> 3) as usize;
             self.consumed &= 7;
-            self.container = load(&self.src[self.ptr..]);
+            if let Some(bytes) = self.src.get(self.ptr..self.ptr + 8) {
+                self.container = load(bytes);
+            }
         } else {
             self.refill_near_start();
         }

@@ -100,8 +100,9 @@ impl Decompressor {
         let start = out.len();
         if let Some(size) = header.content_size {
             // Trust the declared size only as far as the limits do.
+            // Room for the last block's wild-copy slack too, so it does not reallocate.
             let cap = size.min(self.config.max_output_size as u64).min(1 << 24) as usize;
-            out.reserve(cap);
+            out.reserve(cap + MAX_BLOCK_SIZE + 64);
         }
         let block_limit = header.block_size_limit();
         let mut pos = header.header_len;

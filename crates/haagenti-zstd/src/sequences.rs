@@ -204,68 +204,73 @@ pub(crate) fn decode_and_execute(
     let mut rep = tables.rep;
     let mut lit_pos = 0usize;
     let mut w = Writer::new(dst.out, dst.limit);
-    for i in 0..count {
-        // States are always below the table size: each is a cell's `next` plus fewer than
-        // 2^nb_bits, which the table construction bounds.
-        let llc = ll_t.cells[ll_state];
-        let ofc = of_t.cells[of_state];
-        let mlc = ml_t.cells[ml_state];
-        // After a refill 56 bits are ready: enough for the extra bits and the three state
-        // updates (at most 26 bits) unless the extra bits pass 30.
-        let extra = u32::from(ofc.extra) + u32::from(mlc.extra) + u32::from(llc.extra);
-        bits.refill();
-        let offset_value = ofc.base + bits.read(u32::from(ofc.extra)) as u32;
-        if extra > 30 {
+    let (ll_cells, of_cells, ml_cells) = (&ll_t.cells[..], &of_t.cells[..], &ml_t.cells[..]);
+    // Sequences are decoded in batches, then executed: two tight loops with fewer live values
+    // than one loop doing both.
+    const BATCH: usize = 32;
+    let mut batch = [(0u32, 0u32, 0u32); BATCH];
+    let mut done = 0;
+    while done < count {
+        let n = BATCH.min(count - done);
+        for (k, slot) in batch[..n].iter_mut().enumerate() {
+            // States are always below the table size: each is a cell's `next` plus fewer than
+            // 2^nb_bits, which the table construction bounds.
+            let llc = ll_cells[ll_state];
+            let ofc = of_cells[of_state];
+            let mlc = ml_cells[ml_state];
+            // After a refill 56 bits are ready: enough for the extra bits and the three state
+            // updates (at most 26 bits) unless the extra bits pass 30.
+            let extra = u32::from(ofc.extra) + u32::from(mlc.extra) + u32::from(llc.extra);
             bits.refill();
-        }
-        let ml = mlc.base + bits.read(u32::from(mlc.extra)) as u32;
-        let ll = llc.base + bits.read(u32::from(llc.extra)) as u32;
-        if extra > 30 {
-            bits.refill();
-        }
-        if i + 1 < count {
-            ll_state = usize::from(llc.next) + bits.read(u32::from(llc.nb_bits)) as usize;
-            ml_state = usize::from(mlc.next) + bits.read(u32::from(mlc.nb_bits)) as usize;
-            of_state = usize::from(ofc.next) + bits.read(u32::from(ofc.nb_bits)) as usize;
-        }
+            let offset_value = ofc.base + bits.read(u32::from(ofc.extra)) as u32;
+            if extra > 30 {
+                bits.refill();
+            }
+            let ml = mlc.base + bits.read(u32::from(mlc.extra)) as u32;
+            let ll = llc.base + bits.read(u32::from(llc.extra)) as u32;
+            if extra > 30 {
+                bits.refill();
+            }
+            if done + k + 1 < count {
+                ll_state = usize::from(llc.next) + bits.read(u32::from(llc.nb_bits)) as usize;
+                ml_state = usize::from(mlc.next) + bits.read(u32::from(mlc.nb_bits)) as usize;
+                of_state = usize::from(ofc.next) + bits.read(u32::from(ofc.nb_bits)) as usize;
+            }
 
-        let offset = if offset_value > 3 {
-            let o = offset_value - 3;
-            rep = [o, rep[0], rep[1]];
-            o
-        } else {
-            let idx = offset_value - 1 + u32::from(ll == 0);
-            match idx {
-                0 => rep[0],
-                1 => {
-                    rep = [rep[1], rep[0], rep[2]];
+            // Repeat offsets (RFC 8878 3.1.1.5): values 1..=3 pick from the history, shifted by
+            // one when the literal length is zero; index 3 then means "the last offset minus one".
+            let offset = if offset_value > 3 {
+                let o = offset_value - 3;
+                rep = [o, rep[0], rep[1]];
+                o
+            } else {
+                let idx = (offset_value - 1 + u32::from(ll == 0)) as usize;
+                if idx == 0 {
                     rep[0]
-                }
-                2 => {
-                    rep = [rep[2], rep[0], rep[1]];
-                    rep[0]
-                }
-                _ => {
-                    let o = rep[0].wrapping_sub(1);
+                } else {
+                    let o = if idx == 3 { rep[0].wrapping_sub(1) } else { rep[idx] };
                     if o == 0 {
                         return Err(corrupt("repeat offset of zero").into());
                     }
-                    rep = [o, rep[0], rep[1]];
+                    rep = [o, rep[0], if idx == 1 { rep[2] } else { rep[1] }];
                     o
                 }
+            };
+            *slot = (ll, ml, offset);
+        }
+        for &(ll, ml, offset) in &batch[..n] {
+            let (ll, ml, offset) = (ll as usize, ml as usize, offset as usize);
+            if ll > lit_count - lit_pos {
+                return Err(corrupt("sequences use more literals than decoded").into());
             }
-        };
-
-        let (ll, ml, offset) = (ll as usize, ml as usize, offset as usize);
-        if ll > lit_count - lit_pos {
-            return Err(corrupt("sequences use more literals than decoded").into());
+            if !w.fits(ll + ml) {
+                return Err(dst.limit_error.clone());
+            }
+            w.literals(literals, lit_pos, ll);
+            lit_pos += ll;
+            execute_match(&mut w, dst.history_start, dst.dict, offset, ml)?;
         }
-        if !w.fits(ll + ml) {
-            return Err(dst.limit_error.clone());
-        }
-        w.literals(literals, lit_pos, ll);
-        lit_pos += ll;
-        execute_match(&mut w, dst.history_start, dst.dict, offset, ml)?;
+        done += n;
     }
     bits.refill();
     if !bits.is_exactly_done() {
