@@ -43,6 +43,7 @@ step "cargo clippy (workspace)" cargo clippy --workspace --all-targets --locked 
 step "cargo clippy (wasm32)" wasm_clippy
 step "cargo test --workspace" cargo test --workspace --locked
 step "wasm32 builds" wasm_builds
+step "fuzz targets (smoke)" ./scripts/fuzz-smoke.sh 15
 step "wasm tests in Node" wasm-pack test --node crates/haagenti-wasm
 step "wasm tests in headless Chromium" wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver crates/haagenti-wasm
 step "npm package: build" bash -c "cd npm && npm run --silent build"

@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Err(e) = haagenti_tests::zstd_agrees_with_libzstd(data, 8 << 20) {
+    if let Err(e) = haagenti_fuzz::zstd_agrees_with_libzstd(data, 8 << 20) {
         panic!("{e}");
     }
 });

@@ -7,7 +7,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&n, rest)) = data.split_first() else { return };
     let n = usize::from(n % 16).min(rest.len());
     let (splits, frame) = rest.split_at(n);
-    if let Err(e) = haagenti_tests::zstd_streaming_agrees(frame, splits, 8 << 20) {
+    if let Err(e) = haagenti_fuzz::zstd_streaming_agrees(frame, splits, 8 << 20) {
         panic!("{e}");
     }
 });

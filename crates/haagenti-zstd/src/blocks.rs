@@ -77,10 +77,12 @@ impl BlockDecoder {
         block_limit: usize,
         target: Target<'_>,
     ) -> Result<(), Error> {
-        if header.size > block_limit {
+        // RFC 8878 caps every block at the block maximum; the reference decoder does not cap RLE
+        // blocks (at most 2 MiB, from the 21-bit size field), and we decode what it decodes.
+        if header.size > block_limit && header.block_type != RLE {
             return Err(BlockError::BlockTooLarge { size: header.size, limit: block_limit }.into());
         }
-        let block_end = target.out.len() + block_limit;
+        let block_end = target.out.len() + block_limit.max(if header.block_type == RLE { header.size } else { 0 });
         let (limit, limit_error) = if target.output_limit < block_end {
             (target.output_limit, Error::OutputLimit { limit: target.configured_limit })
         } else {

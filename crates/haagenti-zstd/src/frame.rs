@@ -169,6 +169,87 @@ impl BlockHeader {
     }
 }
 
+/// One frame found by [`frames`], without decoding it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawFrame<'a> {
+    /// A zstd frame: its header and all its bytes (header, blocks and checksum).
+    Zstd {
+        /// The parsed header.
+        header: FrameHeader,
+        /// The whole frame.
+        bytes: &'a [u8],
+    },
+    /// A skippable frame and its payload.
+    Skippable(SkippableFrame<'a>),
+}
+
+/// Walks the frames in `src` by their headers and block sizes, without decoding: the way to
+/// read skippable frames' payloads, or to split a stream into frames.
+///
+/// ```
+/// use haagenti_zstd::frame::{frames, RawFrame};
+/// let data = [0x50, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, b'h', b'i'];
+/// let found: Vec<_> = frames(&data).collect::<Result<_, _>>()?;
+/// assert!(matches!(found[0], RawFrame::Skippable(s) if s.payload == b"hi"));
+/// # Ok::<(), haagenti_zstd::FrameError>(())
+/// ```
+pub fn frames(src: &[u8]) -> Frames<'_> {
+    Frames { src, failed: false }
+}
+
+/// Iterator returned by [`frames`].
+#[derive(Debug, Clone)]
+pub struct Frames<'a> {
+    src: &'a [u8],
+    failed: bool,
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = Result<RawFrame<'a>, FrameError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.src.is_empty() || self.failed {
+            return None;
+        }
+        let result = next_frame(self.src);
+        match result {
+            Ok((frame, len)) => {
+                self.src = &self.src[len..];
+                Some(Ok(frame))
+            }
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+fn next_frame(src: &[u8]) -> Result<(RawFrame<'_>, usize), FrameError> {
+    if let FrameKind::Skippable { .. } = frame_kind(src)? {
+        let (s, len) = SkippableFrame::parse(src)?;
+        return Ok((RawFrame::Skippable(s), len));
+    }
+    let header = FrameHeader::parse(src)?;
+    let mut pos = header.header_len;
+    loop {
+        let block = BlockHeader::parse(&src[pos..])?;
+        let len = if block.block_type == 1 { 1 } else { block.size };
+        pos += BlockHeader::LEN + len;
+        if pos > src.len() {
+            return Err(FrameError::Truncated { what: "block", needed: len, available: src.len() + len - pos });
+        }
+        if block.last {
+            break;
+        }
+    }
+    if header.has_checksum {
+        read_u32(src, pos, "content checksum")?;
+        pos += 4;
+    }
+    Ok((RawFrame::Zstd { header, bytes: &src[..pos] }, pos))
+}
+
 fn read_le(bytes: &[u8]) -> u64 {
     bytes.iter().rev().fold(0u64, |acc, &b| acc << 8 | u64::from(b))
 }
@@ -208,6 +289,19 @@ mod tests {
         assert_eq!(FrameHeader::parse(&[0x28, 0xb5, 0x2f, 0xfd, 0x08, 0]), Err(FrameError::ReservedBitSet));
         assert!(matches!(FrameHeader::parse(&[0x28, 0xb5, 0x2f, 0xfd, 0xC0]), Err(FrameError::Truncated { .. })));
         assert!(matches!(FrameHeader::parse(&[1, 2, 3, 4, 5]), Err(FrameError::BadMagic { .. })));
+    }
+
+    #[test]
+    fn frames_walks_zstd_and_skippable_frames() {
+        // A raw-block frame holding "ab", then a skippable frame, then a cut-off frame.
+        let mut data = alloc::vec![0x28, 0xb5, 0x2f, 0xfd, 0x20, 2, 0x11, 0, 0, b'a', b'b'];
+        data.extend_from_slice(&[0x51, 0x2a, 0x4d, 0x18, 1, 0, 0, 0, 9]);
+        data.extend_from_slice(&[0x28, 0xb5, 0x2f, 0xfd, 0x20, 2, 0x11, 0, 0, b'a']);
+        let found: alloc::vec::Vec<_> = frames(&data).collect();
+        assert_eq!(found.len(), 3);
+        assert!(matches!(found[0], Ok(RawFrame::Zstd { bytes, .. }) if bytes.len() == 11));
+        assert!(matches!(found[1], Ok(RawFrame::Skippable(s)) if s.payload == [9] && s.variant == 1));
+        assert!(found[2].is_err());
     }
 
     #[test]
