@@ -69,14 +69,13 @@ impl<'a> BackwardReader<'a> {
     #[inline(always)]
     pub fn refill(&mut self) {
         if self.ptr >= 8 {
-            // Fast path: the container can move back a whole number of consumed bytes. Callers
-            // read at most 56 bits between refills, so `consumed <= 64` here.
-            debug_assert!(self.consumed <= 64);
-            self.ptr -= (self.consumed >> 3) as usize;
-            self.consumed &= 7;
-            if let Some(bytes) = self.src.get(self.ptr..self.ptr + 8) {
-                self.container = load(bytes);
-            }
+            // Fast path: the container moves back by the whole bytes consumed. Callers read at
+            // most 56 bits between refills, so the step is at most 8; `min` keeps it in range
+            // whatever happens (B1).
+            let step = ((self.consumed >> 3) as usize).min(self.ptr);
+            self.ptr -= step;
+            self.consumed -= step as u32 * 8;
+            self.container = self.load_at_ptr();
         } else {
             self.refill_near_start();
         }
@@ -90,7 +89,18 @@ impl<'a> BackwardReader<'a> {
         let step = self.ptr.min((self.consumed >> 3) as usize);
         self.ptr -= step;
         self.consumed -= step as u32 * 8;
-        self.container = load(&self.src[self.ptr..]);
+        self.container = self.load_at_ptr();
+    }
+
+    /// The 8 bytes at `ptr`, little-endian.
+    #[inline(always)]
+    #[allow(unsafe_code)]
+    fn load_at_ptr(&self) -> u64 {
+        // B1: `ptr + 8 <= src.len()` whenever `src.len() >= 8` (the only case that loads): `ptr`
+        // starts at `src.len() - 8` and only ever decreases, never below 0.
+        debug_assert!(self.ptr + 8 <= self.src.len());
+        // SAFETY: B1 - the 8 bytes at `ptr` are inside `src`; unaligned reads are allowed.
+        u64::from_le(unsafe { core::ptr::read_unaligned(self.src.as_ptr().add(self.ptr).cast::<u64>()) })
     }
 
     /// Whether more bits were read than the stream holds.

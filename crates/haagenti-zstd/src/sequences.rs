@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use crate::bit_io::BackwardReader;
 use crate::error::{BlockError, Error};
 use crate::fse::{self, DecodingTable, Distribution};
-use crate::wildcopy::Writer;
+use crate::wildcopy::{SequenceError, Writer};
 
 fn corrupt(what: &'static str) -> BlockError {
     BlockError::Corrupt { what }
@@ -204,73 +204,61 @@ pub(crate) fn decode_and_execute(
     let mut rep = tables.rep;
     let mut lit_pos = 0usize;
     let mut w = Writer::new(dst.out, dst.limit);
+    // The block's literals and 16 bytes of slack: the bound `Writer::sequence` checks against.
+    let lits = &literals[..lit_count + 16];
     let (ll_cells, of_cells, ml_cells) = (&ll_t.cells[..], &of_t.cells[..], &ml_t.cells[..]);
-    // Sequences are decoded in batches, then executed: two tight loops with fewer live values
-    // than one loop doing both.
-    const BATCH: usize = 32;
-    let mut batch = [(0u32, 0u32, 0u32); BATCH];
-    let mut done = 0;
-    while done < count {
-        let n = BATCH.min(count - done);
-        for (k, slot) in batch[..n].iter_mut().enumerate() {
-            // States are always below the table size: each is a cell's `next` plus fewer than
-            // 2^nb_bits, which the table construction bounds.
-            let llc = ll_cells[ll_state];
-            let ofc = of_cells[of_state];
-            let mlc = ml_cells[ml_state];
-            // After a refill 56 bits are ready: enough for the extra bits and the three state
-            // updates (at most 26 bits) unless the extra bits pass 30.
-            let extra = u32::from(ofc.extra) + u32::from(mlc.extra) + u32::from(llc.extra);
+    for i in 0..count {
+        // States are always below the table size: each is a cell's `next` plus fewer than
+        // 2^nb_bits, which the table construction bounds.
+        let llc = ll_cells[ll_state];
+        let ofc = of_cells[of_state];
+        let mlc = ml_cells[ml_state];
+        // After a refill 56 bits are ready: enough for the extra bits and the three state
+        // updates (at most 26 bits) unless the extra bits pass 30.
+        let extra = u32::from(ofc.extra) + u32::from(mlc.extra) + u32::from(llc.extra);
+        bits.refill();
+        let offset_value = ofc.base + bits.read(u32::from(ofc.extra)) as u32;
+        if extra > 30 {
             bits.refill();
-            let offset_value = ofc.base + bits.read(u32::from(ofc.extra)) as u32;
-            if extra > 30 {
-                bits.refill();
-            }
-            let ml = mlc.base + bits.read(u32::from(mlc.extra)) as u32;
-            let ll = llc.base + bits.read(u32::from(llc.extra)) as u32;
-            if extra > 30 {
-                bits.refill();
-            }
-            if done + k + 1 < count {
-                ll_state = usize::from(llc.next) + bits.read(u32::from(llc.nb_bits)) as usize;
-                ml_state = usize::from(mlc.next) + bits.read(u32::from(mlc.nb_bits)) as usize;
-                of_state = usize::from(ofc.next) + bits.read(u32::from(ofc.nb_bits)) as usize;
-            }
+        }
+        let ml = mlc.base + bits.read(u32::from(mlc.extra)) as u32;
+        let ll = llc.base + bits.read(u32::from(llc.extra)) as u32;
+        if extra > 30 {
+            bits.refill();
+        }
+        if i + 1 < count {
+            ll_state = usize::from(llc.next) + bits.read(u32::from(llc.nb_bits)) as usize;
+            ml_state = usize::from(mlc.next) + bits.read(u32::from(mlc.nb_bits)) as usize;
+            of_state = usize::from(ofc.next) + bits.read(u32::from(ofc.nb_bits)) as usize;
+        }
 
-            // Repeat offsets (RFC 8878 3.1.1.5): values 1..=3 pick from the history, shifted by
-            // one when the literal length is zero; index 3 then means "the last offset minus one".
-            let offset = if offset_value > 3 {
-                let o = offset_value - 3;
-                rep = [o, rep[0], rep[1]];
-                o
+        // Repeat offsets (RFC 8878 3.1.1.5): values 1..=3 pick from the history, shifted by one
+        // when the literal length is zero; index 3 then means "the last offset minus one".
+        let offset = if offset_value > 3 {
+            let o = offset_value - 3;
+            rep = [o, rep[0], rep[1]];
+            o
+        } else {
+            let idx = (offset_value - 1 + u32::from(ll == 0)) as usize;
+            if idx == 0 {
+                rep[0]
             } else {
-                let idx = (offset_value - 1 + u32::from(ll == 0)) as usize;
-                if idx == 0 {
-                    rep[0]
-                } else {
-                    let o = if idx == 3 { rep[0].wrapping_sub(1) } else { rep[idx] };
-                    if o == 0 {
-                        return Err(corrupt("repeat offset of zero").into());
-                    }
-                    rep = [o, rep[0], if idx == 1 { rep[2] } else { rep[1] }];
-                    o
+                let o = if idx == 3 { rep[0].wrapping_sub(1) } else { rep[idx] };
+                if o == 0 {
+                    return Err(corrupt("repeat offset of zero").into());
                 }
-            };
-            *slot = (ll, ml, offset);
-        }
-        for &(ll, ml, offset) in &batch[..n] {
-            let (ll, ml, offset) = (ll as usize, ml as usize, offset as usize);
-            if ll > lit_count - lit_pos {
-                return Err(corrupt("sequences use more literals than decoded").into());
+                rep = [o, rep[0], if idx == 1 { rep[2] } else { rep[1] }];
+                o
             }
-            if !w.fits(ll + ml) {
-                return Err(dst.limit_error.clone());
-            }
-            w.literals(literals, lit_pos, ll);
-            lit_pos += ll;
-            execute_match(&mut w, dst.history_start, dst.dict, offset, ml)?;
-        }
-        done += n;
+        };
+
+        let (ll, ml, offset) = (ll as usize, ml as usize, offset as usize);
+        w.sequence(lits, lit_pos, ll, offset, ml, dst.history_start, dst.dict).map_err(|e| match e {
+            SequenceError::Limit => dst.limit_error.clone(),
+            SequenceError::Literals => corrupt("sequences use more literals than decoded").into(),
+            SequenceError::Offset => corrupt("match offset reaches before the start of the data").into(),
+        })?;
+        lit_pos += ll;
     }
     bits.refill();
     if !bits.is_exactly_done() {
@@ -286,33 +274,5 @@ fn push_literals(dst: &mut Output<'_>, lits: &[u8]) -> Result<(), Error> {
         return Err(dst.limit_error.clone());
     }
     dst.out.extend_from_slice(lits);
-    Ok(())
-}
-
-/// Copies `len` bytes from `offset` bytes back, reaching into the dictionary when the offset
-/// goes past the frame's history.
-#[inline(always)]
-fn execute_match(
-    w: &mut Writer<'_>,
-    history_start: usize,
-    dict: &[u8],
-    offset: usize,
-    mut len: usize,
-) -> Result<(), Error> {
-    let available = w.len() - history_start;
-    if offset > available {
-        let back = offset - available;
-        if back > dict.len() {
-            return Err(corrupt("match offset reaches before the start of the data").into());
-        }
-        let start = dict.len() - back;
-        let n = len.min(back);
-        w.exact(&dict[start..start + n]);
-        len -= n;
-        if len == 0 {
-            return Ok(());
-        }
-    }
-    w.copy_match(offset, len);
     Ok(())
 }

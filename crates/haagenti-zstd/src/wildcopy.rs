@@ -19,6 +19,17 @@ use core::ptr;
 /// Slack reserved past the limit for wild writes.
 pub(crate) const WILD: usize = 32;
 
+/// Why a sequence could not be executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SequenceError {
+    /// The output would pass the limit.
+    Limit,
+    /// The sequence uses more literals than the block decoded.
+    Literals,
+    /// The offset reaches before the history and the dictionary.
+    Offset,
+}
+
 /// Appends literal runs and matches to a vector's spare capacity.
 pub(crate) struct Writer<'a> {
     buf: &'a mut Vec<u8>,
@@ -38,12 +49,6 @@ impl<'a> Writer<'a> {
         Writer { buf, base, len, limit }
     }
 
-    /// Bytes written so far, counting those before the writer was made.
-    #[inline(always)]
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
     /// Whether `n` more bytes fit under the limit.
     #[inline(always)]
     pub(crate) fn fits(&self, n: usize) -> bool {
@@ -56,22 +61,73 @@ impl<'a> Writer<'a> {
         unsafe { self.buf.set_len(self.len) };
     }
 
-    /// Appends `src[start..start + n]`; `src` must hold 16 readable bytes past that run.
-    /// The caller has checked [`fits`](Self::fits)`(n)`.
+    /// Executes one sequence: appends `lits[pos..pos + ll]`, then `ml` bytes copied from
+    /// `offset` bytes back (reaching into `dict` before `history_start`).
+    ///
+    /// `lits` must extend 16 bytes past the block's last literal, so `pos + ll + 16 <= lits.len()`
+    /// is both the check that enough literals remain and the bound for wild reads (W4).
     #[inline(always)]
-    pub(crate) fn literals(&mut self, src: &[u8], start: usize, n: usize) {
-        assert!(start + n + 16 <= src.len() && self.fits(n), "literal run outside its padded buffer");
-        // SAFETY: reads stay inside `src` (checked above, W4); writes stay inside the capacity
-        // (W3, checked by the caller and re-checked above); the two are different allocations.
-        unsafe { wild_copy(src.as_ptr().add(start), self.base.add(self.len), n) };
-        self.len += n;
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn sequence(
+        &mut self,
+        lits: &[u8],
+        pos: usize,
+        ll: usize,
+        offset: usize,
+        ml: usize,
+        history_start: usize,
+        dict: &[u8],
+    ) -> Result<(), SequenceError> {
+        if ll + ml > self.limit - self.len {
+            return Err(SequenceError::Limit);
+        }
+        if pos + ll + 16 > lits.len() {
+            return Err(SequenceError::Literals);
+        }
+        // SAFETY: reads stay inside `lits` (checked above, W4); writes are bounded by the limit
+        // check above (W3); `lits` is not `buf`'s allocation.
+        unsafe { wild_copy(lits.as_ptr().add(pos), self.base.add(self.len), ll) };
+        self.len += ll;
+        if offset > self.len - history_start {
+            return self.match_from_dict(offset, ml, history_start, dict);
+        }
+        // SAFETY: 1 <= offset <= len - history_start <= len (offsets are never 0), and the
+        // limit check above bounds the writes (W3).
+        unsafe { self.copy_match(offset, ml) };
+        Ok(())
     }
 
-    /// Appends `n` bytes copied from `offset` bytes back; `offset` is at least 1 and at most
-    /// `len - history_start`, and the caller has checked [`fits`](Self::fits)`(n)`.
+    #[cold]
+    fn match_from_dict(
+        &mut self,
+        offset: usize,
+        ml: usize,
+        history_start: usize,
+        dict: &[u8],
+    ) -> Result<(), SequenceError> {
+        let back = offset - (self.len - history_start);
+        if back > dict.len() || offset == 0 {
+            return Err(SequenceError::Offset);
+        }
+        let start = dict.len() - back;
+        let n = ml.min(back);
+        self.exact(&dict[start..start + n]);
+        if ml > n {
+            // The rest comes from the start of the frame's history: offset <= len now.
+            // SAFETY: offset = (len - history_start) after the copy above, so 1 <= offset <= len;
+            // the caller's limit check covered all `ml` bytes (W3).
+            unsafe { self.copy_match(offset, ml - n) };
+        }
+        Ok(())
+    }
+
+    /// Appends `n` bytes copied from `offset` bytes back.
+    ///
+    /// # Safety
+    /// `1 <= offset <= self.len`, and `n` bytes fit under the limit (W3).
     #[inline(always)]
-    pub(crate) fn copy_match(&mut self, offset: usize, n: usize) {
-        assert!(offset >= 1 && offset <= self.len && self.fits(n), "match outside the written data");
+    unsafe fn copy_match(&mut self, offset: usize, n: usize) {
+        debug_assert!(offset >= 1 && offset <= self.len && self.fits(n));
         let base = self.base;
         // SAFETY: `dst` is at `len`, the source starts `offset <= len` bytes before it, inside
         // the allocation; writes are bounded by W3.
@@ -108,16 +164,21 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// Copies `n` bytes in 16-byte chunks, rounding up: reads and writes up to 15 bytes past `n`.
+/// Copies `n` bytes in 16-byte chunks, rounding up (at least one chunk): reads and writes up to
+/// 16 bytes past `n`.
 ///
 /// # Safety
-/// `src` must be readable and `dst` writable for `n` rounded up to 16 bytes; chunk `k`'s source
+/// `src` must be readable and `dst` writable for `max(n, 1)` rounded up to 16 bytes; chunk `k`'s source
 /// `[src + 16k, src + 16k + 16)` must not overlap its destination and must be initialized.
 #[inline(always)]
 unsafe fn wild_copy(src: *const u8, dst: *mut u8, n: usize) {
-    let mut i = 0;
+    // Most runs are short: one unconditional chunk, then a loop only for longer ones. For
+    // `n == 0` the chunk lands in slack and is overwritten later.
+    // SAFETY: guaranteed by the caller for every chunk below the rounded-up length (at least one).
+    unsafe { ptr::copy_nonoverlapping(src, dst, 16) };
+    let mut i = 16;
     while i < n {
-        // SAFETY: guaranteed by the caller for every chunk below the rounded-up length.
+        // SAFETY: as above.
         unsafe { ptr::copy_nonoverlapping(src.add(i), dst.add(i), 16) };
         i += 16;
     }
