@@ -15,18 +15,29 @@ fn corpus() -> Vec<u8> {
     names.iter().flat_map(|p| std::fs::read(p).unwrap()).collect()
 }
 
-/// Median MB/s of `f` over repeated runs lasting about `budget`.
-fn measure(bytes: usize, budget: Duration, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut times = Vec::new();
-    let start = Instant::now();
-    while start.elapsed() < budget || times.len() < 5 {
-        let t = Instant::now();
+/// Times the decoders in alternating rounds for about `budget`, so that the machine's slow
+/// drifts hit all of them alike. Returns each one's median MB/s and the median per-round ratio
+/// of the first to the second.
+fn measure(bytes: usize, budget: Duration, fs: &mut [&mut dyn FnMut()]) -> (Vec<f64>, f64) {
+    for f in fs.iter_mut() {
         f();
-        times.push(t.elapsed().as_secs_f64());
     }
-    times.sort_by(f64::total_cmp);
-    bytes as f64 / times[times.len() / 2] / 1e6
+    let mut times = vec![Vec::new(); fs.len()];
+    let start = Instant::now();
+    while start.elapsed() < budget || times[0].len() < 7 {
+        for (f, t) in fs.iter_mut().zip(times.iter_mut()) {
+            let s = Instant::now();
+            f();
+            t.push(s.elapsed().as_secs_f64());
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut ratios: Vec<f64> = times[0].iter().zip(&times[1]).map(|(a, b)| b / a).collect();
+    let ratio = median(&mut ratios);
+    (times.iter_mut().map(|t| bytes as f64 / median(t) / 1e6).collect(), ratio)
 }
 
 fn main() {
@@ -64,6 +75,9 @@ fn main() {
         env!("CARGO_PKG_VERSION")
     );
     println!();
+    println!("Speeds are medians; the last column is the median of per-round ratios (rounds alternate the");
+    println!("decoders, so machine noise hits them alike).");
+    println!();
     println!("| input | level | size | ratio | haagenti MB/s | libzstd MB/s | ruzstd MB/s | haagenti / libzstd |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let mut ratios = Vec::new();
@@ -71,24 +85,34 @@ fn main() {
         let frame = libzstd_compress(&data, level, true);
         assert_eq!(haagenti_zstd::decompress(&frame).unwrap(), data, "{name}: ours disagrees");
         let mut ours = haagenti_zstd::Decompressor::new(Default::default());
-        let h = measure(data.len(), budget, || {
-            black_box(ours.decompress(black_box(&frame)).unwrap());
-        });
         let mut dctx = zstd::bulk::Decompressor::new().unwrap();
-        let l = measure(data.len(), budget, || {
-            black_box(dctx.decompress(black_box(&frame), data.len()).unwrap());
-        });
-        let r = measure(data.len(), budget, || {
-            let mut out = Vec::with_capacity(data.len());
-            ruzstd::decoding::StreamingDecoder::new(black_box(&frame[..])).unwrap().read_to_end(&mut out).unwrap();
-            black_box(out);
-        });
-        ratios.push(h / l);
+        let (speeds, ratio) = measure(
+            data.len(),
+            budget,
+            &mut [
+                &mut || {
+                    black_box(ours.decompress(black_box(&frame)).unwrap());
+                },
+                &mut || {
+                    black_box(dctx.decompress(black_box(&frame), data.len()).unwrap());
+                },
+                &mut || {
+                    let mut out = Vec::with_capacity(data.len());
+                    ruzstd::decoding::StreamingDecoder::new(black_box(&frame[..]))
+                        .unwrap()
+                        .read_to_end(&mut out)
+                        .unwrap();
+                    black_box(out);
+                },
+            ],
+        );
+        let (h, l, r) = (speeds[0], speeds[1], speeds[2]);
+        ratios.push(ratio);
         println!(
             "| {name} | {level} | {:.1} MB | {:.2} | {h:.0} | {l:.0} | {r:.0} | {:.2} |",
             data.len() as f64 / 1e6,
             data.len() as f64 / frame.len() as f64,
-            h / l
+            ratio
         );
     }
     let geo = ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64;
