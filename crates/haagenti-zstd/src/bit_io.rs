@@ -58,6 +58,13 @@ impl<'a> BackwardReader<'a> {
         (self.container.wrapping_shl(self.consumed) >> 1) >> (63 - n)
     }
 
+    /// The unread bits moved to the top of a word (the next bit is the most significant), for
+    /// decoders that consume several codes before calling [`skip`](Self::skip) with their total.
+    #[inline(always)]
+    pub fn window(&self) -> u64 {
+        self.container.wrapping_shl(self.consumed)
+    }
+
     /// Drops `n` bits after a [`peek`](Self::peek).
     #[inline(always)]
     pub fn skip(&mut self, n: u32) {

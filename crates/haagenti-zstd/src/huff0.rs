@@ -15,12 +15,15 @@ fn corrupt(what: &'static str) -> BlockError {
     BlockError::Corrupt { what }
 }
 
+/// Cells in every decoding table: enough for [`MAX_BITS`].
+const CELLS: usize = 1 << MAX_BITS;
+
 /// A Huffman decoding table: `1 << max_bits` cells, each a symbol and its code length.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HuffmanTable {
     max_bits: u8,
-    /// `symbol | nb_bits << 8` per cell.
-    cells: Vec<u16>,
+    /// `symbol | nb_bits << 8` per cell; only the first `1 << max_bits` are used.
+    cells: alloc::boxed::Box<[u16; CELLS]>,
 }
 
 impl HuffmanTable {
@@ -86,7 +89,7 @@ impl HuffmanTable {
             rank_start[w] = next;
             next += rank_count[w] << (w - 1);
         }
-        let mut cells = alloc::vec![0u16; 1 << max_bits];
+        let mut cells = alloc::boxed::Box::new([0u16; CELLS]);
         for s in 0..n_symbols {
             let w = symbol_weight(s);
             if w == 0 {
@@ -142,21 +145,40 @@ impl HuffmanTable {
             [BackwardReader::new(a)?, BackwardReader::new(b)?, BackwardReader::new(c)?, BackwardReader::new(d)?];
 
         // Interleaved main loop: after a refill each stream holds at least 56 bits, enough for
-        // `per_refill` codes.
-        let per_refill = (56 / u32::from(self.max_bits.max(1))) as usize;
-        let shortest = od.len();
-        let mut done = 0;
-        while done + per_refill <= shortest {
-            for s in streams.iter_mut() {
-                s.refill();
+        // four codes of up to 12 bits; fixed-size chunks let the compiler drop bounds checks.
+        let done = od.len() / 4 * 4;
+        let chunks = oa[..done]
+            .chunks_exact_mut(4)
+            .zip(ob[..done].chunks_exact_mut(4))
+            .zip(oc[..done].chunks_exact_mut(4).zip(od[..done].chunks_exact_mut(4)));
+        let shift = 64 - u32::from(self.max_bits);
+        let cells = &*self.cells;
+        // One step: the next code sits at the top of the pre-shifted word `w`.
+        let step = |w: &mut u64, used: &mut u32| {
+            let cell = cells[(*w >> shift) as usize & (CELLS - 1)];
+            let n = u32::from(cell >> 8);
+            *w <<= n;
+            *used += n;
+            cell as u8
+        };
+        let [s0, s1, s2, s3] = &mut streams;
+        for ((a, b), (c, d)) in chunks {
+            s0.refill();
+            s1.refill();
+            s2.refill();
+            s3.refill();
+            let (mut w0, mut w1, mut w2, mut w3) = (s0.window(), s1.window(), s2.window(), s3.window());
+            let (mut u0, mut u1, mut u2, mut u3) = (0, 0, 0, 0);
+            for k in 0..4 {
+                a[k] = step(&mut w0, &mut u0);
+                b[k] = step(&mut w1, &mut u1);
+                c[k] = step(&mut w2, &mut u2);
+                d[k] = step(&mut w3, &mut u3);
             }
-            for i in done..done + per_refill {
-                oa[i] = self.decode_symbol(&mut streams[0]);
-                ob[i] = self.decode_symbol(&mut streams[1]);
-                oc[i] = self.decode_symbol(&mut streams[2]);
-                od[i] = self.decode_symbol(&mut streams[3]);
-            }
-            done += per_refill;
+            s0.skip(u0);
+            s1.skip(u1);
+            s2.skip(u2);
+            s3.skip(u3);
         }
         for (s, o) in streams.iter_mut().zip([oa, ob, oc, od]) {
             self.decode_stream(s, &mut o[done..]);
@@ -169,7 +191,9 @@ impl HuffmanTable {
 
     #[inline(always)]
     fn decode_symbol(&self, bits: &mut BackwardReader<'_>) -> u8 {
-        let cell = self.cells[bits.peek(u32::from(self.max_bits)) as usize];
+        // The table always has 4096 cells (the largest table), so the masked index needs no
+        // bounds check; smaller tables fill only their first `1 << max_bits` cells.
+        let cell = self.cells[bits.peek(u32::from(self.max_bits)) as usize & (CELLS - 1)];
         bits.skip(u32::from(cell >> 8));
         cell as u8
     }
@@ -228,7 +252,7 @@ mod tests {
         let t = HuffmanTable::from_weights(&[4, 3, 2, 0, 1]).unwrap();
         assert_eq!(t.max_bits(), 4);
         // Literal 0 has weight 4 -> 1 bit; it owns the upper half of the table.
-        assert!(t.cells[8..].iter().all(|&c| c == 1 << 8), "symbol 0, one bit");
+        assert!(t.cells[8..16].iter().all(|&c| c == 1 << 8), "symbol 0, one bit");
         // Literal 4 has weight 1 -> 4 bits, the lowest cell.
         assert_eq!(t.cells[0], 4 | 4 << 8);
     }
