@@ -232,6 +232,8 @@ pub struct StreamDecoder {
     frame_output: u64,
     total_output: u64,
     hasher: Xxh64,
+    /// The first error: once the input proved bad, every later call reports it again.
+    failed: Option<Error>,
 }
 
 impl core::fmt::Debug for StreamDecoder {
@@ -262,6 +264,7 @@ impl StreamDecoder {
             frame_output: 0,
             total_output: 0,
             hasher: Xxh64::new(0),
+            failed: None,
         }
     }
 
@@ -273,18 +276,31 @@ impl StreamDecoder {
     /// Takes `input` (all of it) and appends whatever can be decoded so far to `out`.
     /// Returns the number of bytes appended.
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, Error> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
         let before = out.len();
         // Feed in slices so the internal input buffer stays near one block.
         for chunk in input.chunks(MAX_BLOCK_SIZE) {
             self.input.extend_from_slice(chunk);
-            let used = self.run(out)?;
-            self.input.drain(..used);
+            match self.run(out) {
+                Ok(used) => {
+                    self.input.drain(..used);
+                }
+                Err(e) => {
+                    self.failed = Some(e.clone());
+                    return Err(e);
+                }
+            }
         }
         Ok(out.len() - before)
     }
 
     /// Checks that the input ended between frames.
     pub fn finish(&self) -> Result<(), Error> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
         if self.stage == Stage::Magic && self.input.is_empty() { Ok(()) } else { Err(FrameError::Incomplete.into()) }
     }
 

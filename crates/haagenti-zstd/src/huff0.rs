@@ -30,6 +30,14 @@ impl HuffmanTable {
     /// Reads a Huffman tree description (RFC 8878 4.2.1) from the start of `src`; returns the
     /// table and the bytes the description used.
     pub fn read(src: &[u8]) -> Result<(Self, usize), BlockError> {
+        let mut slot = None;
+        let used = Self::read_into(&mut slot, src)?;
+        Ok((slot.expect("read_into fills the slot on success"), used))
+    }
+
+    /// Reads a tree description into `slot`, reusing the table already there, so that blocks
+    /// with new tables do not allocate.
+    pub(crate) fn read_into(slot: &mut Option<Self>, src: &[u8]) -> Result<usize, BlockError> {
         let header = *src.first().ok_or(corrupt("missing Huffman tree description"))?;
         let mut weights = Vec::with_capacity(256);
         let used = if header < 128 {
@@ -47,11 +55,28 @@ impl HuffmanTable {
             }
             1 + bytes
         };
-        Ok((Self::from_weights(&weights)?, used))
+        match slot {
+            Some(table) => {
+                if let Err(e) = table.rebuild(&weights) {
+                    *slot = None;
+                    return Err(e);
+                }
+            }
+            None => *slot = Some(Self::from_weights(&weights)?),
+        }
+        Ok(used)
     }
 
     /// Builds the table from the weights of every symbol but the last, whose weight is implied.
     pub fn from_weights(weights: &[u8]) -> Result<Self, BlockError> {
+        let mut table = HuffmanTable { max_bits: 0, cells: alloc::boxed::Box::new([0u16; CELLS]) };
+        table.rebuild(weights)?;
+        Ok(table)
+    }
+
+    /// Refills this table from new weights. On error the table is unusable; callers drop it.
+    fn rebuild(&mut self, weights: &[u8]) -> Result<(), BlockError> {
+        self.max_bits = 0;
         if weights.len() > 255 {
             return Err(corrupt("too many Huffman weights"));
         }
@@ -89,7 +114,8 @@ impl HuffmanTable {
             rank_start[w] = next;
             next += rank_count[w] << (w - 1);
         }
-        let mut cells = alloc::boxed::Box::new([0u16; CELLS]);
+        // Every cell below `1 << max_bits` is written: the weights complete the tree.
+        let cells = &mut self.cells;
         for s in 0..n_symbols {
             let w = symbol_weight(s);
             if w == 0 {
@@ -101,7 +127,8 @@ impl HuffmanTable {
             cells[start as usize..(start + len) as usize].fill(cell);
             rank_start[usize::from(w)] += len;
         }
-        Ok(HuffmanTable { max_bits, cells })
+        self.max_bits = max_bits;
+        Ok(())
     }
 
     /// The longest code length in the table.

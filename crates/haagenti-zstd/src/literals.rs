@@ -73,8 +73,7 @@ pub(crate) fn decode(
             }
             let data = src.get(header..header + compressed).ok_or(corrupt("compressed literals truncated"))?;
             let streams_data = if block_type == 2 {
-                let (table, used) = HuffmanTable::read(data)?;
-                *huffman = Some(table);
+                let used = HuffmanTable::read_into(huffman, data)?;
                 &data[used..]
             } else {
                 data
