@@ -201,7 +201,7 @@ pub(crate) fn decode_and_execute(
     let mut ll_state = bits.read(u32::from(ll_t.log)) as usize;
     let mut of_state = bits.read(u32::from(of_t.log)) as usize;
     let mut ml_state = bits.read(u32::from(ml_t.log)) as usize;
-    let mut rep = tables.rep;
+    let [mut r0, mut r1, mut r2] = tables.rep;
     let mut lit_pos = 0usize;
     let mut w = Writer::new(dst.out, dst.limit);
     // The block's literals and 16 bytes of slack: the bound `Writer::sequence` checks against.
@@ -233,22 +233,30 @@ pub(crate) fn decode_and_execute(
         }
 
         // Repeat offsets (RFC 8878 3.1.1.5): values 1..=3 pick from the history, shifted by one
-        // when the literal length is zero; index 3 then means "the last offset minus one".
+        // when the literal length is zero; index 3 then means "the last offset minus one". Three
+        // variables rather than an indexed array keep them in registers.
         let offset = if offset_value > 3 {
-            let o = offset_value - 3;
-            rep = [o, rep[0], rep[1]];
-            o
+            (r0, r1, r2) = (offset_value - 3, r0, r1);
+            r0
         } else {
-            let idx = (offset_value - 1 + u32::from(ll == 0)) as usize;
-            if idx == 0 {
-                rep[0]
-            } else {
-                let o = if idx == 3 { rep[0].wrapping_sub(1) } else { rep[idx] };
-                if o == 0 {
-                    return Err(corrupt("repeat offset of zero").into());
+            match offset_value - 1 + u32::from(ll == 0) {
+                0 => r0,
+                1 => {
+                    (r0, r1) = (r1, r0);
+                    r0
                 }
-                rep = [o, rep[0], if idx == 1 { rep[2] } else { rep[1] }];
-                o
+                2 => {
+                    (r0, r1, r2) = (r2, r0, r1);
+                    r0
+                }
+                _ => {
+                    let o = r0.wrapping_sub(1);
+                    if o == 0 {
+                        return Err(corrupt("repeat offset of zero").into());
+                    }
+                    (r0, r1, r2) = (o, r0, r1);
+                    o
+                }
             }
         };
 
@@ -265,7 +273,7 @@ pub(crate) fn decode_and_execute(
         return Err(corrupt("sequence bitstream does not end with the last sequence").into());
     }
     w.finish();
-    tables.rep = rep;
+    tables.rep = [r0, r1, r2];
     push_literals(dst, &literals[lit_pos..lit_count])
 }
 
