@@ -50,7 +50,7 @@ step "npm package: build" bash -c "cd npm && npm run --silent build"
 step "npm package: tests" bash -c "cd npm && npm test"
 step "demo page: build" bash -c "cd web && npx vite build --logLevel warn"
 step "server binary" cargo build --locked -p haagenti-server
-step "demo page in Chromium against the server" \
+step "demo page against the server, npm tarball in Vite and plain pages (Chromium)" \
   env HAAGENTI_SERVER_BIN="$target_dir/debug/haagenti-server" bash -c "cd web && npm test"
 
 printf '\n==> summary\n'
