@@ -243,3 +243,234 @@ mod tests {
         assert!(Distribution::read(&[], 9, 35).is_err());
     }
 }
+
+/// An accuracy (table) log: log2 of an FSE table's size, 5 to 15.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TableLog(u8);
+
+impl TableLog {
+    /// Smallest table log a table description can express.
+    pub const MIN: u8 = 5;
+    /// Largest table log this crate builds.
+    pub const MAX: u8 = 15;
+
+    /// A table log, if `log` is in `5..=15`.
+    pub fn new(log: u8) -> Option<Self> {
+        (Self::MIN..=Self::MAX).contains(&log).then_some(TableLog(log))
+    }
+
+    /// The log as a number.
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+/// Why frequencies could not become an FSE table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FseError {
+    /// All frequencies are zero.
+    NoSymbols,
+    /// More than 256 symbols.
+    TooManySymbols {
+        /// Symbols given.
+        count: usize,
+    },
+    /// More symbols occur than the table has cells.
+    TableTooSmall {
+        /// Symbols that occur.
+        symbols: usize,
+        /// The table log asked for.
+        log: u8,
+    },
+    /// A table description did not parse.
+    Corrupt(BlockError),
+}
+
+impl core::fmt::Display for FseError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            FseError::NoSymbols => f.write_str("all frequencies are zero"),
+            FseError::TooManySymbols { count } => write!(f, "{count} symbols, at most 256"),
+            FseError::TableTooSmall { symbols, log } => {
+                write!(f, "{symbols} symbols do not fit a table of 2^{log} cells")
+            }
+            FseError::Corrupt(e) => write!(f, "bad FSE table description: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for FseError {}
+
+/// An FSE table as an encoder or a decoder needs it: a normalized distribution with its table
+/// log. Build one from symbol frequencies, write it as an RFC 8878 table description, read one
+/// back, and get its decoding table.
+///
+/// ```
+/// use haagenti_zstd::fse::{FseTable, TableLog};
+///
+/// let table = FseTable::from_frequencies(&[90, 30, 0, 5, 1], TableLog::new(6).unwrap())?;
+/// let bytes = table.serialize();
+/// let (back, used) = FseTable::deserialize(&bytes, 6, 4)?;
+/// assert_eq!((back, used), (table, bytes.len()));
+/// # Ok::<(), haagenti_zstd::fse::FseError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FseTable {
+    dist: Distribution,
+}
+
+impl FseTable {
+    /// Normalizes `freqs` (one per symbol, symbol = index) to a table of `2^log` cells.
+    ///
+    /// Every symbol that occurs keeps a cell; symbols too rare for a whole cell get the
+    /// "less than one" probability (-1). Counts are rounded from the exact shares, and the
+    /// rounding error goes to the most frequent symbols.
+    pub fn from_frequencies(freqs: &[u32], log: TableLog) -> Result<Self, FseError> {
+        if freqs.len() > 256 {
+            return Err(FseError::TooManySymbols { count: freqs.len() });
+        }
+        let total: u64 = freqs.iter().map(|&f| u64::from(f)).sum();
+        let present = freqs.iter().filter(|&&f| f > 0).count();
+        if total == 0 {
+            return Err(FseError::NoSymbols);
+        }
+        let size = 1i64 << log.0;
+        if present as i64 > size {
+            return Err(FseError::TableTooSmall { symbols: present, log: log.0 });
+        }
+        let last = freqs.iter().rposition(|&f| f > 0).unwrap_or(0);
+        let mut counts: Vec<i16> = freqs[..=last]
+            .iter()
+            .map(|&f| {
+                if f == 0 {
+                    0
+                } else {
+                    let share = (u64::from(f) * size as u64 + total / 2) / total;
+                    if share == 0 { -1 } else { share as i16 }
+                }
+            })
+            .collect();
+        let mut sum: i64 = counts.iter().map(|&c| i64::from(c.abs())).sum();
+        // Hand the rounding error to (or take it from) the largest counts, one cell at a time.
+        while sum != size {
+            let (i, _) =
+                counts.iter().enumerate().max_by_key(|&(i, &c)| (c, core::cmp::Reverse(i))).expect("non-empty");
+            if sum > size {
+                // Take from the largest count that can lose a cell.
+                let Some((j, _)) = counts.iter().enumerate().filter(|&(_, &c)| c > 1).max_by_key(|&(_, &c)| c) else {
+                    // Only ones and "less than one" left: demote a one to "less than one" does
+                    // not change the sum, so the table is too small (checked above; unreachable).
+                    return Err(FseError::TableTooSmall { symbols: present, log: log.0 });
+                };
+                counts[j] -= 1;
+                sum -= 1;
+            } else if counts[i] < 1 {
+                // Only "less than one" counts: promote one to a whole cell (the sum stays).
+                counts[i] = 1;
+            } else {
+                counts[i] += 1;
+                sum += 1;
+            }
+        }
+        Ok(FseTable { dist: Distribution { accuracy_log: log.0, counts } })
+    }
+
+    /// Wraps a distribution that already sums to its table size.
+    pub fn from_distribution(dist: Distribution) -> Result<Self, FseError> {
+        DecodingTable::build(&dist).map_err(FseError::Corrupt)?;
+        Ok(FseTable { dist })
+    }
+
+    /// The normalized counts.
+    pub fn distribution(&self) -> &Distribution {
+        &self.dist
+    }
+
+    /// The table log.
+    pub fn table_log(&self) -> u8 {
+        self.dist.accuracy_log
+    }
+
+    /// Writes the table description (RFC 8878 4.1.1), the inverse of [`FseTable::deserialize`].
+    pub fn serialize(&self) -> Vec<u8> {
+        let mut w = BitWriter::default();
+        let log = self.dist.accuracy_log;
+        w.write(u64::from(log - 5), 4);
+        let size = 1i32 << log;
+        let mut remaining = size + 1;
+        let mut threshold = size;
+        let mut nb_bits = u32::from(log) + 1;
+        let counts = &self.dist.counts;
+        let mut s = 0;
+        let mut previous_zero = false;
+        while remaining > 1 && s < counts.len() {
+            if previous_zero {
+                let mut zeros = counts[s..].iter().take_while(|&&c| c == 0).count();
+                s += zeros;
+                while zeros >= 3 {
+                    w.write(3, 2);
+                    zeros -= 3;
+                }
+                w.write(zeros as u64, 2);
+            }
+            let count = i32::from(counts[s]);
+            s += 1;
+            let max = (2 * threshold - 1) - remaining;
+            remaining -= count.abs();
+            let mut value = count + 1;
+            if value >= threshold {
+                value += max;
+            }
+            w.write(value as u64, if value < max { nb_bits - 1 } else { nb_bits });
+            previous_zero = count == 0;
+            while remaining < threshold {
+                nb_bits -= 1;
+                threshold >>= 1;
+            }
+        }
+        w.finish()
+    }
+
+    /// Reads a table description; `max_log` and `max_symbol` bound what is accepted.
+    /// Returns the table and the bytes used.
+    pub fn deserialize(src: &[u8], max_log: u8, max_symbol: u8) -> Result<(Self, usize), FseError> {
+        let (mut dist, used) = Distribution::read(src, max_log, max_symbol).map_err(FseError::Corrupt)?;
+        while dist.counts.last() == Some(&0) {
+            dist.counts.pop();
+        }
+        Ok((FseTable { dist }, used))
+    }
+
+    /// The decoding table.
+    pub fn decoding_table(&self) -> DecodingTable {
+        DecodingTable::build(&self.dist).expect("FseTable holds only valid distributions")
+    }
+}
+
+/// Writes bits forward, least significant first.
+#[derive(Debug, Default)]
+struct BitWriter {
+    out: Vec<u8>,
+    acc: u64,
+    n: u32,
+}
+
+impl BitWriter {
+    fn write(&mut self, value: u64, bits: u32) {
+        self.acc |= (value & ((1u64 << bits) - 1)) << self.n;
+        self.n += bits;
+        while self.n >= 8 {
+            self.out.push(self.acc as u8);
+            self.acc >>= 8;
+            self.n -= 8;
+        }
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        if self.n > 0 {
+            self.out.push(self.acc as u8);
+        }
+        self.out
+    }
+}
