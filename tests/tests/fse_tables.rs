@@ -1,7 +1,7 @@
 //! The public FSE table API: normalization, serialization and reading, checked against the
 //! table descriptions libzstd writes.
 
-use haagenti_zstd::fse::{FseTable, TableLog};
+use haagenti_zstd::fse::{FseEncoder, FseTable, TableLog};
 use haagenti_zstd::huff0::HuffmanTable;
 use proptest::prelude::*;
 
@@ -57,5 +57,38 @@ proptest! {
             prop_assert_eq!(&back, &table);
             prop_assert_eq!(table.decoding_table().entries.len(), 1 << log);
         }
+    }
+}
+
+fn histogram(data: &[u8]) -> Vec<u32> {
+    let mut freqs = vec![0u32; 256];
+    for &b in data {
+        freqs[usize::from(b)] += 1;
+    }
+    freqs
+}
+
+/// Real text through our FSE encoder and decoder: exact, and close to the order-0 entropy.
+#[test]
+fn encoder_round_trips_real_text_near_entropy() {
+    let text = haagenti_tests::read("corpus/alice29.txt");
+    let freqs = histogram(&text);
+    let table = FseTable::from_frequencies(&freqs, TableLog::new(11).unwrap()).unwrap();
+    let stream = FseEncoder::new(&table).encode(&text).unwrap();
+    assert_eq!(table.decode(&stream, text.len()).unwrap(), text);
+    let n = text.len() as f64;
+    let entropy_bits: f64 = freqs.iter().filter(|&&f| f > 0).map(|&f| -(f as f64) * (f as f64 / n).log2()).sum();
+    let ratio = stream.len() as f64 * 8.0 / entropy_bits;
+    assert!(ratio < 1.01, "FSE output is {ratio:.4}x the order-0 entropy");
+    // A symbol the table does not know cannot be encoded.
+    assert!(FseEncoder::new(&table).encode(&[0]).is_none());
+}
+
+proptest! {
+    #[test]
+    fn encoder_round_trips(data in proptest::collection::vec(0u8..40, 1..3000), log in 6u8..=11) {
+        let table = FseTable::from_frequencies(&histogram(&data), TableLog::new(log).unwrap()).unwrap();
+        let stream = FseEncoder::new(&table).encode(&data).unwrap();
+        prop_assert_eq!(table.decode(&stream, data.len()).unwrap(), data);
     }
 }

@@ -474,3 +474,138 @@ impl BitWriter {
         self.out
     }
 }
+
+/// Per-symbol encoding parameters (the reference's `symbolTT`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct SymbolTransform {
+    delta_nb_bits: u32,
+    delta_find_state: i32,
+}
+
+/// An FSE encoder for one [`FseTable`]: the inverse of [`DecodingTable`] with [`State`].
+///
+/// Symbols are encoded last to first, so that a decoder reading the stream backward gets them
+/// first to last.
+///
+/// ```
+/// use haagenti_zstd::fse::{FseEncoder, FseTable, TableLog};
+///
+/// let data = b"abracadabra, abracadabra";
+/// let mut freqs = [0u32; 256];
+/// data.iter().for_each(|&b| freqs[usize::from(b)] += 1);
+/// let table = FseTable::from_frequencies(&freqs, TableLog::new(6).unwrap())?;
+/// let stream = FseEncoder::new(&table).encode(data).expect("symbols of the table");
+/// assert_eq!(table.decode(&stream, data.len()).unwrap(), data);
+/// # Ok::<(), haagenti_zstd::fse::FseError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct FseEncoder {
+    log: u32,
+    state_table: Vec<u16>,
+    symbols: Vec<SymbolTransform>,
+    present: Vec<bool>,
+}
+
+impl FseEncoder {
+    /// Builds the encoding tables (the reference's `FSE_buildCTable`).
+    pub fn new(table: &FseTable) -> Self {
+        let log = u32::from(table.dist.accuracy_log);
+        let size = 1usize << log;
+        let counts = &table.dist.counts;
+        // The same spread as the decoding table: cell -> symbol.
+        let decoding = table.decoding_table();
+        let mut cumul = alloc::vec![0usize; counts.len() + 1];
+        for (s, &c) in counts.iter().enumerate() {
+            cumul[s + 1] = cumul[s] + usize::from(c.unsigned_abs());
+        }
+        let mut state_table = alloc::vec![0u16; size];
+        let mut next = cumul.clone();
+        for (u, e) in decoding.entries.iter().enumerate() {
+            let s = usize::from(e.symbol);
+            state_table[next[s]] = (size + u) as u16;
+            next[s] += 1;
+        }
+        let mut symbols = alloc::vec![SymbolTransform::default(); counts.len()];
+        let mut total = 0i32;
+        for (s, &c) in counts.iter().enumerate() {
+            symbols[s] = match c {
+                0 => SymbolTransform { delta_nb_bits: ((log + 1) << 16) - (1 << log), delta_find_state: 0 },
+                -1 | 1 => {
+                    let t = SymbolTransform { delta_nb_bits: (log << 16) - (1 << log), delta_find_state: total - 1 };
+                    total += 1;
+                    t
+                }
+                c => {
+                    let c = i32::from(c);
+                    let max_bits_out = log - (31 - (c as u32 - 1).leading_zeros());
+                    let min_state_plus = (c as u32) << max_bits_out;
+                    let t = SymbolTransform {
+                        delta_nb_bits: (max_bits_out << 16).wrapping_sub(min_state_plus),
+                        delta_find_state: total - c,
+                    };
+                    total += c;
+                    t
+                }
+            };
+        }
+        let present = counts.iter().map(|&c| c != 0).collect();
+        FseEncoder { log, state_table, symbols, present }
+    }
+
+    /// Encodes `symbols` into a backward bitstream with its end marker: the initial decoder
+    /// state is read first, then the symbols in order. `None` if a symbol has no cell.
+    pub fn encode(&self, symbols: &[u8]) -> Option<Vec<u8>> {
+        let mut w = BitWriter::default();
+        let Some((&last, rest)) = symbols.split_last() else {
+            // Nothing to encode: just the marker.
+            w.write(1, 1);
+            return Some(w.finish());
+        };
+        let mut state = self.init_state(last)?;
+        for &s in rest.iter().rev() {
+            let t = self.transform(s)?;
+            let nb_bits = (state + t.delta_nb_bits) >> 16;
+            w.write(u64::from(state), nb_bits);
+            state = u32::from(self.state_table[((state >> nb_bits) as i32 + t.delta_find_state) as usize]);
+        }
+        w.write(u64::from(state), self.log);
+        w.write(1, 1);
+        Some(w.finish())
+    }
+
+    fn transform(&self, s: u8) -> Option<SymbolTransform> {
+        (*self.present.get(usize::from(s))?).then(|| self.symbols[usize::from(s)])
+    }
+
+    fn init_state(&self, s: u8) -> Option<u32> {
+        let t = self.transform(s)?;
+        let nb_bits = (t.delta_nb_bits + (1 << 15)) >> 16;
+        let value = (nb_bits << 16).wrapping_sub(t.delta_nb_bits);
+        Some(u32::from(self.state_table[((value >> nb_bits) as i32 + t.delta_find_state) as usize]))
+    }
+}
+
+impl FseTable {
+    /// Decodes `count` symbols from a stream written by [`FseEncoder::encode`]; the stream must
+    /// end exactly after them.
+    pub fn decode(&self, stream: &[u8], count: usize) -> Result<Vec<u8>, FseError> {
+        let table = self.decoding_table();
+        let mut out = Vec::with_capacity(count);
+        let mut bits = BackwardReader::new(stream).map_err(FseError::Corrupt)?;
+        if count > 0 {
+            let mut state = State::init(&table, &mut bits);
+            for i in 0..count {
+                bits.refill();
+                out.push(state.symbol(&table));
+                if i + 1 < count {
+                    state.update(&table, &mut bits);
+                }
+            }
+        }
+        bits.refill();
+        if !bits.is_exactly_done() {
+            return Err(FseError::Corrupt(BlockError::Corrupt { what: "FSE stream does not end with its symbols" }));
+        }
+        Ok(out)
+    }
+}
