@@ -450,14 +450,14 @@ impl FseTable {
 
 /// Writes bits forward, least significant first.
 #[derive(Debug, Default)]
-struct BitWriter {
+pub(crate) struct BitWriter {
     out: Vec<u8>,
     acc: u64,
     n: u32,
 }
 
 impl BitWriter {
-    fn write(&mut self, value: u64, bits: u32) {
+    pub(crate) fn write(&mut self, value: u64, bits: u32) {
         self.acc |= (value & ((1u64 << bits) - 1)) << self.n;
         self.n += bits;
         while self.n >= 8 {
@@ -467,7 +467,7 @@ impl BitWriter {
         }
     }
 
-    fn finish(mut self) -> Vec<u8> {
+    pub(crate) fn finish(mut self) -> Vec<u8> {
         if self.n > 0 {
             self.out.push(self.acc as u8);
         }

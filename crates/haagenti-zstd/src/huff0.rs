@@ -293,3 +293,222 @@ mod tests {
         assert!(HuffmanTable::from_weights(&[2, 2, 1]).is_err());
     }
 }
+
+/// Why a Huffman encoder could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HuffmanError {
+    /// Fewer than two symbols occur (zstd stores such literals as RLE instead).
+    TooFewSymbols,
+    /// More than 256 frequencies, or more symbols than codes of `max_bits` can tell apart.
+    TooManySymbols,
+    /// `max_bits` is outside `1..=11`.
+    BadMaxBits(u8),
+    /// More than 128 weights to describe: that needs FSE-compressed weights, not written yet.
+    WeightsNeedCompression,
+    /// A stream of a 4-stream block would pass the 64 KiB its jump table can express.
+    StreamTooLarge,
+}
+
+impl core::fmt::Display for HuffmanError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            HuffmanError::TooFewSymbols => f.write_str("fewer than two symbols occur"),
+            HuffmanError::TooManySymbols => f.write_str("more symbols than 256 or than the code lengths allow"),
+            HuffmanError::BadMaxBits(b) => write!(f, "maximum code length {b} is outside 1..=11"),
+            HuffmanError::WeightsNeedCompression => {
+                f.write_str("more than 128 weights need FSE-compressed weights, which are not written yet")
+            }
+            HuffmanError::StreamTooLarge => f.write_str("a Huffman stream passes 64 KiB"),
+        }
+    }
+}
+
+impl core::error::Error for HuffmanError {}
+
+/// A Huffman encoder: length-limited canonical codes laid out exactly as [`HuffmanTable`]
+/// decodes them, the tree description, and 1- or 4-stream encoding.
+///
+/// ```
+/// use haagenti_zstd::huff0::{HuffmanEncoder, HuffmanTable};
+///
+/// let text = b"so it goes, so it goes, so it goes";
+/// let mut freqs = [0u32; 256];
+/// text.iter().for_each(|&b| freqs[usize::from(b)] += 1);
+/// let enc = HuffmanEncoder::from_frequencies(&freqs, 11)?;
+/// let (table, _) = HuffmanTable::read(&enc.description()?).expect("valid description");
+/// let stream = enc.encode_1(text);
+/// let mut out = vec![0; text.len()];
+/// table.decode_1(&stream, &mut out).expect("decodes");
+/// assert_eq!(&out, text);
+/// # Ok::<(), haagenti_zstd::huff0::HuffmanError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HuffmanEncoder {
+    max_bits: u8,
+    /// Code length per symbol (0: absent).
+    lengths: Vec<u8>,
+    /// Code per symbol, `lengths[s]` bits.
+    codes: Vec<u16>,
+}
+
+impl HuffmanEncoder {
+    /// Builds codes no longer than `max_bits` (at most 11) for `freqs` (index = symbol).
+    pub fn from_frequencies(freqs: &[u32], max_bits: u8) -> Result<Self, HuffmanError> {
+        if freqs.len() > 256 {
+            return Err(HuffmanError::TooManySymbols);
+        }
+        if !(1..=11).contains(&max_bits) {
+            return Err(HuffmanError::BadMaxBits(max_bits));
+        }
+        let symbols: Vec<usize> = (0..freqs.len()).filter(|&s| freqs[s] > 0).collect();
+        if symbols.len() < 2 {
+            return Err(HuffmanError::TooFewSymbols);
+        }
+        if symbols.len() > 1 << max_bits {
+            return Err(HuffmanError::TooManySymbols);
+        }
+        let mut lengths = alloc::vec![0u8; freqs.len()];
+        huffman_lengths(freqs, &symbols, &mut lengths);
+        limit_lengths(freqs, &symbols, &mut lengths, max_bits);
+        let max_bits = symbols.iter().map(|&s| lengths[s]).max().unwrap_or(1);
+
+        // Canonical codes in the decoder's layout: cells by weight ascending (longest codes
+        // first), symbols ascending within a weight; a code is its first cell >> (weight - 1).
+        let weight = |s: usize| if lengths[s] == 0 { 0 } else { max_bits + 1 - lengths[s] };
+        let mut next_cell = [0u32; 13];
+        let mut cell = 0u32;
+        for w in 1..=max_bits {
+            next_cell[usize::from(w)] = cell;
+            cell += symbols.iter().filter(|&&s| weight(s) == w).count() as u32 * (1 << (w - 1));
+        }
+        let mut codes = alloc::vec![0u16; freqs.len()];
+        for &s in &symbols {
+            let w = weight(s);
+            codes[s] = (next_cell[usize::from(w)] >> (w - 1)) as u16;
+            next_cell[usize::from(w)] += 1 << (w - 1);
+        }
+        Ok(HuffmanEncoder { max_bits, lengths, codes })
+    }
+
+    /// The longest code.
+    pub fn max_bits(&self) -> u8 {
+        self.max_bits
+    }
+
+    /// Code length of `symbol`, 0 if it has no code.
+    pub fn code_length(&self, symbol: u8) -> u8 {
+        self.lengths.get(usize::from(symbol)).copied().unwrap_or(0)
+    }
+
+    /// The tree description (RFC 8878 4.2.1) with weights written directly (4 bits each).
+    /// Descriptions of more than 128 weights need FSE compression, not written yet.
+    pub fn description(&self) -> Result<Vec<u8>, HuffmanError> {
+        let last = self.lengths.iter().rposition(|&l| l > 0).unwrap_or(0);
+        let weights: Vec<u8> =
+            self.lengths[..last].iter().map(|&l| if l == 0 { 0 } else { self.max_bits + 1 - l }).collect();
+        if weights.len() > 128 {
+            return Err(HuffmanError::WeightsNeedCompression);
+        }
+        let mut out = alloc::vec![127 + weights.len() as u8];
+        for pair in weights.chunks(2) {
+            out.push(pair[0] << 4 | pair.get(1).copied().unwrap_or(0));
+        }
+        Ok(out)
+    }
+
+    /// Encodes `data` as one stream. Symbols without a code are encoded as if absent (callers
+    /// build the encoder from `data`'s own frequencies).
+    pub fn encode_1(&self, data: &[u8]) -> Vec<u8> {
+        let mut w = crate::fse::BitWriter::default();
+        for &b in data.iter().rev() {
+            let s = usize::from(b);
+            let (code, len) = (self.codes.get(s).copied().unwrap_or(0), self.lengths.get(s).copied().unwrap_or(0));
+            w.write(u64::from(code), u32::from(len));
+        }
+        w.write(1, 1);
+        w.finish()
+    }
+
+    /// Encodes `data` as four streams behind their 6-byte jump table.
+    pub fn encode_4(&self, data: &[u8]) -> Result<Vec<u8>, HuffmanError> {
+        let seg = data.len().div_ceil(4);
+        let parts: Vec<Vec<u8>> =
+            (0..4).map(|i| self.encode_1(&data[(i * seg).min(data.len())..((i + 1) * seg).min(data.len())])).collect();
+        let mut out = Vec::with_capacity(6 + parts.iter().map(Vec::len).sum::<usize>());
+        for p in &parts[..3] {
+            out.extend_from_slice(&u16::try_from(p.len()).map_err(|_| HuffmanError::StreamTooLarge)?.to_le_bytes());
+        }
+        for p in &parts {
+            out.extend_from_slice(p);
+        }
+        Ok(out)
+    }
+}
+
+/// Plain Huffman code lengths (two-queue construction over symbols sorted by frequency).
+fn huffman_lengths(freqs: &[u32], symbols: &[usize], lengths: &mut [u8]) {
+    let mut leaves: Vec<(u64, usize)> = symbols.iter().map(|&s| (u64::from(freqs[s]), s)).collect();
+    leaves.sort_unstable();
+    // Nodes: leaves are 0..n, internal nodes follow; parent links give depths.
+    let n = leaves.len();
+    let mut parent = alloc::vec![0usize; 2 * n - 1];
+    let mut weight: Vec<u64> = leaves.iter().map(|&(f, _)| f).collect();
+    let (mut leaf, mut internal) = (0usize, n);
+    let pick = |weight: &Vec<u64>, leaf: &mut usize, internal: &mut usize| {
+        if *leaf < n && (*internal >= weight.len() || weight[*leaf] <= weight[*internal]) {
+            *leaf += 1;
+            *leaf - 1
+        } else {
+            *internal += 1;
+            *internal - 1
+        }
+    };
+    for _ in 0..n - 1 {
+        let a = pick(&weight, &mut leaf, &mut internal);
+        let b = pick(&weight, &mut leaf, &mut internal);
+        let id = weight.len();
+        weight.push(weight[a] + weight[b]);
+        parent[a] = id;
+        parent[b] = id;
+    }
+    let mut depth = alloc::vec![0u8; 2 * n - 1];
+    for id in (0..2 * n - 2).rev() {
+        depth[id] = depth[parent[id]].saturating_add(1);
+    }
+    for (i, &(_, s)) in leaves.iter().enumerate() {
+        lengths[s] = depth[i];
+    }
+}
+
+/// Caps lengths at `max_bits`, then restores a complete code (Kraft sum exactly 1): lengthen
+/// the cheapest codes while over, shorten the longest while under.
+fn limit_lengths(freqs: &[u32], symbols: &[usize], lengths: &mut [u8], max_bits: u8) {
+    let unit = |l: u8| 1u64 << (max_bits - l);
+    for &s in symbols {
+        lengths[s] = lengths[s].min(max_bits);
+    }
+    let full = 1u64 << max_bits;
+    let mut sum: u64 = symbols.iter().map(|&s| unit(lengths[s])).sum();
+    while sum > full {
+        // Lengthening the least frequent code that can still grow costs the fewest bits.
+        let &s = symbols
+            .iter()
+            .filter(|&&s| lengths[s] < max_bits)
+            .min_by_key(|&&s| (freqs[s], core::cmp::Reverse(lengths[s])))
+            .expect("a code can grow while the sum is over");
+        sum -= unit(lengths[s]) / 2;
+        lengths[s] += 1;
+    }
+    while sum < full {
+        let deficit = full - sum;
+        // Shorten the most frequent among the codes whose shortening still fits.
+        let &s = symbols
+            .iter()
+            .filter(|&&s| lengths[s] > 1 && unit(lengths[s]) <= deficit)
+            .max_by_key(|&&s| (freqs[s], lengths[s]))
+            .expect("the longest code always fits the deficit");
+        sum += unit(lengths[s]);
+        lengths[s] -= 1;
+    }
+}
