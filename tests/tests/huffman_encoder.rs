@@ -51,18 +51,36 @@ fn real_text_is_coded_near_its_entropy() {
 fn limits_are_reported() {
     assert_eq!(HuffmanEncoder::from_frequencies(&[5], 11), Err(HuffmanError::TooFewSymbols));
     assert_eq!(HuffmanEncoder::from_frequencies(&[1, 1], 12), Err(HuffmanError::BadMaxBits(12)));
+}
+
+/// Binary data (all 256 byte values) needs FSE-compressed weights.
+#[test]
+fn full_byte_alphabets_use_compressed_weights() {
+    let (f32s, bf16s) = haagenti_tests::minilm_f32_and_bf16();
+    // Block-sized pieces: a 4-stream block's streams must each fit 64 KiB.
+    for data in [&f32s[..100_000], &bf16s[..100_000], &haagenti_tests::x86_binary()[..100_000]] {
+        let enc = HuffmanEncoder::from_frequencies(&histogram(data), 11).unwrap();
+        let description = enc.description().unwrap();
+        assert!(description[0] < 128, "expected the FSE-compressed form");
+        round_trip(data, 11).unwrap();
+    }
+    // Every byte equally often: 255 equal weights, which no description form can carry (the
+    // reference stores such literals raw).
     let all: Vec<u8> = (0..=255).collect();
-    let enc = HuffmanEncoder::from_frequencies(&histogram(&all), 11).unwrap();
-    assert_eq!(enc.description(), Err(HuffmanError::WeightsNeedCompression));
+    assert_eq!(round_trip(&all.repeat(3), 11), Err(HuffmanError::WeightsNeedCompression));
 }
 
 proptest! {
     #[test]
-    fn any_small_alphabet_round_trips(data in proptest::collection::vec(0u8..100, 2..5000), max_bits in 7u8..=11) {
+    fn any_alphabet_round_trips(data in proptest::collection::vec(any::<u8>(), 2..5000), max_bits in 8u8..=11) {
         let distinct = data.iter().collect::<std::collections::HashSet<_>>().len();
+        let last = data.iter().max().copied().unwrap_or(0);
         match round_trip(&data, max_bits) {
             Ok(_) => prop_assert!(distinct >= 2),
             Err(HuffmanError::TooFewSymbols) => prop_assert!(distinct < 2),
+            // Past 128 weights only the FSE-compressed form exists, and near-uniform weights
+            // do not fit it.
+            Err(HuffmanError::WeightsNeedCompression) => prop_assert!(last > 128),
             Err(e) => prop_assert!(false, "{e}"),
         }
     }

@@ -563,14 +563,52 @@ impl FseEncoder {
         };
         let mut state = self.init_state(last)?;
         for &s in rest.iter().rev() {
-            let t = self.transform(s)?;
-            let nb_bits = (state + t.delta_nb_bits) >> 16;
-            w.write(u64::from(state), nb_bits);
-            state = u32::from(self.state_table[((state >> nb_bits) as i32 + t.delta_find_state) as usize]);
+            self.encode_symbol(&mut w, &mut state, s)?;
         }
         w.write(u64::from(state), self.log);
         w.write(1, 1);
         Some(w.finish())
+    }
+
+    /// Encodes `symbols` with two interleaved states, the layout of FSE-compressed Huffman
+    /// weights (RFC 8878 4.2.1.2): the decoder alternates between the states, starting with the
+    /// one it reads first, and stops when the stream runs out. Needs at least two symbols.
+    pub(crate) fn encode_interleaved(&self, symbols: &[u8]) -> Option<Vec<u8>> {
+        let n = symbols.len();
+        if n < 2 {
+            return None;
+        }
+        let mut w = BitWriter::default();
+        let (mut s1, mut s2);
+        let mut rest = if n % 2 == 1 {
+            s1 = self.init_state(symbols[n - 1])?;
+            s2 = self.init_state(symbols[n - 2])?;
+            if n >= 3 {
+                self.encode_symbol(&mut w, &mut s1, symbols[n - 3])?;
+            }
+            &symbols[..n.saturating_sub(3)]
+        } else {
+            s2 = self.init_state(symbols[n - 1])?;
+            s1 = self.init_state(symbols[n - 2])?;
+            &symbols[..n - 2]
+        };
+        while let [head @ .., a, b] = rest {
+            self.encode_symbol(&mut w, &mut s2, *b)?;
+            self.encode_symbol(&mut w, &mut s1, *a)?;
+            rest = head;
+        }
+        w.write(u64::from(s2), self.log);
+        w.write(u64::from(s1), self.log);
+        w.write(1, 1);
+        Some(w.finish())
+    }
+
+    fn encode_symbol(&self, w: &mut BitWriter, state: &mut u32, s: u8) -> Option<()> {
+        let t = self.transform(s)?;
+        let nb_bits = (*state + t.delta_nb_bits) >> 16;
+        w.write(u64::from(*state), nb_bits);
+        *state = u32::from(self.state_table[((*state >> nb_bits) as i32 + t.delta_find_state) as usize]);
+        Some(())
     }
 
     fn transform(&self, s: u8) -> Option<SymbolTransform> {

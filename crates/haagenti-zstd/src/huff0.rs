@@ -304,7 +304,9 @@ pub enum HuffmanError {
     TooManySymbols,
     /// `max_bits` is outside `1..=11`.
     BadMaxBits(u8),
-    /// More than 128 weights to describe: that needs FSE-compressed weights, not written yet.
+    /// The weights fit neither the direct form (at most 128 of them) nor 127 bytes of
+    /// FSE-compressed form. The reference encoder then stores the literals raw, and so should
+    /// callers: such codes save next to nothing.
     WeightsNeedCompression,
     /// A stream of a 4-stream block would pass the 64 KiB its jump table can express.
     StreamTooLarge,
@@ -317,7 +319,7 @@ impl core::fmt::Display for HuffmanError {
             HuffmanError::TooManySymbols => f.write_str("more symbols than 256 or than the code lengths allow"),
             HuffmanError::BadMaxBits(b) => write!(f, "maximum code length {b} is outside 1..=11"),
             HuffmanError::WeightsNeedCompression => {
-                f.write_str("more than 128 weights need FSE-compressed weights, which are not written yet")
+                f.write_str("the Huffman weights fit neither direct nor FSE-compressed descriptions")
             }
             HuffmanError::StreamTooLarge => f.write_str("a Huffman stream passes 64 KiB"),
         }
@@ -401,20 +403,26 @@ impl HuffmanEncoder {
         self.lengths.get(usize::from(symbol)).copied().unwrap_or(0)
     }
 
-    /// The tree description (RFC 8878 4.2.1) with weights written directly (4 bits each).
-    /// Descriptions of more than 128 weights need FSE compression, not written yet.
+    /// The tree description (RFC 8878 4.2.1): the weights FSE-compressed when that is smaller
+    /// (and always past 128 weights), else written directly, 4 bits each.
     pub fn description(&self) -> Result<Vec<u8>, HuffmanError> {
         let last = self.lengths.iter().rposition(|&l| l > 0).unwrap_or(0);
         let weights: Vec<u8> =
             self.lengths[..last].iter().map(|&l| if l == 0 { 0 } else { self.max_bits + 1 - l }).collect();
-        if weights.len() > 128 {
-            return Err(HuffmanError::WeightsNeedCompression);
+        let direct = (weights.len() <= 128).then(|| {
+            let mut out = alloc::vec![127 + weights.len() as u8];
+            for pair in weights.chunks(2) {
+                out.push(pair[0] << 4 | pair.get(1).copied().unwrap_or(0));
+            }
+            out
+        });
+        let compressed = compress_weights(&weights);
+        match (direct, compressed) {
+            (Some(d), Some(c)) if c.len() < d.len() => Ok(c),
+            (Some(d), _) => Ok(d),
+            (None, Some(c)) => Ok(c),
+            (None, None) => Err(HuffmanError::WeightsNeedCompression),
         }
-        let mut out = alloc::vec![127 + weights.len() as u8];
-        for pair in weights.chunks(2) {
-            out.push(pair[0] << 4 | pair.get(1).copied().unwrap_or(0));
-        }
-        Ok(out)
     }
 
     /// Encodes `data` as one stream. Symbols without a code are encoded as if absent (callers
@@ -444,6 +452,36 @@ impl HuffmanEncoder {
         }
         Ok(out)
     }
+}
+
+/// FSE-compresses Huffman weights: a table description then two interleaved states (table log
+/// 6 or 5). Each candidate is decoded back before it is used, so an encoding the decoder's
+/// end-of-stream rule would misread is never written. `None` when nothing fits 127 bytes.
+fn compress_weights(weights: &[u8]) -> Option<Vec<u8>> {
+    use crate::fse::{FseEncoder, FseTable, TableLog};
+    if weights.len() < 2 {
+        return None;
+    }
+    let mut hist = [0u32; MAX_BITS as usize + 1];
+    for &w in weights {
+        hist[usize::from(w)] += 1;
+    }
+    for log in [6, 5] {
+        let Ok(table) = FseTable::from_frequencies(&hist, TableLog::new(log)?) else { continue };
+        let Some(stream) = FseEncoder::new(&table).encode_interleaved(weights) else { continue };
+        let mut body = table.serialize();
+        body.extend_from_slice(&stream);
+        if body.len() >= 128 {
+            continue;
+        }
+        let mut check = Vec::with_capacity(256);
+        if read_fse_weights(&body, &mut check).is_ok() && check == weights {
+            let mut out = alloc::vec![body.len() as u8];
+            out.extend_from_slice(&body);
+            return Some(out);
+        }
+    }
+    None
 }
 
 /// Plain Huffman code lengths (two-queue construction over symbols sorted by frequency).
