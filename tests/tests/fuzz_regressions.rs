@@ -61,3 +61,14 @@ fn oracle_agrees_on_reference_vectors() {
         }
     }
 }
+
+#[test]
+fn fse_table_regressions() {
+    for (name, data) in inputs("fse_deserialize") {
+        if let Ok((table, _)) = haagenti_zstd::fse::FseTable::deserialize(&data, 9, 255) {
+            let again = haagenti_zstd::fse::FseTable::deserialize(&table.serialize(), 9, 255)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(again.0, table, "{name}");
+        }
+    }
+}

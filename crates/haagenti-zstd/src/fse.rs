@@ -432,9 +432,10 @@ impl FseTable {
         w.finish()
     }
 
-    /// Reads a table description; `max_log` and `max_symbol` bound what is accepted.
-    /// Returns the table and the bytes used.
+    /// Reads a table description; `max_log` (at most 15) and `max_symbol` bound what is
+    /// accepted. Returns the table and the bytes used.
     pub fn deserialize(src: &[u8], max_log: u8, max_symbol: u8) -> Result<(Self, usize), FseError> {
+        let max_log = max_log.min(TableLog::MAX);
         let (mut dist, used) = Distribution::read(src, max_log, max_symbol).map_err(FseError::Corrupt)?;
         while dist.counts.last() == Some(&0) {
             dist.counts.pop();
