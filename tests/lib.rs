@@ -114,7 +114,7 @@ pub fn minilm_f32_and_bf16() -> (Vec<u8>, Vec<u8>) {
     });
     let header_len = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
     let data = file[8 + header_len..].to_vec();
-    assert!(data.len() > 80 << 20 && data.len() % 4 == 0, "unexpected safetensors payload");
+    assert!(data.len() > 80 << 20 && data.len().is_multiple_of(4), "unexpected safetensors payload");
     let bf16 = data.chunks_exact(4).flat_map(|w| [w[2], w[3]]).collect();
     (data, bf16)
 }

@@ -8,7 +8,7 @@ import type { HealthInfo, InitInput } from "../wasm/haagenti_wasm.js";
 
 export type { HealthInfo, InitInput };
 
-/** The formats Haagenti reads; `zstd` compression is not available yet. */
+/** The formats Haagenti reads and writes. */
 export type FormatName = "zstd" | "lz4" | "lz4-block" | "gzip" | "zlib" | "deflate" | "brotli";
 
 let ready: Promise<void> | undefined;

@@ -109,16 +109,22 @@ fn run(command: Command) -> Result<(), Failure> {
             };
             write_output(&target, &out, force)
         }
-        Command::Compress { input, output, codec, level, dict, no_check: _, force } => {
+        Command::Compress { input, output, codec, level, dict, no_check, force } => {
             if dict.is_some() {
-                return Err(fail(&input, "zstd dictionaries are not supported yet"));
+                return Err(fail(&input, "compressing with a dictionary is not supported yet"));
             }
             let data = read_input(&input)?;
             let c = match level {
                 Some(l) => codec.codec_with_level(Level(l)).map_err(|e| fail(&input, e))?,
                 None => codec.codec(),
             };
-            let out = c.compress(&data).map_err(|e| fail(&input, e))?;
+            let out = if codec == Format::Zstd {
+                // The checksum is on unless --no-check, as with the reference CLI.
+                let config = haagenti::zstd::CompressorConfig { level: c.level().0, checksum: !no_check };
+                haagenti::zstd::compress_with(&data, &config)
+            } else {
+                c.compress(&data).map_err(|e| fail(&input, e))?
+            };
             let target = match output {
                 Some(o) => o,
                 None if is_stdio(&input) => PathBuf::from("-"),

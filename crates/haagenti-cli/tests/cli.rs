@@ -137,3 +137,24 @@ fn reference_zstd_cli_output_decodes_at_several_levels() {
         assert!(std::fs::read(dir.join("t.txt")).unwrap() == text, "{level}");
     }
 }
+
+#[test]
+fn zstd_compression_is_read_by_the_reference_cli() {
+    let dir = scratch("zstdc");
+    let text = corpus("lcet10.txt");
+    std::fs::write(dir.join("t.txt"), &text).unwrap();
+    for (level, check) in [("1", true), ("3", false), ("19", true)] {
+        let mut args = vec!["compress", "--force", "-l", level, "t.txt"];
+        if !check {
+            args.push("--no-check");
+        }
+        let out = haagenti(&args, &dir);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let z = Command::new("zstd").args(["-d", "-q", "-c", "t.txt.zst"]).current_dir(&dir).output().unwrap();
+        assert!(z.status.success(), "zstd -d rejects level {level}: {}", String::from_utf8_lossy(&z.stderr));
+        assert!(z.stdout == text, "level {level}");
+        let list = Command::new("zstd").args(["-lv", "t.txt.zst"]).current_dir(&dir).output().unwrap();
+        let listing = String::from_utf8_lossy(&list.stdout);
+        assert_eq!(listing.contains("XXH64"), check, "checksum flag at level {level}: {listing}");
+    }
+}

@@ -48,7 +48,7 @@ pub fn encoder<'a, W: Write + 'a>(
     let deflate_level = flate2::Compression::new(level.0.unsigned_abs());
     match format {
         #[cfg(feature = "zstd")]
-        Format::Zstd => Err(CodecError::Unsupported { format, operation: "compression" }),
+        Format::Zstd => Ok(Box::new(ZstdWriter { inner: writer, buf: Vec::new(), level: level.0 })),
         #[cfg(feature = "lz4")]
         Format::Lz4 => Ok(Box::new(lz4_flex::frame::FrameEncoder::new(writer))),
         #[cfg(feature = "lz4")]
@@ -156,5 +156,33 @@ impl<R: Read> Read for Lz4BlockReader<R> {
         let n = (&self.out[self.pos..]).read(buf)?;
         self.pos += n;
         Ok(n)
+    }
+}
+
+/// Buffers the whole input, then writes one zstd frame (the encoder is one-shot for now).
+#[cfg(feature = "zstd")]
+struct ZstdWriter<W: Write> {
+    inner: W,
+    buf: Vec<u8>,
+    level: i32,
+}
+
+#[cfg(feature = "zstd")]
+impl<W: Write> Write for ZstdWriter<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(feature = "zstd")]
+impl<W: Write> Encoder for ZstdWriter<W> {
+    fn finish(mut self: Box<Self>) -> io::Result<()> {
+        let frame = haagenti_zstd::compress(&self.buf, self.level);
+        self.inner.write_all(&frame)?;
+        self.inner.flush()
     }
 }

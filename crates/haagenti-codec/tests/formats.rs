@@ -19,8 +19,8 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
     files
 }
 
-const WRITABLE: [Format; 6] =
-    [Format::Lz4, Format::Lz4Block, Format::Gzip, Format::Zlib, Format::Deflate, Format::Brotli];
+const WRITABLE: [Format; 7] =
+    [Format::Zstd, Format::Lz4, Format::Lz4Block, Format::Gzip, Format::Zlib, Format::Deflate, Format::Brotli];
 
 #[test]
 fn every_writable_format_round_trips_the_corpus() {
@@ -132,7 +132,7 @@ mod properties {
 
     proptest! {
         #[test]
-        fn any_bytes_round_trip(data in proptest::collection::vec(any::<u8>(), 0..4096), idx in 0usize..6) {
+        fn any_bytes_round_trip(data in proptest::collection::vec(any::<u8>(), 0..4096), idx in 0usize..7) {
             let format = WRITABLE[idx];
             let packed = format.codec().compress(&data).unwrap();
             prop_assert_eq!(format.codec().decompress(&packed).unwrap(), data);

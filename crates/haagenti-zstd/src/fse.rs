@@ -604,7 +604,7 @@ impl FseEncoder {
         Some(w.finish())
     }
 
-    fn encode_symbol(&self, w: &mut BitWriter, state: &mut u32, s: u8) -> Option<()> {
+    pub(crate) fn encode_symbol(&self, w: &mut BitWriter, state: &mut u32, s: u8) -> Option<()> {
         let t = self.transform(s)?;
         let nb_bits = (*state + t.delta_nb_bits) >> 16;
         w.write(u64::from(*state), nb_bits);
@@ -612,11 +612,16 @@ impl FseEncoder {
         Some(())
     }
 
+    /// Writes a final state for the decoder to start from.
+    pub(crate) fn flush(&self, w: &mut BitWriter, state: u32) {
+        w.write(u64::from(state), self.log);
+    }
+
     fn transform(&self, s: u8) -> Option<SymbolTransform> {
         (*self.present.get(usize::from(s))?).then(|| self.symbols[usize::from(s)])
     }
 
-    fn init_state(&self, s: u8) -> Option<u32> {
+    pub(crate) fn init_state(&self, s: u8) -> Option<u32> {
         let t = self.transform(s)?;
         let nb_bits = (t.delta_nb_bits + (1 << 15)) >> 16;
         let value = (nb_bits << 16).wrapping_sub(t.delta_nb_bits);

@@ -28,6 +28,7 @@ pub mod bit_io;
 pub mod blocks;
 pub mod decoding;
 pub mod dictionary;
+pub mod encoding;
 mod error;
 pub mod frame;
 pub mod fse;
@@ -40,4 +41,5 @@ mod wildcopy;
 
 pub use decoding::{DecoderConfig, Decompressor, StreamDecoder, decompress, decompress_into, decompress_with};
 pub use dictionary::{Dictionary, DictionaryError};
+pub use encoding::{CompressorConfig, compress, compress_with};
 pub use error::{BlockError, Error, FrameError};

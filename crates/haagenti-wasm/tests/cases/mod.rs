@@ -12,7 +12,7 @@ const RLE_FRAME: &[u8] = include_bytes!("../../../../../shared/testdata/zstd/gol
 
 #[wasm_bindgen_test]
 fn sample_round_trips_through_every_writable_format() {
-    for format in ["lz4", "lz4-block", "gzip", "zlib", "deflate", "brotli"] {
+    for format in ["zstd", "lz4", "lz4-block", "gzip", "zlib", "deflate", "brotli"] {
         let packed = compress(format, SAMPLE, None).unwrap_or_else(|_| panic!("{format} compress"));
         assert!(packed.len() < SAMPLE.len() * 3 / 4, "{format} did not compress");
         let unpacked = decompress_format(format, &packed, None).unwrap_or_else(|_| panic!("{format} decompress"));
