@@ -1,9 +1,10 @@
 //! Compression: frames any RFC 8878 decoder reads.
 //!
-//! One strategy so far, a greedy hash-chain-free match finder (one candidate per 4-byte hash),
-//! with Huffman-coded literals when they pay and sequences coded with the predefined FSE
-//! tables. Levels tune the hash table size and how fast the search skips incompressible data;
-//! the reference's per-level strategies (lazy, binary-tree, optimal parsing) are not written yet.
+//! One strategy so far: a greedy match finder (one candidate per 4-byte hash, the last offset
+//! tried first, one byte of lookahead from level 3), Huffman-coded literals when they pay, and
+//! per-block FSE tables for the sequence codes. Levels tune the hash table size, how fast the
+//! search skips incompressible data, and the lookahead; the reference's per-level strategies
+//! (binary-tree and optimal parsing) are not written yet.
 
 use alloc::vec::Vec;
 
@@ -56,6 +57,9 @@ pub fn compress_with(data: &[u8], config: &CompressorConfig) -> Vec<u8> {
         } else {
             seqs.clear();
             lits.clear();
+            // Repeat offsets change only through compressed blocks; a block stored raw must not
+            // move the encoder's copy of them either.
+            let rep_before = finder.rep;
             finder.find(data, start, end, &mut seqs, &mut lits);
             let body_at = out.len();
             if block.len() >= 32
@@ -64,6 +68,7 @@ pub fn compress_with(data: &[u8], config: &CompressorConfig) -> Vec<u8> {
             {
                 (2, out.len() - body_at)
             } else {
+                finder.rep = rep_before;
                 out.truncate(body_at);
                 out.extend_from_slice(block);
                 (0, block.len())
@@ -104,7 +109,7 @@ fn write_frame_header(out: &mut Vec<u8>, size: u64, checksum: bool) {
 #[derive(Debug, Clone, Copy)]
 struct Seq {
     lit_len: u32,
-    /// Offset + 3 (no repeat codes are used).
+    /// Offset + 3, or 1..=3 for a repeat offset (RFC 8878 3.1.1.5).
     off_base: u32,
     match_len: u32,
 }
@@ -115,6 +120,9 @@ struct MatchFinder {
     table: Vec<u32>,
     log: u32,
     skip_shift: u32,
+    lazy: bool,
+    /// The repeat offsets as the decoder will hold them.
+    rep: [u32; 3],
 }
 
 impl MatchFinder {
@@ -125,7 +133,7 @@ impl MatchFinder {
             3..=5 => (16, 6),
             _ => (17, 8),
         };
-        MatchFinder { table: alloc::vec![u32::MAX; 1 << log], log, skip_shift }
+        MatchFinder { table: alloc::vec![u32::MAX; 1 << log], log, skip_shift, lazy: level >= 3, rep: [1, 4, 8] }
     }
 
     #[inline(always)]
@@ -147,41 +155,107 @@ impl MatchFinder {
         let mut anchor = start;
         let mut ip = start;
         while ip + 8 <= end {
-            let v = read32(data, ip);
-            let h = self.hash(v);
-            let cand = self.table[h];
-            self.table[h] = ip as u32;
-            if cand != u32::MAX && read32(data, cand as usize) == v {
-                let cand = cand as usize;
-                let mut len = 4;
-                while ip + len < end && data[cand + len] == data[ip + len] {
-                    len += 1;
-                }
-                // Extend backward over literals that match too.
-                let (mut ip0, mut cand0) = (ip, cand);
-                while ip0 > anchor && cand0 > 0 && data[ip0 - 1] == data[cand0 - 1] {
-                    ip0 -= 1;
-                    cand0 -= 1;
-                    len += 1;
-                }
-                lits.extend_from_slice(&data[anchor..ip0]);
-                seqs.push(Seq {
-                    lit_len: (ip0 - anchor) as u32,
-                    off_base: (ip0 - cand0) as u32 + 3,
-                    match_len: len as u32,
-                });
-                ip = ip0 + len;
-                anchor = ip;
-                if ip >= 2 && ip + 4 <= end {
-                    let h = self.hash(read32(data, ip - 2));
-                    self.table[h] = (ip - 2) as u32;
-                }
-            } else {
+            // The last offset first: a repeat costs almost nothing to code.
+            let rep = self.rep[0] as usize;
+            if ip > anchor && rep <= ip && read32(data, ip) == read32(data, ip - rep) {
+                let len = 4 + common(data, ip - rep + 4, ip + 4, end);
+                self.emit(data, &mut anchor, ip, rep, len, seqs, lits);
+                ip += len;
+                continue;
+            }
+            let Some((cand, len)) = self.candidate(data, ip, end) else {
                 ip += 1 + ((ip - anchor) >> self.skip_shift);
+                continue;
+            };
+            // Lazy step: a longer match one byte later wins over this one.
+            let (mut at, mut cand, mut len) = (ip, cand, len);
+            if self.lazy
+                && ip + 9 <= end
+                && let Some((c1, l1)) = self.candidate(data, ip + 1, end)
+                && l1 > len + 1
+            {
+                (at, cand, len) = (ip + 1, c1, l1);
+            }
+            // Extend backward over literals that match too.
+            while at > anchor && cand > 0 && data[at - 1] == data[cand - 1] {
+                at -= 1;
+                cand -= 1;
+                len += 1;
+            }
+            self.emit(data, &mut anchor, at, at - cand, len, seqs, lits);
+            ip = at + len;
+            if ip >= 2 && ip + 4 <= end {
+                let h = self.hash(read32(data, ip - 2));
+                self.table[h] = (ip - 2) as u32;
             }
         }
         lits.extend_from_slice(&data[anchor..end]);
     }
+
+    /// The hash table's candidate for `ip`, if its first 4 bytes match; records `ip`.
+    #[inline(always)]
+    fn candidate(&mut self, data: &[u8], ip: usize, end: usize) -> Option<(usize, usize)> {
+        let v = read32(data, ip);
+        let h = self.hash(v);
+        let cand = self.table[h];
+        self.table[h] = ip as u32;
+        if cand == u32::MAX || read32(data, cand as usize) != v {
+            return None;
+        }
+        let cand = cand as usize;
+        Some((cand, 4 + common(data, cand + 4, ip + 4, end)))
+    }
+
+    /// Records a sequence, coding the offset as a repeat when it equals one the decoder holds,
+    /// and keeps the repeat history exactly as the decoder will (RFC 8878 3.1.1.5).
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        data: &[u8],
+        anchor: &mut usize,
+        ip: usize,
+        offset: usize,
+        len: usize,
+        seqs: &mut Vec<Seq>,
+        lits: &mut Vec<u8>,
+    ) {
+        let lit_len = ip - *anchor;
+        lits.extend_from_slice(&data[*anchor..ip]);
+        let o = offset as u32;
+        let [r0, r1, r2] = self.rep;
+        let off_base = if lit_len > 0 && o == r0 {
+            1
+        } else if lit_len > 0 && o == r1 {
+            self.rep = [r1, r0, r2];
+            2
+        } else if lit_len > 0 && o == r2 {
+            self.rep = [r2, r0, r1];
+            3
+        } else {
+            self.rep = [o, r0, r1];
+            o + 3
+        };
+        seqs.push(Seq { lit_len: lit_len as u32, off_base, match_len: len as u32 });
+        *anchor = ip + len;
+    }
+}
+
+/// Length of the common run of `data[a..]` and `data[b..]`, with `b` bounded by `end`.
+#[inline(always)]
+fn common(data: &[u8], a: usize, b: usize, end: usize) -> usize {
+    let mut n = 0;
+    while b + n + 8 <= end {
+        let x = u64::from_le_bytes(data[a + n..a + n + 8].try_into().expect("8 bytes"))
+            ^ u64::from_le_bytes(data[b + n..b + n + 8].try_into().expect("8 bytes"));
+        if x != 0 {
+            return n + (x.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    while b + n < end && data[a + n] == data[b + n] {
+        n += 1;
+    }
+    n
 }
 
 #[inline(always)]
