@@ -28,13 +28,6 @@ pub enum CodecError {
         /// The format asked for.
         format: Format,
     },
-    /// This operation is not implemented for this format yet.
-    Unsupported {
-        /// The format asked for.
-        format: Format,
-        /// The operation, e.g. "compress".
-        operation: &'static str,
-    },
     /// The level is outside the format's range.
     BadLevel {
         /// The format.
@@ -56,9 +49,6 @@ impl fmt::Display for CodecError {
             CodecError::UnknownFormat => f.write_str("unrecognized format (no known magic number)"),
             CodecError::FeatureDisabled { format } => {
                 write!(f, "{format} support is not compiled in (cargo feature off)")
-            }
-            CodecError::Unsupported { format, operation } => {
-                write!(f, "{operation} is not supported for {format} yet")
             }
             CodecError::BadLevel { format, level } => write!(f, "level {level} is out of range for {format}"),
             CodecError::Io(e) => write!(f, "I/O error: {e}"),

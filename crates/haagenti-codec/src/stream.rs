@@ -48,11 +48,15 @@ pub fn encoder<'a, W: Write + 'a>(
     let deflate_level = flate2::Compression::new(level.0.unsigned_abs());
     match format {
         #[cfg(feature = "zstd")]
-        Format::Zstd => Ok(Box::new(ZstdWriter { inner: writer, buf: Vec::new(), level: level.0 })),
+        Format::Zstd => {
+            Ok(Box::new(WholeInputEncoder { inner: writer, buf: Vec::new(), level: level.0, encode: zstd_frame }))
+        }
         #[cfg(feature = "lz4")]
         Format::Lz4 => Ok(Box::new(lz4_flex::frame::FrameEncoder::new(writer))),
         #[cfg(feature = "lz4")]
-        Format::Lz4Block => Ok(Box::new(Lz4BlockWriter { inner: writer, buf: Vec::new() })),
+        Format::Lz4Block => {
+            Ok(Box::new(WholeInputEncoder { inner: writer, buf: Vec::new(), level: 0, encode: lz4_block }))
+        }
         #[cfg(feature = "deflate")]
         Format::Gzip => Ok(Box::new(flate2::write::GzEncoder::new(writer, deflate_level))),
         #[cfg(feature = "deflate")]
@@ -104,36 +108,6 @@ impl<W: Write> Encoder for brotli::CompressorWriter<W> {
     }
 }
 
-/// Buffers the whole input, since an LZ4 block needs all of it at once.
-#[cfg(feature = "lz4")]
-struct Lz4BlockWriter<W: Write> {
-    inner: W,
-    buf: Vec<u8>,
-}
-
-#[cfg(feature = "lz4")]
-impl<W: Write> Write for Lz4BlockWriter<W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-#[cfg(feature = "lz4")]
-impl<W: Write> Encoder for Lz4BlockWriter<W> {
-    fn finish(mut self: Box<Self>) -> io::Result<()> {
-        if u32::try_from(self.buf.len()).is_err() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "an LZ4 block holds at most 4 GiB"));
-        }
-        let block = lz4_flex::block::compress_prepend_size(&self.buf);
-        self.inner.write_all(&block)?;
-        self.inner.flush()
-    }
-}
-
 /// Reads the whole input on first use, then decodes it in one piece.
 #[cfg(feature = "lz4")]
 struct Lz4BlockReader<R> {
@@ -159,16 +133,18 @@ impl<R: Read> Read for Lz4BlockReader<R> {
     }
 }
 
-/// Buffers the whole input, then writes one zstd frame (the encoder is one-shot for now).
-#[cfg(feature = "zstd")]
-struct ZstdWriter<W: Write> {
+/// Buffers the whole input and encodes it in one piece at `finish`: for formats whose encoder
+/// needs all of it (an LZ4 block; our zstd encoder, which is one-shot for now).
+#[cfg(any(feature = "lz4", feature = "zstd"))]
+struct WholeInputEncoder<W: Write> {
     inner: W,
     buf: Vec<u8>,
     level: i32,
+    encode: fn(&[u8], i32) -> io::Result<Vec<u8>>,
 }
 
-#[cfg(feature = "zstd")]
-impl<W: Write> Write for ZstdWriter<W> {
+#[cfg(any(feature = "lz4", feature = "zstd"))]
+impl<W: Write> Write for WholeInputEncoder<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.buf.extend_from_slice(data);
         Ok(data.len())
@@ -178,11 +154,24 @@ impl<W: Write> Write for ZstdWriter<W> {
     }
 }
 
-#[cfg(feature = "zstd")]
-impl<W: Write> Encoder for ZstdWriter<W> {
+#[cfg(any(feature = "lz4", feature = "zstd"))]
+impl<W: Write> Encoder for WholeInputEncoder<W> {
     fn finish(mut self: Box<Self>) -> io::Result<()> {
-        let frame = haagenti_zstd::compress(&self.buf, self.level);
-        self.inner.write_all(&frame)?;
+        let encoded = (self.encode)(&self.buf, self.level)?;
+        self.inner.write_all(&encoded)?;
         self.inner.flush()
     }
+}
+
+#[cfg(feature = "zstd")]
+fn zstd_frame(data: &[u8], level: i32) -> io::Result<Vec<u8>> {
+    Ok(haagenti_zstd::compress(data, level))
+}
+
+#[cfg(feature = "lz4")]
+fn lz4_block(data: &[u8], _level: i32) -> io::Result<Vec<u8>> {
+    if u32::try_from(data.len()).is_err() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "an LZ4 block holds at most 4 GiB"));
+    }
+    Ok(lz4_flex::block::compress_prepend_size(data))
 }
