@@ -173,11 +173,31 @@ impl HuffmanTable {
 
         // Interleaved main loop: after a refill each stream holds at least 56 bits, enough for
         // four codes of up to 12 bits; fixed-size chunks let the compiler drop bounds checks.
-        let done = od.len() / 4 * 4;
+        // Five codes of up to 11 bits fit the 56 bits a refill guarantees; 12-bit tables take four.
+        let done = if self.max_bits <= 11 {
+            self.interleaved::<5>(&mut streams, [&mut *oa, &mut *ob, &mut *oc, &mut *od])
+        } else {
+            self.interleaved::<4>(&mut streams, [&mut *oa, &mut *ob, &mut *oc, &mut *od])
+        };
+        for (s, o) in streams.iter_mut().zip([oa, ob, oc, od]) {
+            self.decode_stream(s, &mut o[done..]);
+            if !s.is_exactly_done() {
+                return Err(corrupt("Huffman stream does not end where its literals do"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The interleaved main loop: `K` codes per stream per refill, in fixed-size chunks so the
+    /// compiler drops bounds checks. Returns how many bytes of each stream it decoded.
+    #[inline(always)]
+    fn interleaved<const K: usize>(&self, streams: &mut [BackwardReader<'_>; 4], outs: [&mut [u8]; 4]) -> usize {
+        let [oa, ob, oc, od] = outs;
+        let done = od.len() / K * K;
         let chunks = oa[..done]
-            .chunks_exact_mut(4)
-            .zip(ob[..done].chunks_exact_mut(4))
-            .zip(oc[..done].chunks_exact_mut(4).zip(od[..done].chunks_exact_mut(4)));
+            .chunks_exact_mut(K)
+            .zip(ob[..done].chunks_exact_mut(K))
+            .zip(oc[..done].chunks_exact_mut(K).zip(od[..done].chunks_exact_mut(K)));
         let shift = 64 - u32::from(self.max_bits);
         let cells = &*self.cells;
         // One step: the next code sits at the top of the pre-shifted word `w`.
@@ -188,7 +208,7 @@ impl HuffmanTable {
             *used += n;
             cell as u8
         };
-        let [s0, s1, s2, s3] = &mut streams;
+        let [s0, s1, s2, s3] = streams;
         for ((a, b), (c, d)) in chunks {
             s0.refill();
             s1.refill();
@@ -196,7 +216,7 @@ impl HuffmanTable {
             s3.refill();
             let (mut w0, mut w1, mut w2, mut w3) = (s0.window(), s1.window(), s2.window(), s3.window());
             let (mut u0, mut u1, mut u2, mut u3) = (0, 0, 0, 0);
-            for k in 0..4 {
+            for k in 0..K {
                 a[k] = step(&mut w0, &mut u0);
                 b[k] = step(&mut w1, &mut u1);
                 c[k] = step(&mut w2, &mut u2);
@@ -207,13 +227,7 @@ impl HuffmanTable {
             s2.skip(u2);
             s3.skip(u3);
         }
-        for (s, o) in streams.iter_mut().zip([oa, ob, oc, od]) {
-            self.decode_stream(s, &mut o[done..]);
-            if !s.is_exactly_done() {
-                return Err(corrupt("Huffman stream does not end where its literals do"));
-            }
-        }
-        Ok(())
+        done
     }
 
     #[inline(always)]
