@@ -234,7 +234,7 @@ fn next_frame(src: &[u8]) -> Result<(RawFrame<'_>, usize), FrameError> {
     let mut pos = header.header_len;
     loop {
         let block = BlockHeader::parse(&src[pos..])?;
-        let len = if block.block_type == 1 { 1 } else { block.size };
+        let len = crate::blocks::stored_len(&block);
         pos += BlockHeader::LEN + len;
         if pos > src.len() {
             return Err(FrameError::Truncated { what: "block", needed: len, available: src.len() + len - pos });
