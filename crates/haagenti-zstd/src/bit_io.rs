@@ -110,6 +110,23 @@ impl<'a> BackwardReader<'a> {
         u64::from_le(unsafe { core::ptr::read_unaligned(self.src.as_ptr().add(self.ptr).cast::<u64>()) })
     }
 
+    /// The stream, the index of the first loaded byte and the bits consumed from the container:
+    /// the state a specialised loop (the Huffman fast loop) takes over and hands back through
+    /// [`resume`](Self::resume).
+    pub(crate) fn position(&self) -> (&'a [u8], usize, u32) {
+        (self.src, self.ptr, self.consumed)
+    }
+
+    /// Continues from a state reached outside this reader: the container reloaded at `ptr`,
+    /// `consumed` bits of it already read. `ptr` may only move toward the start (B1), and only
+    /// in streams of at least 8 bytes.
+    pub(crate) fn resume(&mut self, ptr: usize, consumed: u32) {
+        assert!(ptr <= self.ptr && self.src.len() >= 8, "resume moves back within a stream of 8 bytes or more");
+        self.ptr = ptr;
+        self.consumed = consumed;
+        self.container = self.load_at_ptr();
+    }
+
     /// Whether more bits were read than the stream holds.
     pub fn overflowed(&self) -> bool {
         self.consumed > 64

@@ -7,6 +7,8 @@ use crate::bit_io::BackwardReader;
 use crate::error::BlockError;
 use crate::fse::{DecodingTable, Distribution, State};
 
+mod fast;
+
 /// Longest Huffman code accepted. RFC 8878 says 11; the reference decoder accepts 12 (its
 /// `HUF_TABLELOG_MAX`), and dictionaries in the wild use it, so we do too.
 pub const MAX_BITS: u8 = 12;
@@ -18,11 +20,17 @@ fn corrupt(what: &'static str) -> BlockError {
 /// Cells in every decoding table: enough for [`MAX_BITS`].
 const CELLS: usize = 1 << MAX_BITS;
 
-/// A Huffman decoding table: `1 << max_bits` cells, each a symbol and its code length.
+/// Smallest table log: shorter codes are spread over `1 << FAST_LOG` cells so that the fast
+/// loop indexes every table with the same shift.
+const FAST_LOG: u8 = 11;
+
+/// A Huffman decoding table: `1 << log` cells, each a symbol and its code length, where `log` is
+/// the longest code length or [`FAST_LOG`], whichever is larger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HuffmanTable {
     max_bits: u8,
-    /// `symbol | nb_bits << 8` per cell; only the first `1 << max_bits` are used.
+    log: u8,
+    /// `symbol | nb_bits << 8` per cell; only the first `1 << log` are used.
     cells: alloc::boxed::Box<[u16; CELLS]>,
 }
 
@@ -69,7 +77,7 @@ impl HuffmanTable {
 
     /// Builds the table from the weights of every symbol but the last, whose weight is implied.
     pub fn from_weights(weights: &[u8]) -> Result<Self, BlockError> {
-        let mut table = HuffmanTable { max_bits: 0, cells: alloc::boxed::Box::new([0u16; CELLS]) };
+        let mut table = HuffmanTable { max_bits: 0, log: 0, cells: alloc::boxed::Box::new([0u16; CELLS]) };
         table.rebuild(weights)?;
         Ok(table)
     }
@@ -108,26 +116,31 @@ impl HuffmanTable {
         for s in 0..n_symbols {
             rank_count[usize::from(symbol_weight(s))] += 1;
         }
+        // Codes shorter than `log` bits fill `2^(log - length)` cells each; symbols are laid out
+        // by weight, lightest first, as the reference does (any order decodes the same).
+        let log = max_bits.max(FAST_LOG);
+        let scale = u32::from(log - max_bits);
         let mut rank_start = [0u32; MAX_BITS as usize + 2];
         let mut next = 0;
         for w in 1..=usize::from(max_bits) {
             rank_start[w] = next;
-            next += rank_count[w] << (w - 1);
+            next += rank_count[w] << (w as u32 - 1 + scale);
         }
-        // Every cell below `1 << max_bits` is written: the weights complete the tree.
+        // Every cell below `1 << log` is written: the weights complete the tree.
         let cells = &mut self.cells;
         for s in 0..n_symbols {
             let w = symbol_weight(s);
             if w == 0 {
                 continue;
             }
-            let len = 1u32 << (w - 1);
+            let len = 1u32 << (u32::from(w) - 1 + scale);
             let start = rank_start[usize::from(w)];
             let cell = s as u16 | u16::from(max_bits + 1 - w) << 8;
-            cells[start as usize..(start + len) as usize].fill(cell);
+            fill(&mut cells[start as usize..(start + len) as usize], cell);
             rank_start[usize::from(w)] += len;
         }
         self.max_bits = max_bits;
+        self.log = log;
         Ok(())
     }
 
@@ -171,13 +184,13 @@ impl HuffmanTable {
         let mut streams =
             [BackwardReader::new(a)?, BackwardReader::new(b)?, BackwardReader::new(c)?, BackwardReader::new(d)?];
 
-        // Interleaved main loop: after a refill each stream holds at least 56 bits, enough for
-        // four codes of up to 12 bits; fixed-size chunks let the compiler drop bounds checks.
-        // Five codes of up to 11 bits fit the 56 bits a refill guarantees; 12-bit tables take four.
-        let done = if self.max_bits <= 11 {
-            self.interleaved::<5>(&mut streams, [&mut *oa, &mut *ob, &mut *oc, &mut *od])
+        // The fast loop takes all but the last few symbols of each stream; five codes of up to
+        // 11 bits fit its budget per step, 12-bit tables take four.
+        let outs = [&mut *oa, &mut *ob, &mut *oc, &mut *od];
+        let done = if self.log == FAST_LOG {
+            fast::decode_4::<5, { FAST_LOG as u32 }>(&self.cells, &mut streams, outs)
         } else {
-            self.interleaved::<4>(&mut streams, [&mut *oa, &mut *ob, &mut *oc, &mut *od])
+            fast::decode_4::<4, { MAX_BITS as u32 }>(&self.cells, &mut streams, outs)
         };
         for (s, o) in streams.iter_mut().zip([oa, ob, oc, od]) {
             self.decode_stream(s, &mut o[done..]);
@@ -188,53 +201,11 @@ impl HuffmanTable {
         Ok(())
     }
 
-    /// The interleaved main loop: `K` codes per stream per refill, in fixed-size chunks so the
-    /// compiler drops bounds checks. Returns how many bytes of each stream it decoded.
-    #[inline(always)]
-    fn interleaved<const K: usize>(&self, streams: &mut [BackwardReader<'_>; 4], outs: [&mut [u8]; 4]) -> usize {
-        let [oa, ob, oc, od] = outs;
-        let done = od.len() / K * K;
-        let chunks = oa[..done]
-            .chunks_exact_mut(K)
-            .zip(ob[..done].chunks_exact_mut(K))
-            .zip(oc[..done].chunks_exact_mut(K).zip(od[..done].chunks_exact_mut(K)));
-        let shift = 64 - u32::from(self.max_bits);
-        let cells = &*self.cells;
-        // One step: the next code sits at the top of the pre-shifted word `w`.
-        let step = |w: &mut u64, used: &mut u32| {
-            let cell = cells[(*w >> shift) as usize & (CELLS - 1)];
-            let n = u32::from(cell >> 8);
-            *w <<= n;
-            *used += n;
-            cell as u8
-        };
-        let [s0, s1, s2, s3] = streams;
-        for ((a, b), (c, d)) in chunks {
-            s0.refill();
-            s1.refill();
-            s2.refill();
-            s3.refill();
-            let (mut w0, mut w1, mut w2, mut w3) = (s0.window(), s1.window(), s2.window(), s3.window());
-            let (mut u0, mut u1, mut u2, mut u3) = (0, 0, 0, 0);
-            for k in 0..K {
-                a[k] = step(&mut w0, &mut u0);
-                b[k] = step(&mut w1, &mut u1);
-                c[k] = step(&mut w2, &mut u2);
-                d[k] = step(&mut w3, &mut u3);
-            }
-            s0.skip(u0);
-            s1.skip(u1);
-            s2.skip(u2);
-            s3.skip(u3);
-        }
-        done
-    }
-
     #[inline(always)]
     fn decode_symbol(&self, bits: &mut BackwardReader<'_>) -> u8 {
         // The table always has 4096 cells (the largest table), so the masked index needs no
-        // bounds check; smaller tables fill only their first `1 << max_bits` cells.
-        let cell = self.cells[bits.peek(u32::from(self.max_bits)) as usize & (CELLS - 1)];
+        // bounds check; smaller tables fill only their first `1 << log` cells.
+        let cell = self.cells[bits.peek(u32::from(self.log)) as usize & (CELLS - 1)];
         bits.skip(u32::from(cell >> 8));
         cell as u8
     }
@@ -248,6 +219,18 @@ impl HuffmanTable {
             }
         }
         bits.refill();
+    }
+}
+
+/// Fills `cells` (a power of two long) with `cell`, four cells per store where it can.
+#[inline(always)]
+fn fill(cells: &mut [u16], cell: u16) {
+    if cells.len() >= 4 {
+        for chunk in cells.chunks_exact_mut(4) {
+            chunk.copy_from_slice(&[cell; 4]);
+        }
+    } else {
+        cells.fill(cell);
     }
 }
 
@@ -292,10 +275,13 @@ mod tests {
         // Weights 4, 3, 2, 0, 1 for literals 0..=4; literal 5's weight (1) is implied.
         let t = HuffmanTable::from_weights(&[4, 3, 2, 0, 1]).unwrap();
         assert_eq!(t.max_bits(), 4);
+        // The 4-bit tree is spread over 2^11 cells, 128 per 4-bit code.
+        assert_eq!(t.log, FAST_LOG);
         // Literal 0 has weight 4 -> 1 bit; it owns the upper half of the table.
-        assert!(t.cells[8..16].iter().all(|&c| c == 1 << 8), "symbol 0, one bit");
-        // Literal 4 has weight 1 -> 4 bits, the lowest cell.
-        assert_eq!(t.cells[0], 4 | 4 << 8);
+        assert!(t.cells[1024..2048].iter().all(|&c| c == 1 << 8), "symbol 0, one bit");
+        // Literals 4 and 5 have weight 1 -> 4 bits, the lowest cells, in symbol order.
+        assert!(t.cells[..128].iter().all(|&c| c == 4 | 4 << 8), "symbol 4, four bits");
+        assert!(t.cells[128..256].iter().all(|&c| c == 5 | 4 << 8), "symbol 5, four bits");
     }
 
     #[test]
