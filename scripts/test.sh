@@ -42,6 +42,9 @@ step "cargo fmt --check" cargo fmt --all --check
 step "cargo clippy (workspace)" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo clippy (wasm32)" wasm_clippy
 step "cargo test --workspace" cargo test --workspace --locked
+step "zstd decoder tests, portable code (no BMI2 copies)" \
+  env HAAGENTI_ZSTD_PORTABLE=1 cargo test --locked -p haagenti-zstd -p haagenti-tests \
+  --test zstd_vectors --test zstd_differential --test fuzz_regressions --lib
 step "wasm32 builds" wasm_builds
 step "fuzz targets (smoke)" ./scripts/fuzz-smoke.sh 15
 step "wasm tests in Node" wasm-pack test --node crates/haagenti-wasm

@@ -4,6 +4,7 @@
 use alloc::vec::Vec;
 
 use crate::bit_io::BackwardReader;
+use crate::cpu::multiversion;
 use crate::error::BlockError;
 use crate::fse::{DecodingTable, Distribution, State};
 
@@ -186,12 +187,7 @@ impl HuffmanTable {
 
         // The fast loop takes all but the last few symbols of each stream; five codes of up to
         // 11 bits fit its budget per step, 12-bit tables take four.
-        let outs = [&mut *oa, &mut *ob, &mut *oc, &mut *od];
-        let done = if self.log == FAST_LOG {
-            fast::decode_4::<5, { FAST_LOG as u32 }>(&self.cells, &mut streams, outs)
-        } else {
-            fast::decode_4::<4, { MAX_BITS as u32 }>(&self.cells, &mut streams, outs)
-        };
+        let done = fast_4(&self.cells, self.log, &mut streams, [&mut *oa, &mut *ob, &mut *oc, &mut *od]);
         for (s, o) in streams.iter_mut().zip([oa, ob, oc, od]) {
             self.decode_stream(s, &mut o[done..]);
             if !s.is_exactly_done() {
@@ -219,6 +215,21 @@ impl HuffmanTable {
             }
         }
         bits.refill();
+    }
+}
+
+multiversion! {
+    /// The fast loop for a table of log `log` ([`FAST_LOG`] or [`MAX_BITS`]).
+    fn fast_4(cells: &[u16; CELLS], log: u8, streams: &mut [BackwardReader<'_>; 4], outs: [&mut [u8]; 4]) -> usize
+        = fast_4_body;
+}
+
+#[inline(always)]
+fn fast_4_body(cells: &[u16; CELLS], log: u8, streams: &mut [BackwardReader<'_>; 4], outs: [&mut [u8]; 4]) -> usize {
+    if log == FAST_LOG {
+        fast::decode_4::<5, { FAST_LOG as u32 }>(cells, streams, outs)
+    } else {
+        fast::decode_4::<4, { MAX_BITS as u32 }>(cells, streams, outs)
     }
 }
 

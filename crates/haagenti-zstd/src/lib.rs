@@ -26,6 +26,7 @@ extern crate std;
 
 pub mod bit_io;
 pub mod blocks;
+mod cpu;
 pub mod decoding;
 pub mod dictionary;
 pub mod encoding;

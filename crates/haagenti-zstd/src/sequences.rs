@@ -1,8 +1,10 @@
 //! Sequences section (RFC 8878 section 3.1.1.3.2) and sequence execution (3.1.1.4).
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use crate::bit_io::BackwardReader;
+use crate::cpu::multiversion;
 use crate::error::{BlockError, Error};
 use crate::fse::{self, DecodingTable, Distribution};
 use crate::wildcopy::{SequenceError, Writer};
@@ -53,29 +55,56 @@ pub(crate) enum Code {
     MatchLength,
 }
 
+/// Cells in every sequence table: enough for the largest accuracy log (9). Fixed-size tables
+/// let the decoding loop index them with a mask instead of a bounds check.
+const SEQ_CELLS: usize = 1 << 9;
+
 /// A decoding table for literal lengths, offsets or match lengths.
 #[derive(Debug, Clone)]
 pub(crate) struct SeqTable {
     log: u8,
-    cells: Vec<SeqCell>,
+    /// The first `1 << log` cells are the table.
+    cells: Box<[SeqCell; SEQ_CELLS]>,
 }
 
 impl SeqTable {
     pub(crate) fn new(t: &DecodingTable, code: Code) -> Self {
-        let cells = t
-            .entries
-            .iter()
-            .map(|e| {
-                let s = usize::from(e.symbol);
-                let (base, extra) = match code {
-                    Code::LiteralLength => (LL_BASE[s], LL_BITS[s]),
-                    Code::MatchLength => (ML_BASE[s], ML_BITS[s]),
-                    Code::Offset => (1u32 << s, e.symbol),
-                };
-                SeqCell { base, next: e.base, nb_bits: e.nb_bits, extra }
-            })
-            .collect();
-        SeqTable { log: t.accuracy_log, cells }
+        let mut table = SeqTable { log: 0, cells: Box::new([SeqCell::default(); SEQ_CELLS]) };
+        table.fill(t, code);
+        table
+    }
+
+    /// Rebuilds this table from `t` in place (no allocation).
+    fn fill(&mut self, t: &DecodingTable, code: Code) {
+        debug_assert!(t.entries.len() <= SEQ_CELLS, "sequence tables have at most 2^9 states");
+        for (cell, e) in self.cells.iter_mut().zip(&t.entries) {
+            let s = usize::from(e.symbol);
+            let (base, extra) = match code {
+                Code::LiteralLength => (LL_BASE[s], LL_BITS[s]),
+                Code::MatchLength => (ML_BASE[s], ML_BITS[s]),
+                Code::Offset => (1u32 << s, e.symbol),
+            };
+            *cell = SeqCell { base, next: e.base, nb_bits: e.nb_bits, extra };
+        }
+        self.log = t.accuracy_log;
+    }
+
+    /// Makes this table a copy of `other` in place.
+    fn copy_from(&mut self, other: &SeqTable) {
+        *self.cells = *other.cells;
+        self.log = other.log;
+    }
+}
+
+/// Fills `slot` by `set`, reusing the table already there.
+fn refill_slot(slot: &mut Option<SeqTable>, set: impl FnOnce(&mut SeqTable)) {
+    match slot {
+        Some(table) => set(table),
+        None => {
+            let mut table = SeqTable { log: 0, cells: Box::new([SeqCell::default(); SEQ_CELLS]) };
+            set(&mut table);
+            *slot = Some(table);
+        }
     }
 }
 
@@ -125,19 +154,20 @@ fn read_table(
     code: Code,
 ) -> Result<(), BlockError> {
     match mode {
-        0 => *slot = Some(predefined.clone()),
+        0 => refill_slot(slot, |t| t.copy_from(predefined)),
         1 => {
             let symbol = *src.get(*pos).ok_or(corrupt("RLE sequence symbol missing"))?;
             if symbol > max_symbol {
                 return Err(corrupt("RLE sequence symbol out of range"));
             }
             *pos += 1;
-            *slot = Some(SeqTable::new(&DecodingTable::rle(symbol), code));
+            refill_slot(slot, |t| t.fill(&DecodingTable::rle(symbol), code));
         }
         2 => {
             let (dist, used) = Distribution::read(&src[*pos..], max_log, max_symbol)?;
             *pos += used;
-            *slot = Some(SeqTable::new(&DecodingTable::build(&dist)?, code));
+            let built = DecodingTable::build(&dist)?;
+            refill_slot(slot, |t| t.fill(&built, code));
         }
         _ => {
             if slot.is_none() {
@@ -162,9 +192,21 @@ pub(crate) struct Output<'a> {
     pub limit_error: Error,
 }
 
-/// Decodes the sequences section `src` and executes it against the first `lit_count` bytes of
-/// `literals` (which has slack after them for wild copies), appending to `out`.
-pub(crate) fn decode_and_execute(
+multiversion! {
+    /// Decodes the sequences section `src` and executes it against the first `lit_count` bytes
+    /// of `literals` (which has slack after them for wild copies), appending to `out`.
+    pub(crate) fn decode_and_execute(
+        src: &[u8],
+        literals: &[u8],
+        lit_count: usize,
+        tables: &mut SequenceTables,
+        predefined: &Predefined,
+        dst: &mut Output<'_>,
+    ) -> Result<(), Error> = decode_and_execute_body;
+}
+
+#[inline(always)]
+fn decode_and_execute_body(
     src: &[u8],
     literals: &[u8],
     lit_count: usize,
@@ -206,13 +248,14 @@ pub(crate) fn decode_and_execute(
     let mut w = Writer::new(dst.out, dst.limit);
     // The block's literals and 16 bytes of slack: the bound `Writer::sequence` checks against.
     let lits = &literals[..lit_count + 16];
-    let (ll_cells, of_cells, ml_cells) = (&ll_t.cells[..], &of_t.cells[..], &ml_t.cells[..]);
+    let (ll_cells, of_cells, ml_cells) = (&*ll_t.cells, &*of_t.cells, &*ml_t.cells);
     for i in 0..count {
         // States are always below the table size: each is a cell's `next` plus fewer than
         // 2^nb_bits, which the table construction bounds.
-        let llc = ll_cells[ll_state];
-        let ofc = of_cells[of_state];
-        let mlc = ml_cells[ml_state];
+        // The mask is a no-op that spares the bounds checks.
+        let llc = ll_cells[ll_state & (SEQ_CELLS - 1)];
+        let ofc = of_cells[of_state & (SEQ_CELLS - 1)];
+        let mlc = ml_cells[ml_state & (SEQ_CELLS - 1)];
         // After a refill 56 bits are ready: enough for the extra bits and the three state
         // updates (at most 26 bits) unless the extra bits pass 30.
         let extra = u32::from(ofc.extra) + u32::from(mlc.extra) + u32::from(llc.extra);
