@@ -89,14 +89,15 @@ impl HuffmanTable {
         if weights.len() > 255 {
             return Err(corrupt("too many Huffman weights"));
         }
+        // One pass: validate, sum the tree and count symbols per weight.
         let mut total = 0u32;
+        let mut rank_count = [0u16; MAX_BITS as usize + 1];
         for &w in weights {
             if w > MAX_BITS {
                 return Err(corrupt("Huffman weight too large"));
             }
-            if w > 0 {
-                total += 1 << (w - 1);
-            }
+            total += (1u32 << w) >> 1;
+            rank_count[usize::from(w)] += 1;
         }
         if total == 0 {
             return Err(corrupt("Huffman weights are all zero"));
@@ -110,36 +111,39 @@ impl HuffmanTable {
             return Err(corrupt("Huffman weights do not complete a tree"));
         }
         let last_weight = rest.trailing_zeros() as u8 + 1;
+        rank_count[usize::from(last_weight)] += 1;
 
-        let mut rank_count = [0u32; MAX_BITS as usize + 2];
-        let symbol_weight = |s: usize| if s < weights.len() { weights[s] } else { last_weight };
-        let n_symbols = weights.len() + 1;
-        for s in 0..n_symbols {
-            rank_count[usize::from(symbol_weight(s))] += 1;
+        // Counting sort of the symbols by weight (stable, so symbols ascend within a weight).
+        let mut rank_index = [0u16; MAX_BITS as usize + 2];
+        for w in 1..=usize::from(MAX_BITS) {
+            rank_index[w + 1] = rank_index[w] + rank_count[w];
         }
-        // Codes shorter than `log` bits fill `2^(log - length)` cells each; symbols are laid out
-        // by weight, lightest first, as the reference does (any order decodes the same).
+        let bounds = rank_index;
+        let mut sorted = [0u8; 256];
+        let n_symbols = weights.len() + 1;
+        for (s, &w) in weights.iter().chain(core::iter::once(&last_weight)).enumerate() {
+            if w > 0 {
+                sorted[usize::from(rank_index[usize::from(w)])] = s as u8;
+                rank_index[usize::from(w)] += 1;
+            }
+        }
+        debug_assert!(usize::from(bounds[usize::from(MAX_BITS) + 1]) <= n_symbols);
+
+        // Codes shorter than `log` bits fill `2^(log - length)` cells each, lightest weights
+        // first, as the reference lays them out. Every cell below `1 << log` is written: the
+        // weights complete the tree.
         let log = max_bits.max(FAST_LOG);
         let scale = u32::from(log - max_bits);
-        let mut rank_start = [0u32; MAX_BITS as usize + 2];
-        let mut next = 0;
-        for w in 1..=usize::from(max_bits) {
-            rank_start[w] = next;
-            next += rank_count[w] << (w as u32 - 1 + scale);
+        let mut pos = 0usize;
+        for w in 1..=max_bits {
+            let symbols = &sorted[usize::from(bounds[usize::from(w)])..usize::from(bounds[usize::from(w) + 1])];
+            let len = 1usize << (u32::from(w) - 1 + scale);
+            let nb_bits = u16::from(max_bits + 1 - w) << 8;
+            let cells = &mut self.cells[pos..pos + symbols.len() * len];
+            fill_rank(cells, symbols, len, nb_bits);
+            pos += symbols.len() * len;
         }
-        // Every cell below `1 << log` is written: the weights complete the tree.
-        let cells = &mut self.cells;
-        for s in 0..n_symbols {
-            let w = symbol_weight(s);
-            if w == 0 {
-                continue;
-            }
-            let len = 1u32 << (u32::from(w) - 1 + scale);
-            let start = rank_start[usize::from(w)];
-            let cell = s as u16 | u16::from(max_bits + 1 - w) << 8;
-            fill(&mut cells[start as usize..(start + len) as usize], cell);
-            rank_start[usize::from(w)] += len;
-        }
+        debug_assert_eq!(pos, 1 << log);
         self.max_bits = max_bits;
         self.log = log;
         Ok(())
@@ -233,15 +237,29 @@ fn fast_4_body(cells: &[u16; CELLS], log: u8, streams: &mut [BackwardReader<'_>;
     }
 }
 
-/// Fills `cells` (a power of two long) with `cell`, four cells per store where it can.
+/// Fills `cells` with `len` cells per symbol of `symbols`, each `symbol | nb_bits`; `len` is a
+/// power of two. Short runs get fixed-size stores, long ones 8-cell chunks.
 #[inline(always)]
-fn fill(cells: &mut [u16], cell: u16) {
-    if cells.len() >= 4 {
-        for chunk in cells.chunks_exact_mut(4) {
-            chunk.copy_from_slice(&[cell; 4]);
+fn fill_rank(cells: &mut [u16], symbols: &[u8], len: usize, nb_bits: u16) {
+    macro_rules! runs {
+        ($n:literal) => {
+            for (run, &s) in cells.chunks_exact_mut($n).zip(symbols) {
+                run.copy_from_slice(&[u16::from(s) | nb_bits; $n]);
+            }
+        };
+    }
+    match len {
+        1 => runs!(1),
+        2 => runs!(2),
+        4 => runs!(4),
+        8 => runs!(8),
+        _ => {
+            for (run, &s) in cells.chunks_exact_mut(len).zip(symbols) {
+                for chunk in run.chunks_exact_mut(8) {
+                    chunk.copy_from_slice(&[u16::from(s) | nb_bits; 8]);
+                }
+            }
         }
-    } else {
-        cells.fill(cell);
     }
 }
 
