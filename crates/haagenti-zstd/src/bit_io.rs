@@ -8,17 +8,20 @@ use crate::error::BlockError;
 
 /// Reads a bitstream backward through a 64-bit container, as the reference decoder does.
 ///
-/// `consumed` counts bits taken from the top of `container`. Reading past the start of the stream
-/// returns zero bits and leaves `consumed > 64`, which [`BackwardReader::overflowed`] reports;
-/// values are always masked to the bits asked for, so a corrupt stream can give wrong values but
-/// never out-of-range ones.
+/// `left` counts the bits of `container` not read yet: its low `left` bits, the next one at
+/// position `left - 1`. Reading `n` bits is `left -= n` and one shift and mask of the container
+/// (`shrx` and `bzhi` where BMI2 is on). Reading past the start of the stream makes `left` wrap
+/// below zero (as a `u32`, above 64), which [`BackwardReader::overflowed`] reports; values are
+/// always masked to the bits asked for, so a corrupt stream can give wrong values but never
+/// out-of-range ones.
 #[derive(Debug, Clone)]
 pub struct BackwardReader<'a> {
     src: &'a [u8],
     /// Index in `src` of the first byte loaded into `container`.
     ptr: usize,
     container: u64,
-    consumed: u32,
+    /// Unread bits in `container`, wrapping below zero after an overflow.
+    left: u32,
 }
 
 impl<'a> BackwardReader<'a> {
@@ -31,14 +34,13 @@ impl<'a> BackwardReader<'a> {
         let padding = last.leading_zeros() + 1;
         let mut reader = if src.len() >= 8 {
             let ptr = src.len() - 8;
-            BackwardReader { src, ptr, container: load(&src[ptr..]), consumed: 0 }
+            BackwardReader { src, ptr, container: load(&src[ptr..]), left: 64 }
         } else {
             let mut bytes = [0u8; 8];
             bytes[..src.len()].copy_from_slice(src);
-            let consumed = (8 - src.len() as u32) * 8;
-            BackwardReader { src, ptr: 0, container: u64::from_le_bytes(bytes), consumed }
+            BackwardReader { src, ptr: 0, container: u64::from_le_bytes(bytes), left: src.len() as u32 * 8 }
         };
-        reader.consumed += padding;
+        reader.left -= padding;
         Ok(reader)
     }
 
@@ -46,8 +48,19 @@ impl<'a> BackwardReader<'a> {
     #[inline(always)]
     pub fn read(&mut self, n: u32) -> u64 {
         let v = self.peek(n);
-        self.consumed += n;
+        self.skip(n);
         v
+    }
+
+    /// [`read`](Self::read) in fewer instructions (a shift and a mask, `shrx` and `bzhi` with
+    /// BMI2), for decoders that never use bits from past the stream's start: those read as
+    /// garbage here, not as zeros (still masked to `n` bits).
+    #[inline(always)]
+    pub(crate) fn read_fast(&mut self, n: u32) -> u64 {
+        debug_assert!(n <= 56);
+        self.left = self.left.wrapping_sub(n);
+        // Wrapping keeps an overflowed reader from panicking.
+        self.container.wrapping_shr(self.left) & ((1u64 << n) - 1)
     }
 
     /// Looks at the next `n` bits without taking them.
@@ -55,20 +68,34 @@ impl<'a> BackwardReader<'a> {
     pub fn peek(&self, n: u32) -> u64 {
         // Shifting in two steps keeps n == 0 defined; wrapping keeps an overflowed reader from
         // panicking (its values no longer matter, only that it reports the overflow).
-        (self.container.wrapping_shl(self.consumed) >> 1) >> (63 - n)
+        // Unlike `read`, this may look past the stream's start (near its end, a decoder peeks
+        // more bits than the last code has): those bits read as zeros.
+        (self.window() >> 1) >> (63 - n)
     }
 
     /// The unread bits moved to the top of a word (the next bit is the most significant), for
     /// decoders that consume several codes before calling [`skip`](Self::skip) with their total.
     #[inline(always)]
     pub fn window(&self) -> u64 {
-        self.container.wrapping_shl(self.consumed)
+        self.container.wrapping_shl(self.consumed())
     }
 
     /// Drops `n` bits after a [`peek`](Self::peek).
     #[inline(always)]
     pub fn skip(&mut self, n: u32) {
-        self.consumed += n;
+        self.left = self.left.wrapping_sub(n);
+    }
+
+    /// Gives back the last `n` bits read (at most what was read since the last refill).
+    #[inline(always)]
+    pub(crate) fn unread(&mut self, n: u32) {
+        self.left = self.left.wrapping_add(n);
+    }
+
+    /// Bits read from the container (above 64 after an overflow).
+    #[inline(always)]
+    fn consumed(&self) -> u32 {
+        64u32.wrapping_sub(self.left)
     }
 
     /// Moves the container back so that at least 56 bits are ready, unless the stream start is
@@ -79,9 +106,9 @@ impl<'a> BackwardReader<'a> {
             // Fast path: the container moves back by the whole bytes consumed. Callers read at
             // most 56 bits between refills, so the step is at most 8; `min` keeps it in range
             // whatever happens (B1).
-            let step = ((self.consumed >> 3) as usize).min(self.ptr);
+            let step = ((self.consumed() >> 3) as usize).min(self.ptr);
             self.ptr -= step;
-            self.consumed -= step as u32 * 8;
+            self.left += step as u32 * 8;
             self.container = self.load_at_ptr();
         } else {
             self.refill_near_start();
@@ -90,12 +117,12 @@ impl<'a> BackwardReader<'a> {
 
     #[cold]
     fn refill_near_start(&mut self) {
-        if self.consumed > 64 || self.ptr == 0 {
+        if self.overflowed() || self.ptr == 0 {
             return;
         }
-        let step = self.ptr.min((self.consumed >> 3) as usize);
+        let step = self.ptr.min((self.consumed() >> 3) as usize);
         self.ptr -= step;
-        self.consumed -= step as u32 * 8;
+        self.left += step as u32 * 8;
         self.container = self.load_at_ptr();
     }
 
@@ -114,7 +141,7 @@ impl<'a> BackwardReader<'a> {
     /// the state a specialised loop (the Huffman fast loop) takes over and hands back through
     /// [`resume`](Self::resume).
     pub(crate) fn position(&self) -> (&'a [u8], usize, u32) {
-        (self.src, self.ptr, self.consumed)
+        (self.src, self.ptr, self.consumed())
     }
 
     /// Continues from a state reached outside this reader: the container reloaded at `ptr`,
@@ -123,23 +150,23 @@ impl<'a> BackwardReader<'a> {
     pub(crate) fn resume(&mut self, ptr: usize, consumed: u32) {
         assert!(ptr <= self.ptr && self.src.len() >= 8, "resume moves back within a stream of 8 bytes or more");
         self.ptr = ptr;
-        self.consumed = consumed;
+        self.left = 64u32.wrapping_sub(consumed);
         self.container = self.load_at_ptr();
     }
 
     /// Whether more bits were read than the stream holds.
     pub fn overflowed(&self) -> bool {
-        self.consumed > 64
+        self.left > 64
     }
 
     /// Whether every bit was read, and no more.
     pub fn is_exactly_done(&self) -> bool {
-        self.ptr == 0 && self.consumed == 64
+        self.ptr == 0 && self.left == 0
     }
 
     /// Bits left to read (negative after an overflow).
     pub fn bits_remaining(&self) -> isize {
-        (self.ptr * 8) as isize + 64 - self.consumed as isize
+        (self.ptr * 8) as isize + self.left as i32 as isize
     }
 }
 

@@ -249,31 +249,31 @@ fn decode_and_execute_body(
     // The block's literals and 16 bytes of slack: the bound `Writer::sequence` checks against.
     let lits = &literals[..lit_count + 16];
     let (ll_cells, of_cells, ml_cells) = (&*ll_t.cells, &*of_t.cells, &*ml_t.cells);
-    for i in 0..count {
+    let mut last_update = 0;
+    for _ in 0..count {
         // States are always below the table size: each is a cell's `next` plus fewer than
         // 2^nb_bits, which the table construction bounds.
         // The mask is a no-op that spares the bounds checks.
         let llc = ll_cells[ll_state & (SEQ_CELLS - 1)];
         let ofc = of_cells[of_state & (SEQ_CELLS - 1)];
         let mlc = ml_cells[ml_state & (SEQ_CELLS - 1)];
-        // After a refill 56 bits are ready: enough for the extra bits and the three state
-        // updates (at most 26 bits) unless the extra bits pass 30.
-        let extra = u32::from(ofc.extra) + u32::from(mlc.extra) + u32::from(llc.extra);
+        // After a refill 56 bits are ready: enough for the offset and match-length extra bits
+        // (at most 31 + 16), and, unless all extra bits pass 30, for everything. Otherwise a
+        // second refill covers the literal-length extra bits and the state updates (16 + 26).
         bits.refill();
-        let offset_value = ofc.base + bits.read(u32::from(ofc.extra)) as u32;
-        if extra > 30 {
+        let offset_value = ofc.base + bits.read_fast(u32::from(ofc.extra)) as u32;
+        let ml = mlc.base + bits.read_fast(u32::from(mlc.extra)) as u32;
+        if u32::from(ofc.extra) + u32::from(mlc.extra) + u32::from(llc.extra) > 30 {
             bits.refill();
         }
-        let ml = mlc.base + bits.read(u32::from(mlc.extra)) as u32;
-        let ll = llc.base + bits.read(u32::from(llc.extra)) as u32;
-        if extra > 30 {
-            bits.refill();
-        }
-        if i + 1 < count {
-            ll_state = usize::from(llc.next) + bits.read(u32::from(llc.nb_bits)) as usize;
-            ml_state = usize::from(mlc.next) + bits.read(u32::from(mlc.nb_bits)) as usize;
-            of_state = usize::from(ofc.next) + bits.read(u32::from(ofc.nb_bits)) as usize;
-        }
+        let ll = llc.base + bits.read_fast(u32::from(llc.extra)) as u32;
+        // The last sequence updates the states too (reading bits past the stream's end, which
+        // are garbage and given back after the loop): one branch less per sequence. In a valid
+        // stream nothing else reads past the end, so `read_fast` serves.
+        ll_state = usize::from(llc.next) + bits.read_fast(u32::from(llc.nb_bits)) as usize;
+        ml_state = usize::from(mlc.next) + bits.read_fast(u32::from(mlc.nb_bits)) as usize;
+        of_state = usize::from(ofc.next) + bits.read_fast(u32::from(ofc.nb_bits)) as usize;
+        last_update = u32::from(llc.nb_bits) + u32::from(mlc.nb_bits) + u32::from(ofc.nb_bits);
 
         // Repeat offsets (RFC 8878 3.1.1.5): values 1..=3 pick from the history, shifted by one
         // when the literal length is zero; index 3 then means "the last offset minus one". Three
@@ -311,6 +311,7 @@ fn decode_and_execute_body(
         })?;
         lit_pos += ll;
     }
+    bits.unread(last_update);
     bits.refill();
     if !bits.is_exactly_done() {
         return Err(corrupt("sequence bitstream does not end with the last sequence").into());
