@@ -1,10 +1,11 @@
 //! Compression: frames any RFC 8878 decoder reads.
 //!
-//! One strategy so far: a greedy match finder (one candidate per 4-byte hash, the last offset
-//! tried first, one byte of lookahead from level 3), Huffman-coded literals when they pay, and
-//! per-block FSE tables for the sequence codes. Levels tune the hash table size, how fast the
-//! search skips incompressible data, and the lookahead; the reference's per-level strategies
-//! (binary-tree and optimal parsing) are not written yet.
+//! [`ZstdCompressor`] picks a level's parameters ([`LevelParams`]) and writes one frame per
+//! input: blocks of up to 128 KiB, each cut into sequences by the level's match finder
+//! ([`crate::matching`]), literals Huffman-coded when that pays, sequence codes with per-block
+//! FSE tables (predefined ones for small blocks), and RLE or raw blocks where they are smaller.
+//! Inputs no larger than the level's window get a single-segment frame; larger ones a window
+//! descriptor, with matches kept inside the window.
 
 use alloc::vec::Vec;
 
@@ -13,6 +14,8 @@ use xxhash_rust::xxh64::Xxh64;
 use crate::frame::{MAX_BLOCK_SIZE, ZSTD_MAGIC};
 use crate::fse::{self, BitWriter, FseEncoder, FseTable};
 use crate::huff0::HuffmanEncoder;
+pub use crate::matching::{LevelParams, Strategy};
+use crate::matching::{MatchFinder, Seq};
 use crate::sequences::{LL_BASE, LL_BITS, ML_BASE, ML_BITS};
 
 /// How to compress.
@@ -32,235 +35,203 @@ impl Default for CompressorConfig {
 
 /// Compresses `data` into one zstd frame at `level`, with a content checksum.
 pub fn compress(data: &[u8], level: i32) -> Vec<u8> {
-    compress_with(data, &CompressorConfig { level, ..Default::default() })
+    ZstdCompressor::with_level(level).compress(data)
 }
 
 /// Compresses `data` into one zstd frame.
 pub fn compress_with(data: &[u8], config: &CompressorConfig) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() / 2 + 64);
-    write_frame_header(&mut out, data.len() as u64, config.checksum);
-    let mut finder = MatchFinder::new(config.level);
-    let tables = SequenceEncoders::predefined();
-    let mut seqs = Vec::new();
-    let mut lits = Vec::new();
-    let mut start = 0;
-    loop {
-        let end = (start + MAX_BLOCK_SIZE).min(data.len());
-        let last = end == data.len();
-        let block = &data[start..end];
-        let header_at = out.len();
-        out.extend_from_slice(&[0, 0, 0]);
-        let (block_type, size) = if !block.is_empty() && block.iter().all(|&b| b == block[0]) {
-            out.push(block[0]);
-            finder.skip(data, start, end);
-            (1, block.len())
-        } else {
-            seqs.clear();
-            lits.clear();
-            // Repeat offsets change only through compressed blocks; a block stored raw must not
-            // move the encoder's copy of them either.
-            let rep_before = finder.rep;
-            finder.find(data, start, end, &mut seqs, &mut lits);
-            let body_at = out.len();
-            if block.len() >= 32
-                && write_compressed_block(&mut out, &lits, &seqs, &tables)
-                && out.len() - body_at < block.len()
-            {
-                (2, out.len() - body_at)
-            } else {
-                finder.rep = rep_before;
-                out.truncate(body_at);
-                out.extend_from_slice(block);
-                (0, block.len())
-            }
-        };
-        let v = u32::from(last) | block_type << 1 | (size as u32) << 3;
-        out[header_at..header_at + 3].copy_from_slice(&v.to_le_bytes()[..3]);
-        start = end;
-        if last {
-            break;
-        }
-    }
-    if config.checksum {
-        let mut h = Xxh64::new(0);
-        h.update(data);
-        out.extend_from_slice(&(h.digest() as u32).to_le_bytes());
-    }
-    out
+    ZstdCompressor::with_level(config.level).checksum(config.checksum).compress(data)
 }
 
-fn write_frame_header(out: &mut Vec<u8>, size: u64, checksum: bool) {
+/// A compression level: a number from -7 (fastest) to 22 (smallest output), or one of the
+/// named ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Level -7: the fastest, largest output.
+    Fastest,
+    /// Level 3, the reference's default.
+    Default,
+    /// Level 19: the smallest output at the usual window (8 MiB).
+    Best,
+    /// Level 22: the smallest output, with a 128 MiB window.
+    Ultra,
+    /// A numbered level; 0 means the default, out-of-range numbers are clamped to -7..=22.
+    Number(i32),
+}
+
+impl Level {
+    /// The level's number.
+    pub fn number(self) -> i32 {
+        match self {
+            Level::Fastest => -7,
+            Level::Default => 3,
+            Level::Best => 19,
+            Level::Ultra => 22,
+            Level::Number(0) => 3,
+            Level::Number(n) => n.clamp(-7, 22),
+        }
+    }
+}
+
+impl From<i32> for Level {
+    fn from(n: i32) -> Self {
+        Level::Number(n)
+    }
+}
+
+/// A configured compressor; reusable, and cheap to build (tables are allocated per call).
+///
+/// ```
+/// use haagenti_zstd::{Level, ZstdCompressor};
+/// let text = b"a frame of text, a frame of text, a frame of text";
+/// let frame = ZstdCompressor::with_level(Level::Best).compress(text);
+/// assert_eq!(haagenti_zstd::decompress(&frame)?, text);
+/// # Ok::<(), haagenti_zstd::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZstdCompressor {
+    params: LevelParams,
+    checksum: bool,
+}
+
+impl Default for ZstdCompressor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ZstdCompressor {
+    /// Level 3, with a content checksum.
+    pub fn new() -> Self {
+        Self::with_level(Level::Default)
+    }
+
+    /// The given level (a [`Level`] or a number), with a content checksum.
+    pub fn with_level(level: impl Into<Level>) -> Self {
+        ZstdCompressor { params: LevelParams::for_level(level.into().number()), checksum: true }
+    }
+
+    /// Custom parameters (see [`LevelParams::for_level`] for a starting point). Logs are
+    /// clamped to what the format and a default decoder accept.
+    pub fn with_params(params: LevelParams) -> Self {
+        let mut p = params;
+        p.window_log = p.window_log.clamp(10, 27);
+        p.hash_log = p.hash_log.clamp(6, 27);
+        p.chain_log = p.chain_log.clamp(6, 28);
+        p.search_log = p.search_log.min(16);
+        p.min_match = p.min_match.clamp(3, 7);
+        ZstdCompressor { params: p, checksum: true }
+    }
+
+    /// Whether to end frames with the XXH64 content checksum (on by default).
+    pub fn checksum(mut self, on: bool) -> Self {
+        self.checksum = on;
+        self
+    }
+
+    /// Overrides the window: the furthest a match reaches back and what a decoder must keep
+    /// (2^10 to 2^27 bytes; the reference decoder refuses more than 2^27 unless told).
+    pub fn window_log(mut self, log: u8) -> Self {
+        self.params.window_log = log.clamp(10, 27);
+        self
+    }
+
+    /// The parameters in use.
+    pub fn params(&self) -> LevelParams {
+        self.params
+    }
+
+    /// Compresses `data`. Inputs of 2^31 bytes or more become several frames, which decoders
+    /// read back as one stream.
+    pub fn compress(&self, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(data.len() / 2 + 64);
+        const MAX_FRAME: usize = 1 << 31;
+        let mut pieces = data.chunks(MAX_FRAME);
+        let first = pieces.next().unwrap_or(&[]);
+        self.compress_frame(first, &mut out);
+        for piece in pieces {
+            self.compress_frame(piece, &mut out);
+        }
+        out
+    }
+
+    fn compress_frame(&self, data: &[u8], out: &mut Vec<u8>) {
+        let window = 1usize << self.params.window_log;
+        write_frame_header(
+            out,
+            data.len() as u64,
+            self.checksum,
+            (data.len() > window).then_some(self.params.window_log),
+        );
+        let mut finder = MatchFinder::new(self.params);
+        let tables = SequenceEncoders::predefined();
+        let mut seqs = Vec::new();
+        let mut lits = Vec::new();
+        let mut start = 0;
+        loop {
+            let end = (start + MAX_BLOCK_SIZE).min(data.len());
+            let last = end == data.len();
+            let block = &data[start..end];
+            let header_at = out.len();
+            out.extend_from_slice(&[0, 0, 0]);
+            let (block_type, size) = if !block.is_empty() && block.iter().all(|&b| b == block[0]) {
+                out.push(block[0]);
+                finder.skip(data, start, end);
+                (1, block.len())
+            } else {
+                seqs.clear();
+                lits.clear();
+                // Repeat offsets change only through compressed blocks; a block stored raw must
+                // not move the encoder's copy of them either.
+                let rep_before = finder.rep;
+                finder.find(data, start, end, &mut seqs, &mut lits);
+                let body_at = out.len();
+                if block.len() >= 32
+                    && write_compressed_block(out, &lits, &seqs, &tables)
+                    && out.len() - body_at < block.len()
+                {
+                    (2, out.len() - body_at)
+                } else {
+                    finder.rep = rep_before;
+                    out.truncate(body_at);
+                    out.extend_from_slice(block);
+                    (0, block.len())
+                }
+            };
+            let v = u32::from(last) | block_type << 1 | (size as u32) << 3;
+            out[header_at..header_at + 3].copy_from_slice(&v.to_le_bytes()[..3]);
+            start = end;
+            if last {
+                break;
+            }
+        }
+        if self.checksum {
+            let mut h = Xxh64::new(0);
+            h.update(data);
+            out.extend_from_slice(&(h.digest() as u32).to_le_bytes());
+        }
+    }
+}
+
+/// Frame header with the content size; single-segment unless a window log is given.
+fn write_frame_header(out: &mut Vec<u8>, size: u64, checksum: bool, window_log: Option<u8>) {
     out.extend_from_slice(&ZSTD_MAGIC.to_le_bytes());
-    // Single segment: the window is the whole content, whose size the header records.
-    let (flag, bytes): (u8, Vec<u8>) = if size < 256 {
+    let single = window_log.is_none();
+    let (flag, bytes): (u8, Vec<u8>) = if size < 256 && single {
         (0, alloc::vec![size as u8])
-    } else if size < 65536 + 256 {
+    } else if (256..65536 + 256).contains(&size) {
         (1, ((size - 256) as u16).to_le_bytes().to_vec())
     } else if size <= u64::from(u32::MAX) {
         (2, (size as u32).to_le_bytes().to_vec())
     } else {
         (3, size.to_le_bytes().to_vec())
     };
-    out.push(flag << 6 | 1 << 5 | u8::from(checksum) << 2);
+    out.push(flag << 6 | u8::from(single) << 5 | u8::from(checksum) << 2);
+    if let Some(log) = window_log {
+        // Exponent only: the window is exactly 2^log.
+        out.push((log - 10) << 3);
+    }
     out.extend_from_slice(&bytes);
-}
-
-/// One sequence: literals to copy, then a match.
-#[derive(Debug, Clone, Copy)]
-struct Seq {
-    lit_len: u32,
-    /// Offset + 3, or 1..=3 for a repeat offset (RFC 8878 3.1.1.5).
-    off_base: u32,
-    match_len: u32,
-}
-
-/// Greedy match finder over the whole input (frames are single-segment: matches may reach
-/// anywhere back).
-struct MatchFinder {
-    table: Vec<u32>,
-    log: u32,
-    skip_shift: u32,
-    lazy: bool,
-    /// The repeat offsets as the decoder will hold them.
-    rep: [u32; 3],
-}
-
-impl MatchFinder {
-    fn new(level: i32) -> Self {
-        let (log, skip_shift) = match level {
-            ..=0 => (14, 4),
-            1..=2 => (15, 5),
-            3..=5 => (16, 6),
-            _ => (17, 8),
-        };
-        MatchFinder { table: alloc::vec![u32::MAX; 1 << log], log, skip_shift, lazy: level >= 3, rep: [1, 4, 8] }
-    }
-
-    #[inline(always)]
-    fn hash(&self, v: u32) -> usize {
-        (v.wrapping_mul(2_654_435_761) >> (32 - self.log)) as usize
-    }
-
-    /// Indexes a block that was stored without searching it (an RLE block).
-    fn skip(&mut self, data: &[u8], start: usize, end: usize) {
-        let mut i = start;
-        while i + 4 <= end {
-            let h = self.hash(read32(data, i));
-            self.table[h] = i as u32;
-            i += 16;
-        }
-    }
-
-    fn find(&mut self, data: &[u8], start: usize, end: usize, seqs: &mut Vec<Seq>, lits: &mut Vec<u8>) {
-        let mut anchor = start;
-        let mut ip = start;
-        while ip + 8 <= end {
-            // The last offset first: a repeat costs almost nothing to code.
-            let rep = self.rep[0] as usize;
-            if ip > anchor && rep <= ip && read32(data, ip) == read32(data, ip - rep) {
-                let len = 4 + common(data, ip - rep + 4, ip + 4, end);
-                self.emit(data, &mut anchor, ip, rep, len, seqs, lits);
-                ip += len;
-                continue;
-            }
-            let Some((cand, len)) = self.candidate(data, ip, end) else {
-                ip += 1 + ((ip - anchor) >> self.skip_shift);
-                continue;
-            };
-            // Lazy step: a longer match one byte later wins over this one.
-            let (mut at, mut cand, mut len) = (ip, cand, len);
-            if self.lazy
-                && ip + 9 <= end
-                && let Some((c1, l1)) = self.candidate(data, ip + 1, end)
-                && l1 > len + 1
-            {
-                (at, cand, len) = (ip + 1, c1, l1);
-            }
-            // Extend backward over literals that match too.
-            while at > anchor && cand > 0 && data[at - 1] == data[cand - 1] {
-                at -= 1;
-                cand -= 1;
-                len += 1;
-            }
-            self.emit(data, &mut anchor, at, at - cand, len, seqs, lits);
-            ip = at + len;
-            if ip >= 2 && ip + 4 <= end {
-                let h = self.hash(read32(data, ip - 2));
-                self.table[h] = (ip - 2) as u32;
-            }
-        }
-        lits.extend_from_slice(&data[anchor..end]);
-    }
-
-    /// The hash table's candidate for `ip`, if its first 4 bytes match; records `ip`.
-    #[inline(always)]
-    fn candidate(&mut self, data: &[u8], ip: usize, end: usize) -> Option<(usize, usize)> {
-        let v = read32(data, ip);
-        let h = self.hash(v);
-        let cand = self.table[h];
-        self.table[h] = ip as u32;
-        if cand == u32::MAX || read32(data, cand as usize) != v {
-            return None;
-        }
-        let cand = cand as usize;
-        Some((cand, 4 + common(data, cand + 4, ip + 4, end)))
-    }
-
-    /// Records a sequence, coding the offset as a repeat when it equals one the decoder holds,
-    /// and keeps the repeat history exactly as the decoder will (RFC 8878 3.1.1.5).
-    #[allow(clippy::too_many_arguments)]
-    fn emit(
-        &mut self,
-        data: &[u8],
-        anchor: &mut usize,
-        ip: usize,
-        offset: usize,
-        len: usize,
-        seqs: &mut Vec<Seq>,
-        lits: &mut Vec<u8>,
-    ) {
-        let lit_len = ip - *anchor;
-        lits.extend_from_slice(&data[*anchor..ip]);
-        let o = offset as u32;
-        let [r0, r1, r2] = self.rep;
-        let off_base = if lit_len > 0 && o == r0 {
-            1
-        } else if lit_len > 0 && o == r1 {
-            self.rep = [r1, r0, r2];
-            2
-        } else if lit_len > 0 && o == r2 {
-            self.rep = [r2, r0, r1];
-            3
-        } else {
-            self.rep = [o, r0, r1];
-            o + 3
-        };
-        seqs.push(Seq { lit_len: lit_len as u32, off_base, match_len: len as u32 });
-        *anchor = ip + len;
-    }
-}
-
-/// Length of the common run of `data[a..]` and `data[b..]`, with `b` bounded by `end`.
-#[inline(always)]
-fn common(data: &[u8], a: usize, b: usize, end: usize) -> usize {
-    let mut n = 0;
-    while b + n + 8 <= end {
-        let x = u64::from_le_bytes(data[a + n..a + n + 8].try_into().expect("8 bytes"))
-            ^ u64::from_le_bytes(data[b + n..b + n + 8].try_into().expect("8 bytes"));
-        if x != 0 {
-            return n + (x.trailing_zeros() / 8) as usize;
-        }
-        n += 8;
-    }
-    while b + n < end && data[a + n] == data[b + n] {
-        n += 1;
-    }
-    n
-}
-
-#[inline(always)]
-fn read32(data: &[u8], i: usize) -> u32 {
-    u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]])
 }
 
 /// FSE encoders for the three sequence codes.

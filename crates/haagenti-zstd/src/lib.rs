@@ -37,10 +37,12 @@ pub mod huff0;
 #[cfg(feature = "std")]
 pub mod io;
 mod literals;
+pub mod matching;
+mod optimal;
 mod sequences;
 mod wildcopy;
 
 pub use decoding::{DecoderConfig, Decompressor, StreamDecoder, decompress, decompress_into, decompress_with};
 pub use dictionary::{Dictionary, DictionaryError};
-pub use encoding::{CompressorConfig, compress, compress_with};
+pub use encoding::{CompressorConfig, Level, ZstdCompressor, compress, compress_with};
 pub use error::{BlockError, Error, FrameError};

@@ -1,0 +1,477 @@
+//! Match finders: they cut a block into sequences (literals, then a match) for the block writer.
+//!
+//! Strategies, by level (the table is [`LevelParams::for_level`]):
+//! - `Fast`: one candidate per hash of the next `min_match` bytes, skipping faster through data
+//!   that does not match (negative levels skip faster still).
+//! - `DFast`: two hash tables, 8-byte and `min_match`-byte; the long match wins when there is one.
+//! - `Greedy`, `Lazy`, `Lazy2`: hash chains searched `2^search_log` deep; lazy parsing looks one
+//!   (two) positions ahead and moves when the match there is worth more (longer, or nearly as
+//!   long with a cheaper offset).
+//! - `Opt`: price-based parsing over the hash-chain candidates (see [`crate::optimal`]).
+//!
+//! Every strategy tries the repeat offsets first: a repeat match costs almost nothing to code.
+//! Matches never reach further back than the window (`1 << window_log`), so a decoder needs no
+//! more memory than the frame header says.
+
+use alloc::vec::Vec;
+
+/// One sequence: literals to copy, then a match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Seq {
+    pub lit_len: u32,
+    /// Offset + 3, or 1..=3 for a repeat offset (RFC 8878 3.1.1.5).
+    pub off_base: u32,
+    pub match_len: u32,
+}
+
+/// How a level parses its input, as the reference names its strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Strategy {
+    /// One hash probe per position, greedy.
+    Fast,
+    /// Long (8-byte) and short hash probes, greedy.
+    DFast,
+    /// Hash-chain search, greedy.
+    Greedy,
+    /// Hash-chain search, one position of lookahead.
+    Lazy,
+    /// Hash-chain search, two positions of lookahead.
+    Lazy2,
+    /// Price-based optimal parsing over hash-chain candidates.
+    Opt,
+}
+
+/// The parameters a level stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LevelParams {
+    /// Parsing strategy.
+    pub strategy: Strategy,
+    /// log2 of the window: the furthest a match reaches back, and what the frame header asks a
+    /// decoder to keep.
+    pub window_log: u8,
+    /// log2 of the hash table's entries.
+    pub hash_log: u8,
+    /// log2 of the hash chain's entries (how far back chains reach), or of the short table for
+    /// `DFast`.
+    pub chain_log: u8,
+    /// log2 of the chain candidates tried per position.
+    pub search_log: u8,
+    /// Shortest match searched for (4 to 7 bytes).
+    pub min_match: u8,
+    /// A match this long ends the search early.
+    pub target_length: u32,
+    /// For `Fast`: how quickly the search skips data that does not match (larger is slower and
+    /// finds more); negative levels lower it.
+    pub skip_shift: u8,
+}
+
+impl LevelParams {
+    /// The parameters of `level` (clamped to -7..=22; 0 means the default, 3).
+    pub fn for_level(level: i32) -> Self {
+        use Strategy::*;
+        let level = if level == 0 { 3 } else { level.clamp(-7, 22) };
+        let p = |strategy, window_log, hash_log, chain_log, search_log, min_match, target_length| LevelParams {
+            strategy,
+            window_log,
+            hash_log,
+            chain_log,
+            search_log,
+            min_match,
+            target_length,
+            skip_shift: 6,
+        };
+        match level {
+            ..=-1 => LevelParams { skip_shift: (5 + level).max(1) as u8, ..p(Fast, 19, 13, 0, 0, 5, 0) },
+            1 => p(Fast, 19, 14, 0, 0, 5, 0),
+            2 => p(DFast, 20, 16, 15, 0, 5, 0),
+            3 => p(DFast, 21, 17, 16, 0, 5, 0),
+            4 => p(DFast, 21, 18, 17, 0, 5, 0),
+            5 => p(Greedy, 21, 18, 18, 2, 5, 16),
+            6 => p(Lazy, 21, 18, 18, 3, 5, 16),
+            7 => p(Lazy, 21, 19, 19, 4, 5, 32),
+            8 => p(Lazy2, 21, 19, 19, 4, 5, 32),
+            9 => p(Lazy2, 22, 20, 20, 5, 5, 48),
+            10 => p(Lazy2, 22, 20, 20, 6, 5, 64),
+            11 => p(Lazy2, 22, 21, 21, 6, 5, 96),
+            12 => p(Lazy2, 22, 21, 21, 7, 5, 128),
+            13 => p(Lazy2, 22, 21, 22, 7, 4, 128),
+            14 => p(Lazy2, 22, 22, 22, 8, 4, 192),
+            15 => p(Lazy2, 22, 22, 23, 8, 4, 256),
+            16 => p(Opt, 22, 22, 22, 5, 4, 128),
+            17 => p(Opt, 23, 22, 23, 6, 4, 192),
+            18 => p(Opt, 23, 22, 23, 7, 3, 256),
+            19 => p(Opt, 23, 23, 24, 8, 3, 512),
+            20 => p(Opt, 25, 23, 25, 9, 3, 999),
+            21 => p(Opt, 26, 24, 26, 10, 3, 999),
+            _ => p(Opt, 27, 25, 27, 11, 3, 999),
+        }
+    }
+}
+
+/// Marks an empty table slot.
+const EMPTY: u32 = u32::MAX;
+
+/// Finds the sequences of successive blocks of one input. Positions are indexes into the whole
+/// input (below 2^32 - 1; the frame writer splits larger inputs into frames).
+pub(crate) struct MatchFinder {
+    pub(crate) p: LevelParams,
+    /// First table: `min_match`-byte hashes (or 8-byte ones for `DFast`).
+    head: Vec<u32>,
+    /// `DFast`: the short table. Hash chains: previous position with the same hash, by
+    /// `position & chain_mask`.
+    chain: Vec<u32>,
+    /// Next position to add to the hash chains.
+    next_to_update: usize,
+    /// The repeat offsets as the decoder will hold them.
+    pub(crate) rep: [u32; 3],
+}
+
+impl MatchFinder {
+    pub(crate) fn new(p: LevelParams) -> Self {
+        let chain = match p.strategy {
+            Strategy::Fast => Vec::new(),
+            _ => alloc::vec![EMPTY; 1 << p.chain_log],
+        };
+        MatchFinder { p, head: alloc::vec![EMPTY; 1 << p.hash_log], chain, next_to_update: 0, rep: [1, 4, 8] }
+    }
+
+    fn window(&self) -> usize {
+        1 << self.p.window_log
+    }
+
+    /// Hash of the `n` bytes at `i` (needs 8 readable bytes), `log` bits.
+    #[inline(always)]
+    fn hash(data: &[u8], i: usize, n: u8, log: u8) -> usize {
+        let v = read64(data, i) << (64 - 8 * u32::from(n));
+        (v.wrapping_mul(0xCF1B_BCDC_B7A5_6463) >> (64 - u32::from(log))) as usize
+    }
+
+    /// Indexes a block stored without searching it (an RLE block), so later blocks can refer
+    /// to it.
+    pub(crate) fn skip(&mut self, data: &[u8], start: usize, end: usize) {
+        match self.p.strategy {
+            Strategy::Fast | Strategy::DFast => {
+                let mut i = start;
+                while i + 8 <= end {
+                    let h = Self::hash(data, i, self.p.min_match, self.p.hash_log);
+                    self.head[h] = i as u32;
+                    i += 16;
+                }
+            }
+            _ => {
+                // The chains index every position; the run is cheap to insert.
+                let upto = end.saturating_sub(8);
+                self.insert_until(data, upto);
+            }
+        }
+    }
+
+    /// Cuts `data[start..end]` into sequences (`seqs`) and the literals they copy (`lits`),
+    /// matching anywhere in the window before `end`.
+    pub(crate) fn find(&mut self, data: &[u8], start: usize, end: usize, seqs: &mut Vec<Seq>, lits: &mut Vec<u8>) {
+        match self.p.strategy {
+            Strategy::Fast => self.fast(data, start, end, seqs, lits),
+            Strategy::DFast => self.dfast(data, start, end, seqs, lits),
+            Strategy::Greedy => self.lazy(data, start, end, 0, seqs, lits),
+            Strategy::Lazy => self.lazy(data, start, end, 1, seqs, lits),
+            Strategy::Lazy2 => self.lazy(data, start, end, 2, seqs, lits),
+            Strategy::Opt => crate::optimal::parse(self, data, start, end, seqs, lits),
+        }
+    }
+
+    /// The length of a match at `ip` with `offset` (0 when the offset is out of the window or
+    /// fewer than `min` bytes match).
+    #[inline(always)]
+    pub(crate) fn match_at(&self, data: &[u8], ip: usize, offset: usize, end: usize, min: usize) -> usize {
+        if offset == 0 || offset > ip || offset > self.window() || ip + min > end {
+            return 0;
+        }
+        let len = common(data, ip - offset, ip, end);
+        if len >= min { len } else { 0 }
+    }
+
+    fn fast(&mut self, data: &[u8], start: usize, end: usize, seqs: &mut Vec<Seq>, lits: &mut Vec<u8>) {
+        let (mm, log) = (self.p.min_match, self.p.hash_log);
+        let mut anchor = start;
+        let mut ip = start;
+        while ip + 8 <= end {
+            let rep = self.rep[0] as usize;
+            if ip > anchor {
+                let len = self.match_at(data, ip, rep, end, 4);
+                if len > 0 {
+                    emit(&mut self.rep, data, &mut anchor, ip, rep, len, seqs, lits);
+                    ip += len;
+                    continue;
+                }
+            }
+            let h = Self::hash(data, ip, mm, log);
+            let cand = self.head[h];
+            self.head[h] = ip as u32;
+            let len = if cand == EMPTY { 0 } else { self.match_at(data, ip, ip - cand as usize, end, 4) };
+            if len == 0 {
+                ip += 1 + ((ip - anchor) >> self.p.skip_shift);
+                continue;
+            }
+            let (at, offset, len) = catch_up(data, anchor, ip, ip - cand as usize, len);
+            emit(&mut self.rep, data, &mut anchor, at, offset, len, seqs, lits);
+            ip = at + len;
+            if ip >= 2 && ip + 8 <= end {
+                self.head[Self::hash(data, ip - 2, mm, log)] = (ip - 2) as u32;
+            }
+        }
+        lits.extend_from_slice(&data[anchor..end]);
+    }
+
+    fn dfast(&mut self, data: &[u8], start: usize, end: usize, seqs: &mut Vec<Seq>, lits: &mut Vec<u8>) {
+        let (mm, hlog, slog) = (self.p.min_match, self.p.hash_log, self.p.chain_log);
+        let mut anchor = start;
+        let mut ip = start;
+        while ip + 9 <= end {
+            let rep = self.rep[0] as usize;
+            if ip > anchor {
+                let len = self.match_at(data, ip, rep, end, 4);
+                if len > 0 {
+                    emit(&mut self.rep, data, &mut anchor, ip, rep, len, seqs, lits);
+                    ip += len;
+                    continue;
+                }
+            }
+            let hl = Self::hash(data, ip, 8, hlog);
+            let hs = Self::hash(data, ip, mm, slog);
+            let (cl, cs) = (self.head[hl], self.chain[hs]);
+            self.head[hl] = ip as u32;
+            self.chain[hs] = ip as u32;
+            let long = if cl == EMPTY { 0 } else { self.match_at(data, ip, ip - cl as usize, end, 8) };
+            let (at, offset, len) = if long > 0 {
+                (ip, ip - cl as usize, long)
+            } else {
+                let short = if cs == EMPTY { 0 } else { self.match_at(data, ip, ip - cs as usize, end, 4) };
+                if short == 0 {
+                    ip += 1 + ((ip - anchor) >> 7);
+                    continue;
+                }
+                // A long match one byte later beats a short one here.
+                let hl1 = Self::hash(data, ip + 1, 8, hlog);
+                let cl1 = self.head[hl1];
+                self.head[hl1] = (ip + 1) as u32;
+                let long1 = if cl1 == EMPTY { 0 } else { self.match_at(data, ip + 1, ip + 1 - cl1 as usize, end, 8) };
+                if long1 > short { (ip + 1, ip + 1 - cl1 as usize, long1) } else { (ip, ip - cs as usize, short) }
+            };
+            let (at, offset, len) = catch_up(data, anchor, at, offset, len);
+            emit(&mut self.rep, data, &mut anchor, at, offset, len, seqs, lits);
+            ip = at + len;
+            // Index a couple of positions inside the match, as the reference does.
+            for i in [at + 2, ip.saturating_sub(2)] {
+                if i + 8 <= end && i > at {
+                    self.head[Self::hash(data, i, 8, hlog)] = i as u32;
+                    self.chain[Self::hash(data, i, mm, slog)] = i as u32;
+                }
+            }
+        }
+        lits.extend_from_slice(&data[anchor..end]);
+    }
+
+    /// Adds every position before `target` to the hash chains.
+    #[inline(always)]
+    pub(crate) fn insert_until(&mut self, data: &[u8], target: usize) {
+        let (mm, log) = (self.p.min_match, self.p.hash_log);
+        let mask = (1usize << self.p.chain_log) - 1;
+        while self.next_to_update < target {
+            let i = self.next_to_update;
+            let h = Self::hash(data, i, mm, log);
+            self.chain[i & mask] = self.head[h];
+            self.head[h] = i as u32;
+            self.next_to_update += 1;
+        }
+    }
+
+    /// Walks the hash chain of `ip`, calling `found(offset, length)` for each candidate that is
+    /// longer than every one before it (at least `min_match`). Stops at `target_length`.
+    #[inline(always)]
+    pub(crate) fn chain_matches(&mut self, data: &[u8], ip: usize, end: usize, mut found: impl FnMut(usize, usize)) {
+        if ip + 8 > end {
+            return;
+        }
+        self.insert_until(data, ip);
+        let mask = (1usize << self.p.chain_log) - 1;
+        let lowest = ip.saturating_sub(self.window().min(mask));
+        let mut best = usize::from(self.p.min_match) - 1;
+        let mut cand = self.head[Self::hash(data, ip, self.p.min_match, self.p.hash_log)];
+        let mut attempts = 1u32 << self.p.search_log;
+        while cand != EMPTY && (cand as usize) >= lowest && (cand as usize) < ip && attempts > 0 {
+            let c = cand as usize;
+            // Cheap test first: a longer match must agree at the byte after the best length.
+            if ip + best < end && data[c + best] == data[ip + best] {
+                let len = common(data, c, ip, end);
+                if len > best {
+                    best = len;
+                    found(ip - c, len);
+                    if ip + len == end || len >= self.p.target_length as usize {
+                        break;
+                    }
+                }
+            }
+            cand = self.chain[c & mask];
+            attempts -= 1;
+        }
+    }
+
+    /// The longest hash-chain match at `ip`: (offset, length), length 0 if none.
+    fn best_chain_match(&mut self, data: &[u8], ip: usize, end: usize) -> (usize, usize) {
+        let mut best = (0, 0);
+        self.chain_matches(data, ip, end, |o, l| best = (o, l));
+        best
+    }
+
+    /// Greedy (`depth` 0) and lazy parsing over the hash chains.
+    fn lazy(&mut self, data: &[u8], start: usize, end: usize, depth: u32, seqs: &mut Vec<Seq>, lits: &mut Vec<u8>) {
+        let mut anchor = start;
+        let mut ip = start;
+        // A match's worth: 4 per byte, less the bits its offset costs (repeat codes are 1..=3).
+        let gain = |len: usize, off_base: u32| 4 * len as i64 - i64::from(32 - off_base.leading_zeros());
+        while ip + 8 <= end {
+            // Candidates at ip: the first repeat offset one byte later (its literal keeps the
+            // repeat code valid), then the chain.
+            let (mut at, mut offset, mut len, mut off_base) = (ip, 0usize, 0usize, 0u32);
+            let r0 = self.rep[0] as usize;
+            let rl = self.match_at(data, ip + 1, r0, end, 4);
+            if rl > 0 && ip + 1 > anchor {
+                (at, offset, len, off_base) = (ip + 1, r0, rl, 1);
+            }
+            if !(depth == 0 && len > 0) {
+                let (o, l) = self.best_chain_match(data, ip, end);
+                if l > 0 && gain(l, o as u32 + 3) > gain(len, off_base.max(1)) + i64::from(len > 0) * 4 {
+                    (at, offset, len, off_base) = (ip, o, l, o as u32 + 3);
+                }
+            }
+            if len == 0 {
+                ip += 1 + ((ip - anchor) >> 8);
+                continue;
+            }
+            // Lookahead: a better match one (two) bytes on wins.
+            let mut steps = 0;
+            while steps < depth && at + 1 + 8 <= end {
+                let next = at + 1;
+                let bonus = if steps == 0 { 4 } else { 7 };
+                let current = gain(len, off_base) + bonus;
+                let rl = self.match_at(data, next, self.rep[0] as usize, end, 4);
+                if rl > 0 && gain(rl, 1) > current {
+                    (at, offset, len, off_base) = (next, self.rep[0] as usize, rl, 1);
+                    steps += 1;
+                    continue;
+                }
+                let (o, l) = self.best_chain_match(data, next, end);
+                if l > 0 && gain(l, o as u32 + 3) > current {
+                    (at, offset, len, off_base) = (next, o, l, o as u32 + 3);
+                    steps += 1;
+                    continue;
+                }
+                break;
+            }
+            let (at, offset, len) =
+                if off_base > 3 { catch_up(data, anchor, at, offset, len) } else { (at, offset, len) };
+            emit(&mut self.rep, data, &mut anchor, at, offset, len, seqs, lits);
+            ip = at + len;
+            // Matches right after a match, with no literals: the second repeat offset.
+            loop {
+                let r1 = self.rep[1] as usize;
+                let l = self.match_at(data, ip, r1, end, 4);
+                if l == 0 || ip + 8 > end {
+                    break;
+                }
+                emit(&mut self.rep, data, &mut anchor, ip, r1, l, seqs, lits);
+                ip += l;
+            }
+        }
+        lits.extend_from_slice(&data[anchor..end]);
+    }
+}
+
+/// Extends a match at `at` backward over literals that match too.
+#[inline(always)]
+fn catch_up(data: &[u8], anchor: usize, mut at: usize, offset: usize, mut len: usize) -> (usize, usize, usize) {
+    while at > anchor && at > offset && data[at - 1] == data[at - 1 - offset] {
+        at -= 1;
+        len += 1;
+    }
+    (at, offset, len)
+}
+
+/// Records a sequence: the literals from `anchor` to `ip`, then `len` bytes from `offset` back.
+/// The offset is coded as a repeat when it equals one the decoder holds, and the repeat history
+/// is kept exactly as the decoder keeps it (RFC 8878 3.1.1.5, with the literal-length-0 rules).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn emit(
+    rep: &mut [u32; 3],
+    data: &[u8],
+    anchor: &mut usize,
+    ip: usize,
+    offset: usize,
+    len: usize,
+    seqs: &mut Vec<Seq>,
+    lits: &mut Vec<u8>,
+) {
+    let lit_len = ip - *anchor;
+    lits.extend_from_slice(&data[*anchor..ip]);
+    let off_base = code_offset(rep, offset as u32, lit_len == 0);
+    seqs.push(Seq { lit_len: lit_len as u32, off_base, match_len: len as u32 });
+    *anchor = ip + len;
+}
+
+/// The offset code for `o` (1..=3 for repeats, else `o + 3`), updating the repeat history.
+#[inline(always)]
+pub(crate) fn code_offset(rep: &mut [u32; 3], o: u32, ll0: bool) -> u32 {
+    let [r0, r1, r2] = *rep;
+    if !ll0 {
+        if o == r0 {
+            return 1;
+        }
+        if o == r1 {
+            *rep = [r1, r0, r2];
+            return 2;
+        }
+        if o == r2 {
+            *rep = [r2, r0, r1];
+            return 3;
+        }
+    } else {
+        if o == r1 {
+            *rep = [r1, r0, r2];
+            return 1;
+        }
+        if o == r2 {
+            *rep = [r2, r0, r1];
+            return 2;
+        }
+        if r0 > 1 && o == r0 - 1 {
+            *rep = [o, r0, r1];
+            return 3;
+        }
+    }
+    *rep = [o, r0, r1];
+    o + 3
+}
+
+/// Length of the common run of `data[a..]` and `data[b..]` (`a < b`), bounded by `end`.
+#[inline(always)]
+pub(crate) fn common(data: &[u8], a: usize, b: usize, end: usize) -> usize {
+    let mut n = 0;
+    while b + n + 8 <= end {
+        let x = read64(data, a + n) ^ read64(data, b + n);
+        if x != 0 {
+            return n + (x.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    while b + n < end && data[a + n] == data[b + n] {
+        n += 1;
+    }
+    n
+}
+
+#[inline(always)]
+fn read64(data: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(data[i..i + 8].try_into().expect("8 bytes"))
+}
