@@ -458,17 +458,29 @@ pub(crate) struct BitWriter {
 }
 
 impl BitWriter {
+    /// Appends the low `bits` bits of `value` (at most 56).
+    #[inline(always)]
     pub(crate) fn write(&mut self, value: u64, bits: u32) {
+        debug_assert!(bits <= 56);
+        if self.n + bits >= 64 {
+            self.flush();
+        }
+        // After a flush fewer than 8 bits wait, so `n + bits < 64`.
         self.acc |= (value & ((1u64 << bits) - 1)) << self.n;
         self.n += bits;
-        while self.n >= 8 {
-            self.out.push(self.acc as u8);
-            self.acc >>= 8;
-            self.n -= 8;
-        }
+    }
+
+    /// Moves the whole bytes of the accumulator to the output.
+    #[inline(always)]
+    fn flush(&mut self) {
+        let bytes = self.n / 8;
+        self.out.extend_from_slice(&self.acc.to_le_bytes()[..bytes as usize]);
+        self.acc = if bytes == 8 { 0 } else { self.acc >> (bytes * 8) };
+        self.n -= bytes * 8;
     }
 
     pub(crate) fn finish(mut self) -> Vec<u8> {
+        self.flush();
         if self.n > 0 {
             self.out.push(self.acc as u8);
         }
@@ -604,6 +616,7 @@ impl FseEncoder {
         Some(w.finish())
     }
 
+    #[inline(always)]
     pub(crate) fn encode_symbol(&self, w: &mut BitWriter, state: &mut u32, s: u8) -> Option<()> {
         let t = self.transform(s)?;
         let nb_bits = (*state + t.delta_nb_bits) >> 16;
@@ -617,6 +630,7 @@ impl FseEncoder {
         w.write(u64::from(state), self.log);
     }
 
+    #[inline(always)]
     fn transform(&self, s: u8) -> Option<SymbolTransform> {
         (*self.present.get(usize::from(s))?).then(|| self.symbols[usize::from(s)])
     }

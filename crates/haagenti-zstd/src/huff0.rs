@@ -457,11 +457,17 @@ impl HuffmanEncoder {
     /// Encodes `data` as one stream. Symbols without a code are encoded as if absent (callers
     /// build the encoder from `data`'s own frequencies).
     pub fn encode_1(&self, data: &[u8]) -> Vec<u8> {
+        let mut table = [(0u64, 0u32); 256];
+        for (s, t) in table.iter_mut().enumerate() {
+            *t = (
+                u64::from(self.codes.get(s).copied().unwrap_or(0)),
+                u32::from(self.lengths.get(s).copied().unwrap_or(0)),
+            );
+        }
         let mut w = crate::fse::BitWriter::default();
         for &b in data.iter().rev() {
-            let s = usize::from(b);
-            let (code, len) = (self.codes.get(s).copied().unwrap_or(0), self.lengths.get(s).copied().unwrap_or(0));
-            w.write(u64::from(code), u32::from(len));
+            let (code, len) = table[usize::from(b)];
+            w.write(code, len);
         }
         w.write(1, 1);
         w.finish()

@@ -184,10 +184,14 @@ impl MatchFinder {
     /// fewer than `min` bytes match).
     #[inline(always)]
     pub(crate) fn match_at(&self, data: &[u8], ip: usize, offset: usize, end: usize, min: usize) -> usize {
-        if offset == 0 || offset > ip || offset > self.window() || ip + min > end {
+        if offset == 0 || offset > ip || offset > self.window() || ip + min.max(4) > end {
             return 0;
         }
-        let len = common(data, ip - offset, ip, end);
+        // Most candidates fail in their first bytes: test four before extending.
+        if read32(data, ip) != read32(data, ip - offset) {
+            return 0;
+        }
+        let len = 4 + common(data, ip - offset + 4, ip + 4, end);
         if len >= min { len } else { 0 }
     }
 
@@ -457,21 +461,28 @@ pub(crate) fn code_offset(rep: &mut [u32; 3], o: u32, ll0: bool) -> u32 {
 /// Length of the common run of `data[a..]` and `data[b..]` (`a < b`), bounded by `end`.
 #[inline(always)]
 pub(crate) fn common(data: &[u8], a: usize, b: usize, end: usize) -> usize {
-    let mut n = 0;
-    while b + n + 8 <= end {
-        let x = read64(data, a + n) ^ read64(data, b + n);
-        if x != 0 {
-            return n + (x.trailing_zeros() / 8) as usize;
+    let n = end - b;
+    let (x, y) = (&data[a..a + n], &data[b..end]);
+    let mut i = 0;
+    while i + 8 <= n {
+        let d = read64(x, i) ^ read64(y, i);
+        if d != 0 {
+            return i + (d.trailing_zeros() / 8) as usize;
         }
-        n += 8;
+        i += 8;
     }
-    while b + n < end && data[a + n] == data[b + n] {
-        n += 1;
+    while i < n && x[i] == y[i] {
+        i += 1;
     }
-    n
+    i
 }
 
 #[inline(always)]
 fn read64(data: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(data[i..i + 8].try_into().expect("8 bytes"))
+}
+
+#[inline(always)]
+fn read32(data: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes(data[i..i + 4].try_into().expect("4 bytes"))
 }

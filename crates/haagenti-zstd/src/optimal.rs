@@ -10,7 +10,7 @@
 use alloc::vec::Vec;
 
 use crate::matching::{MatchFinder, Seq, code_offset, emit};
-use crate::sequences::{LL_BASE, LL_BITS, ML_BASE, ML_BITS};
+use crate::sequences::{LL_BITS, ML_BITS};
 
 /// Prices are in 1/16 bit.
 const ONE_BIT: u32 = 16;
@@ -44,11 +44,11 @@ fn log2_16(x: u32) -> u32 {
 }
 
 fn ll_code(ll: u32) -> usize {
-    if ll < 16 { ll as usize } else { LL_BASE.partition_point(|&b| b <= ll) - 1 }
+    usize::from(crate::encoding::ll_code(ll))
 }
 
 fn ml_code(ml: u32) -> usize {
-    if ml < 35 { ml as usize - 3 } else { ML_BASE.partition_point(|&b| b <= ml) - 1 }
+    usize::from(crate::encoding::ml_code(ml))
 }
 
 impl Prices {
