@@ -156,14 +156,10 @@ impl ZstdCompressor {
     }
 
     fn compress_frame(&self, data: &[u8], out: &mut Vec<u8>) {
-        let window = 1usize << self.params.window_log;
-        write_frame_header(
-            out,
-            data.len() as u64,
-            self.checksum,
-            (data.len() > window).then_some(self.params.window_log),
-        );
-        let mut finder = MatchFinder::new(self.params);
+        let params = self.params.adjusted_for(data.len() as u64);
+        let window = 1usize << params.window_log;
+        write_frame_header(out, data.len() as u64, self.checksum, (data.len() > window).then_some(params.window_log));
+        let mut finder = MatchFinder::new(params);
         let tables = SequenceEncoders::predefined();
         let mut seqs = Vec::new();
         let mut lits = Vec::new();

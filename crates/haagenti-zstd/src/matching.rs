@@ -98,14 +98,27 @@ impl LevelParams {
             13 => p(Lazy2, 22, 21, 22, 7, 4, 128),
             14 => p(Lazy2, 22, 22, 22, 8, 4, 192),
             15 => p(Lazy2, 22, 22, 23, 8, 4, 256),
-            16 => p(Opt, 22, 22, 22, 5, 4, 128),
-            17 => p(Opt, 23, 22, 23, 6, 4, 192),
-            18 => p(Opt, 23, 22, 23, 7, 3, 256),
-            19 => p(Opt, 23, 23, 24, 8, 3, 512),
-            20 => p(Opt, 25, 23, 25, 9, 3, 999),
-            21 => p(Opt, 26, 24, 26, 10, 3, 999),
-            _ => p(Opt, 27, 25, 27, 11, 3, 999),
+            16 => p(Opt, 22, 22, 22, 6, 4, 128),
+            17 => p(Opt, 23, 22, 23, 7, 4, 192),
+            18 => p(Opt, 23, 22, 23, 7, 4, 256),
+            19 => p(Opt, 23, 23, 24, 8, 4, 512),
+            20 => p(Opt, 25, 23, 25, 9, 4, 999),
+            21 => p(Opt, 26, 24, 26, 9, 4, 999),
+            _ => p(Opt, 27, 25, 27, 10, 4, 999),
         }
+    }
+}
+
+impl LevelParams {
+    /// These parameters shrunk to what an input of `size` bytes can use: no window, hash table
+    /// or chain larger than the input needs (so small inputs do not allocate the tables of a
+    /// large window).
+    pub fn adjusted_for(mut self, size: u64) -> Self {
+        let need = (64 - size.max(1).saturating_sub(1).leading_zeros()).max(10) as u8;
+        self.window_log = self.window_log.min(need);
+        self.hash_log = self.hash_log.min(need + 1);
+        self.chain_log = self.chain_log.min(need + 1);
+        self
     }
 }
 

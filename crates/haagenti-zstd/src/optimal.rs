@@ -52,6 +52,25 @@ fn ml_code(ml: u32) -> usize {
 }
 
 impl Prices {
+    fn from_sequences(seqs: &[Seq], lits: &[u8]) -> Self {
+        let mut lit = [0u32; 256];
+        for &b in lits {
+            lit[usize::from(b)] += 1;
+        }
+        let (mut ll, mut ml, mut of) = ([0u32; 36], [0u32; 53], [0u32; 32]);
+        for s in seqs {
+            ll[ll_code(s.lit_len)] += 1;
+            ml[ml_code(s.match_len)] += 1;
+            of[(31 - s.off_base.leading_zeros()) as usize] += 1;
+        }
+        Prices {
+            literal: price_table(&lit),
+            ll_code: price_table(&ll),
+            ml_code: price_table(&ml),
+            of_code: price_table(&of),
+        }
+    }
+
     fn initial(block: &[u8]) -> Self {
         let mut lit = [0u32; 256];
         for &b in block {
@@ -106,7 +125,9 @@ struct Node {
     rep: [u32; 3],
 }
 
-/// Parses `data[start..end]` into sequences with the price search.
+/// Parses `data[start..end]` into sequences with the price search: a first pass priced from
+/// the block's literals, a second priced by the statistics of the first pass's sequences (the
+/// chain candidates of the first pass are kept, so the second costs no searching).
 pub(crate) fn parse(
     mf: &mut MatchFinder,
     data: &[u8],
@@ -115,11 +136,26 @@ pub(crate) fn parse(
     seqs: &mut Vec<Seq>,
     lits: &mut Vec<u8>,
 ) {
+    let mut cache = Cache { starts: alloc::vec![u32::MAX; end - start + 1], items: Vec::new(), recording: true };
     let prices = Prices::initial(&data[start..end]);
-    let path = search(mf, data, start, end, &prices, mf.rep);
+    let path = search(mf, data, start, end, &prices, mf.rep, &mut cache);
+    let (mut s1, mut l1, mut rep) = (Vec::new(), Vec::new(), mf.rep);
+    replay(&path, &mut rep, data, start, end, &mut s1, &mut l1);
+    cache.recording = false;
+    let prices = Prices::from_sequences(&s1, &l1);
+    let path = search(mf, data, start, end, &prices, mf.rep, &mut cache);
     let mut rep = mf.rep;
     replay(&path, &mut rep, data, start, end, seqs, lits);
     mf.rep = rep;
+}
+
+/// The chain candidates of each position the first pass expanded.
+struct Cache {
+    /// Index in `items` of each position's first candidate; `u32::MAX` where none were kept.
+    starts: Vec<u32>,
+    /// (offset, length) runs, each ended by a (0, 0).
+    items: Vec<(u32, u32)>,
+    recording: bool,
 }
 
 /// Emits the matches of `path` (position, offset, length, in order).
@@ -147,6 +183,7 @@ fn search(
     end: usize,
     prices: &Prices,
     rep: [u32; 3],
+    cache: &mut Cache,
 ) -> Vec<(usize, u32, u32)> {
     let n = end - start;
     let unreached = Node { price: u32::MAX, len: 0, offset: 0, lit_run: 0, rep };
@@ -185,7 +222,16 @@ fn search(
         }
         let mut longest = candidates.iter().map(|c| c.1).max().unwrap_or(0);
         if longest < sufficient {
-            mf.chain_matches(data, ip, end, |o, l| candidates.push((o as u32, l as u32)));
+            let reps_found = candidates.len();
+            if cache.recording {
+                mf.chain_matches(data, ip, end, |o, l| candidates.push((o as u32, l as u32)));
+                cache.starts[i] = cache.items.len() as u32;
+                cache.items.extend_from_slice(&candidates[reps_found..]);
+                cache.items.push((0, 0));
+            } else if cache.starts[i] != u32::MAX {
+                let from = cache.starts[i] as usize;
+                candidates.extend(cache.items[from..].iter().take_while(|c| c.1 != 0));
+            }
             longest = candidates.iter().map(|c| c.1).max().unwrap_or(0);
         }
         if longest >= sufficient {
