@@ -65,8 +65,22 @@ pub fn real_inputs(weights_cap: usize) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// Every Rust source file of this repository, concatenated in path order.
-pub fn source_code() -> Vec<u8> {
+/// Paragraphs of a real text (longer than 64 bytes): the kind of small records dictionaries
+/// are for.
+pub fn text_paragraphs() -> Vec<Vec<u8>> {
+    let text = read("corpus/alice29.txt");
+    let text = String::from_utf8_lossy(&text).into_owned();
+    text.split("\r\n\r\n").chain(text.split("\n\n")).filter(|p| p.len() > 64).map(|p| p.as_bytes().to_vec()).collect()
+}
+
+/// Records of eight lines each from a real list of URLs.
+pub fn url_records() -> Vec<Vec<u8>> {
+    let urls = read("corpus/urls.10K");
+    urls.split(|&b| b == b'\n').collect::<Vec<_>>().chunks(8).map(|c| c.join(&b'\n')).collect()
+}
+
+/// Each Rust source file of this repository, in path order.
+pub fn source_files() -> Vec<Vec<u8>> {
     fn walk(dir: &std::path::Path, files: &mut Vec<PathBuf>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
@@ -81,7 +95,12 @@ pub fn source_code() -> Vec<u8> {
     let mut files = Vec::new();
     walk(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."), &mut files);
     files.sort();
-    files.iter().flat_map(|f| std::fs::read(f).unwrap()).collect()
+    files.iter().map(|f| std::fs::read(f).unwrap()).collect()
+}
+
+/// Every Rust source file of this repository, concatenated in path order.
+pub fn source_code() -> Vec<u8> {
+    source_files().concat()
 }
 
 /// A real x86-64 executable: the `zstd` program if present, else this test binary.

@@ -56,11 +56,8 @@ fn long_window_27() {
     assert!(Decompressor::new(tight).decompress(&frame).is_err(), "window limit ignored");
 }
 
-/// Paragraphs of a real text: the kind of small records dictionaries are for.
 fn samples() -> Vec<Vec<u8>> {
-    let text = read("corpus/alice29.txt");
-    let text = String::from_utf8_lossy(&text).into_owned();
-    text.split("\r\n\r\n").chain(text.split("\n\n")).filter(|p| p.len() > 64).map(|p| p.as_bytes().to_vec()).collect()
+    haagenti_tests::text_paragraphs()
 }
 
 #[test]

@@ -56,6 +56,8 @@ pub(crate) struct DictTables {
     pub of: DecodingTable,
     pub ml: DecodingTable,
     pub rep: [u32; 3],
+    /// The distributions behind `ll`, `of` and `ml`, for encoders.
+    pub dists: [Distribution; 3],
 }
 
 /// A decoding dictionary.
@@ -79,18 +81,18 @@ impl Dictionary {
         let mut pos = 8;
         let (huffman, used) = HuffmanTable::read(&bytes[pos..]).map_err(DictionaryError::BadTable)?;
         pos += used;
-        let mut table = |max_log, max_symbol| -> Result<DecodingTable, DictionaryError> {
+        let mut table = |max_log, max_symbol| -> Result<(DecodingTable, Distribution), DictionaryError> {
             let (dist, used) =
                 Distribution::read(&bytes[pos..], max_log, max_symbol).map_err(DictionaryError::BadTable)?;
             if pos + used > bytes.len() {
                 return Err(DictionaryError::Truncated { what: "FSE tables" });
             }
             pos += used;
-            DecodingTable::build(&dist).map_err(DictionaryError::BadTable)
+            Ok((DecodingTable::build(&dist).map_err(DictionaryError::BadTable)?, dist))
         };
-        let of = table(8, 31)?;
-        let ml = table(9, 52)?;
-        let ll = table(9, 35)?;
+        let (of, of_dist) = table(8, 31)?;
+        let (ml, ml_dist) = table(9, 52)?;
+        let (ll, ll_dist) = table(9, 35)?;
         let reps = bytes.get(pos..pos + 12).ok_or(DictionaryError::Truncated { what: "repeat offsets" })?;
         let mut rep = [0u32; 3];
         for (i, r) in rep.iter_mut().enumerate() {
@@ -102,7 +104,11 @@ impl Dictionary {
                 return Err(DictionaryError::BadRepeatOffset { offset, content_len: content.len() });
             }
         }
-        Ok(Dictionary { id, content, tables: Some(DictTables { huffman, ll, of, ml, rep }) })
+        Ok(Dictionary {
+            id,
+            content,
+            tables: Some(DictTables { huffman, ll, of, ml, rep, dists: [ll_dist, of_dist, ml_dist] }),
+        })
     }
 
     /// A raw-content dictionary (ID 0): history only, no tables.

@@ -11,12 +11,12 @@ use alloc::vec::Vec;
 
 use xxhash_rust::xxh64::Xxh64;
 
+use crate::block_writer::{Predefined, write_compressed_block};
+use crate::dict::ZstdDict;
 use crate::frame::{MAX_BLOCK_SIZE, ZSTD_MAGIC};
-use crate::fse::{self, BitWriter, FseEncoder, FseTable};
-use crate::huff0::HuffmanEncoder;
+use crate::matching::MatchFinder;
 pub use crate::matching::{LevelParams, Strategy};
-use crate::matching::{MatchFinder, Seq};
-use crate::sequences::{LL_BASE, LL_BITS, ML_BASE, ML_BITS};
+use crate::sequences::{LL_BASE, ML_BASE};
 
 /// How to compress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +136,11 @@ impl ZstdCompressor {
         self
     }
 
+    /// Whether frames end with the content checksum.
+    pub fn has_checksum(&self) -> bool {
+        self.checksum
+    }
+
     /// The parameters in use.
     pub fn params(&self) -> LevelParams {
         self.params
@@ -144,35 +149,59 @@ impl ZstdCompressor {
     /// Compresses `data`. Inputs of 2^31 bytes or more become several frames, which decoders
     /// read back as one stream.
     pub fn compress(&self, data: &[u8]) -> Vec<u8> {
+        self.compress_frames(data, None)
+    }
+
+    pub(crate) fn compress_frames(&self, data: &[u8], dict: Option<&ZstdDict>) -> Vec<u8> {
         let mut out = Vec::with_capacity(data.len() / 2 + 64);
         const MAX_FRAME: usize = 1 << 31;
         let mut pieces = data.chunks(MAX_FRAME);
         let first = pieces.next().unwrap_or(&[]);
-        self.compress_frame(first, &mut out);
+        self.compress_frame(first, dict, &mut out);
         for piece in pieces {
-            self.compress_frame(piece, &mut out);
+            self.compress_frame(piece, dict, &mut out);
         }
         out
     }
 
-    fn compress_frame(&self, data: &[u8], out: &mut Vec<u8>) {
-        let params = self.params.adjusted_for(data.len() as u64);
+    fn compress_frame(&self, data: &[u8], dict: Option<&ZstdDict>, out: &mut Vec<u8>) {
+        // With a dictionary, its content sits before the data as history the matches reach.
+        let (buf, prefix, dict_id, rep);
+        let joined: Vec<u8>;
+        match dict {
+            Some(d) if !d.content().is_empty() => {
+                joined = [d.content(), data].concat();
+                (buf, prefix, dict_id, rep) = (&joined[..], d.content().len(), d.id(), d.rep());
+            }
+            Some(d) => (buf, prefix, dict_id, rep) = (data, 0, d.id(), [1, 4, 8]),
+            None => (buf, prefix, dict_id, rep) = (data, 0, 0, [1, 4, 8]),
+        }
+        let params = self.params.adjusted_for(buf.len() as u64);
         let window = 1usize << params.window_log;
-        write_frame_header(out, data.len() as u64, self.checksum, (data.len() > window).then_some(params.window_log));
+        let header = FrameHeader {
+            size: data.len() as u64,
+            checksum: self.checksum,
+            window_log: (data.len() > window).then_some(params.window_log),
+            dict_id,
+        };
+        header.write(out);
         let mut finder = MatchFinder::new(params);
-        let tables = SequenceEncoders::predefined();
+        finder.rep = rep;
+        finder.prime(buf, prefix);
+        let predefined = Predefined::new();
+        let mut entropy = dict.and_then(ZstdDict::entropy).unwrap_or_default();
         let mut seqs = Vec::new();
         let mut lits = Vec::new();
-        let mut start = 0;
+        let mut start = prefix;
         loop {
-            let end = (start + MAX_BLOCK_SIZE).min(data.len());
-            let last = end == data.len();
-            let block = &data[start..end];
+            let end = (start + MAX_BLOCK_SIZE).min(buf.len());
+            let last = end == buf.len();
+            let block = &buf[start..end];
             let header_at = out.len();
             out.extend_from_slice(&[0, 0, 0]);
             let (block_type, size) = if !block.is_empty() && block.iter().all(|&b| b == block[0]) {
                 out.push(block[0]);
-                finder.skip(data, start, end);
+                finder.skip(buf, start, end);
                 (1, block.len())
             } else {
                 seqs.clear();
@@ -180,15 +209,18 @@ impl ZstdCompressor {
                 // Repeat offsets change only through compressed blocks; a block stored raw must
                 // not move the encoder's copy of them either.
                 let rep_before = finder.rep;
-                finder.find(data, start, end, &mut seqs, &mut lits);
+                let entropy_before = entropy.clone();
+                finder.find(buf, start, end, &mut seqs, &mut lits);
                 let body_at = out.len();
-                if block.len() >= 32
-                    && write_compressed_block(out, &lits, &seqs, &tables)
+                if block.len() >= 8
+                    && write_compressed_block(out, &lits, &seqs, &mut entropy, &predefined)
                     && out.len() - body_at < block.len()
                 {
                     (2, out.len() - body_at)
                 } else {
+                    // The decoder never sees what this block would have sent.
                     finder.rep = rep_before;
+                    entropy = entropy_before;
                     out.truncate(body_at);
                     out.extend_from_slice(block);
                     (0, block.len())
@@ -209,45 +241,43 @@ impl ZstdCompressor {
     }
 }
 
-/// Frame header with the content size; single-segment unless a window log is given.
-fn write_frame_header(out: &mut Vec<u8>, size: u64, checksum: bool, window_log: Option<u8>) {
-    out.extend_from_slice(&ZSTD_MAGIC.to_le_bytes());
-    let single = window_log.is_none();
-    let (flag, bytes): (u8, Vec<u8>) = if size < 256 && single {
-        (0, alloc::vec![size as u8])
-    } else if (256..65536 + 256).contains(&size) {
-        (1, ((size - 256) as u16).to_le_bytes().to_vec())
-    } else if size <= u64::from(u32::MAX) {
-        (2, (size as u32).to_le_bytes().to_vec())
-    } else {
-        (3, size.to_le_bytes().to_vec())
-    };
-    out.push(flag << 6 | u8::from(single) << 5 | u8::from(checksum) << 2);
-    if let Some(log) = window_log {
-        // Exponent only: the window is exactly 2^log.
-        out.push((log - 10) << 3);
-    }
-    out.extend_from_slice(&bytes);
+/// What a frame header records.
+struct FrameHeader {
+    size: u64,
+    checksum: bool,
+    /// A window descriptor; `None` for a single-segment frame (the window is the content).
+    window_log: Option<u8>,
+    /// 0 for none.
+    dict_id: u32,
 }
 
-/// FSE encoders for the three sequence codes.
-struct SequenceEncoders {
-    ll: FseEncoder,
-    of: FseEncoder,
-    ml: FseEncoder,
-}
-
-impl SequenceEncoders {
-    fn predefined() -> Self {
-        let enc = |(log, counts): (u8, &[i16])| {
-            let dist = fse::Distribution { accuracy_log: log, counts: counts.to_vec() };
-            FseEncoder::new(&FseTable::from_distribution(dist).expect("predefined tables are valid"))
+impl FrameHeader {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&ZSTD_MAGIC.to_le_bytes());
+        let single = self.window_log.is_none();
+        let size = self.size;
+        let (fcs_flag, fcs): (u8, Vec<u8>) = if size < 256 && single {
+            (0, alloc::vec![size as u8])
+        } else if (256..65536 + 256).contains(&size) {
+            (1, ((size - 256) as u16).to_le_bytes().to_vec())
+        } else if size <= u64::from(u32::MAX) {
+            (2, (size as u32).to_le_bytes().to_vec())
+        } else {
+            (3, size.to_le_bytes().to_vec())
         };
-        SequenceEncoders {
-            ll: enc((fse::LL_DEFAULT.0, &fse::LL_DEFAULT.1)),
-            of: enc((fse::OF_DEFAULT.0, &fse::OF_DEFAULT.1)),
-            ml: enc((fse::ML_DEFAULT.0, &fse::ML_DEFAULT.1)),
+        let (did_flag, did): (u8, Vec<u8>) = match self.dict_id {
+            0 => (0, Vec::new()),
+            1..=255 => (1, alloc::vec![self.dict_id as u8]),
+            256..=65535 => (2, (self.dict_id as u16).to_le_bytes().to_vec()),
+            _ => (3, self.dict_id.to_le_bytes().to_vec()),
+        };
+        out.push(fcs_flag << 6 | u8::from(single) << 5 | u8::from(self.checksum) << 2 | did_flag);
+        if let Some(log) = self.window_log {
+            // Exponent only: the window is exactly 2^log.
+            out.push((log - 10) << 3);
         }
+        out.extend_from_slice(&did);
+        out.extend_from_slice(&fcs);
     }
 }
 
@@ -293,150 +323,6 @@ pub(crate) fn ll_code(ll: u32) -> u8 {
 pub(crate) fn ml_code(ml: u32) -> u8 {
     let m = ml - 3;
     if m < 128 { ML_CODE[m as usize] } else { (31 - m.leading_zeros()) as u8 + 36 }
-}
-
-/// Writes the literals and sequences sections; false if something does not fit (the caller
-/// then stores the block raw).
-fn write_compressed_block(out: &mut Vec<u8>, lits: &[u8], seqs: &[Seq], enc: &SequenceEncoders) -> bool {
-    write_literals(out, lits);
-    // Sequences section header.
-    let n = seqs.len();
-    if n < 128 {
-        out.push(n as u8);
-    } else if n < 0x7F00 {
-        out.extend_from_slice(&[((n >> 8) + 128) as u8, n as u8]);
-    } else {
-        out.push(255);
-        out.extend_from_slice(&((n - 0x7F00) as u16).to_le_bytes());
-    }
-    if n == 0 {
-        return true;
-    }
-    let codes = |s: &Seq| (ll_code(s.lit_len), ml_code(s.match_len), 31 - s.off_base.leading_zeros());
-    // Tables fitted to this block's codes when there are enough sequences to pay for their
-    // descriptions; the predefined ones otherwise.
-    let custom;
-    let enc = if n >= 32 {
-        let (mut llh, mut mlh, mut ofh) = ([0u32; 36], [0u32; 53], [0u32; 32]);
-        for s in seqs {
-            let (l, m, o) = codes(s);
-            llh[usize::from(l)] += 1;
-            mlh[usize::from(m)] += 1;
-            ofh[o as usize] += 1;
-        }
-        let log_for = |max: u8, hist: &[u32]| {
-            // Enough cells for every symbol, no more than the format allows or the data needs.
-            let present = hist.iter().filter(|&&h| h > 0).count().max(2);
-            let need = (usize::BITS - (present - 1).leading_zeros()) as u8 + 1;
-            let by_count = (usize::BITS - n.leading_zeros()) as u8;
-            fse::TableLog::new(need.max(by_count.min(max)).clamp(5, max))
-        };
-        let tables = (
-            log_for(9, &llh).and_then(|l| FseTable::from_frequencies(&llh, l).ok()),
-            log_for(8, &ofh).and_then(|l| FseTable::from_frequencies(&ofh, l).ok()),
-            log_for(9, &mlh).and_then(|l| FseTable::from_frequencies(&mlh, l).ok()),
-        );
-        match tables {
-            (Some(ll), Some(of), Some(ml)) => {
-                out.push(2 << 6 | 2 << 4 | 2 << 2);
-                out.extend_from_slice(&ll.serialize());
-                out.extend_from_slice(&of.serialize());
-                out.extend_from_slice(&ml.serialize());
-                custom =
-                    SequenceEncoders { ll: FseEncoder::new(&ll), of: FseEncoder::new(&of), ml: FseEncoder::new(&ml) };
-                &custom
-            }
-            _ => {
-                out.push(0);
-                enc
-            }
-        }
-    } else {
-        out.push(0); // all three codes use the predefined tables
-        enc
-    };
-    let mut w = BitWriter::default();
-    let write_extras = |w: &mut BitWriter, s: &Seq, (llc, mlc, ofc): (u8, u8, u32)| {
-        w.write(u64::from(s.lit_len - LL_BASE[usize::from(llc)]), u32::from(LL_BITS[usize::from(llc)]));
-        w.write(u64::from(s.match_len - ML_BASE[usize::from(mlc)]), u32::from(ML_BITS[usize::from(mlc)]));
-        w.write(u64::from(s.off_base - (1 << ofc)), ofc);
-    };
-    let last = &seqs[n - 1];
-    let (llc, mlc, ofc) = codes(last);
-    let (Some(mut ml_s), Some(mut of_s), Some(mut ll_s)) =
-        (enc.ml.init_state(mlc), enc.of.init_state(ofc as u8), enc.ll.init_state(llc))
-    else {
-        return false;
-    };
-    write_extras(&mut w, last, (llc, mlc, ofc));
-    for s in seqs[..n - 1].iter().rev() {
-        let (llc, mlc, ofc) = codes(s);
-        if enc.of.encode_symbol(&mut w, &mut of_s, ofc as u8).is_none()
-            || enc.ml.encode_symbol(&mut w, &mut ml_s, mlc).is_none()
-            || enc.ll.encode_symbol(&mut w, &mut ll_s, llc).is_none()
-        {
-            return false;
-        }
-        write_extras(&mut w, s, (llc, mlc, ofc));
-    }
-    enc.ml.flush(&mut w, ml_s);
-    enc.of.flush(&mut w, of_s);
-    enc.ll.flush(&mut w, ll_s);
-    w.write(1, 1);
-    out.extend_from_slice(&w.finish());
-    true
-}
-
-/// Literals section: Huffman-coded (1 or 4 streams) when smaller, else raw.
-fn write_literals(out: &mut Vec<u8>, lits: &[u8]) {
-    if lits.len() >= 64
-        && let Some(section) = huffman_literals(lits)
-        && section.len() < lits.len() + 3
-    {
-        out.extend_from_slice(&section);
-        return;
-    }
-    let n = lits.len();
-    if n < 32 {
-        out.push((n as u8) << 3);
-    } else if n < 4096 {
-        out.extend_from_slice(&((1 << 2 | (n as u16) << 4).to_le_bytes()));
-    } else {
-        out.extend_from_slice(&((3 << 2 | (n as u32) << 4).to_le_bytes()[..3]));
-    }
-    out.extend_from_slice(lits);
-}
-
-fn huffman_literals(lits: &[u8]) -> Option<Vec<u8>> {
-    let mut freqs = [0u32; 256];
-    for &b in lits {
-        freqs[usize::from(b)] += 1;
-    }
-    let enc = HuffmanEncoder::from_frequencies(&freqs, 11).ok()?;
-    let mut body = enc.description().ok()?;
-    let single = lits.len() <= 1023;
-    if single {
-        body.extend_from_slice(&enc.encode_1(lits));
-    } else {
-        body.extend_from_slice(&enc.encode_4(lits).ok()?);
-    }
-    let (regen, comp) = (lits.len() as u64, body.len() as u64);
-    let (size_format, bits, header_len) = match regen.max(comp) {
-        m if single => {
-            if m > 1023 {
-                return None;
-            }
-            (0u64, 10, 3)
-        }
-        m if m <= 1023 => (1, 10, 3),
-        m if m <= 16383 => (2, 14, 4),
-        m if m <= 262_143 => (3, 18, 5),
-        _ => return None,
-    };
-    let v = 2 | size_format << 2 | regen << 4 | comp << (4 + bits);
-    let mut out = v.to_le_bytes()[..header_len].to_vec();
-    out.extend_from_slice(&body);
-    Some(out)
 }
 
 #[cfg(test)]

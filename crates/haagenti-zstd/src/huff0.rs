@@ -402,24 +402,55 @@ impl HuffmanEncoder {
         let mut lengths = alloc::vec![0u8; freqs.len()];
         huffman_lengths(freqs, &symbols, &mut lengths);
         limit_lengths(freqs, &symbols, &mut lengths, max_bits);
-        let max_bits = symbols.iter().map(|&s| lengths[s]).max().unwrap_or(1);
+        Ok(Self::with_lengths(lengths))
+    }
 
-        // Canonical codes in the decoder's layout: cells by weight ascending (longest codes
-        // first), symbols ascending within a weight; a code is its first cell >> (weight - 1).
+    /// Canonical codes for the given code lengths (0: absent), in the decoder's layout: cells by
+    /// weight ascending (longest codes first), symbols ascending within a weight; a code is its
+    /// first cell >> (weight - 1).
+    fn with_lengths(lengths: Vec<u8>) -> Self {
+        let max_bits = lengths.iter().copied().max().unwrap_or(1).max(1);
         let weight = |s: usize| if lengths[s] == 0 { 0 } else { max_bits + 1 - lengths[s] };
-        let mut next_cell = [0u32; 13];
+        let mut next_cell = [0u32; MAX_BITS as usize + 1];
         let mut cell = 0u32;
         for w in 1..=max_bits {
             next_cell[usize::from(w)] = cell;
-            cell += symbols.iter().filter(|&&s| weight(s) == w).count() as u32 * (1 << (w - 1));
+            cell += (0..lengths.len()).filter(|&s| weight(s) == w).count() as u32 * (1 << (w - 1));
         }
-        let mut codes = alloc::vec![0u16; freqs.len()];
-        for &s in &symbols {
+        let mut codes = alloc::vec![0u16; lengths.len()];
+        for (s, code) in codes.iter_mut().enumerate() {
             let w = weight(s);
-            codes[s] = (next_cell[usize::from(w)] >> (w - 1)) as u16;
-            next_cell[usize::from(w)] += 1 << (w - 1);
+            if w > 0 {
+                *code = (next_cell[usize::from(w)] >> (w - 1)) as u16;
+                next_cell[usize::from(w)] += 1 << (w - 1);
+            }
         }
-        Ok(HuffmanEncoder { max_bits, lengths, codes })
+        HuffmanEncoder { max_bits, lengths, codes }
+    }
+
+    /// The encoder for the codes a decoding table holds (a dictionary's, or a previous block's),
+    /// for treeless literals.
+    pub(crate) fn from_table(table: &HuffmanTable) -> Self {
+        let mut lengths = alloc::vec![0u8; 256];
+        for &cell in &table.cells[..1 << table.log] {
+            lengths[usize::from(cell as u8)] = (cell >> 8) as u8;
+        }
+        Self::with_lengths(lengths)
+    }
+
+    /// Bits to code literals with these symbol counts; `None` if one of them has no code.
+    pub(crate) fn cost(&self, freqs: &[u32; 256]) -> Option<u64> {
+        let mut bits = 0u64;
+        for (s, &f) in freqs.iter().enumerate() {
+            if f > 0 {
+                let len = *self.lengths.get(s)?;
+                if len == 0 {
+                    return None;
+                }
+                bits += u64::from(f) * u64::from(len);
+            }
+        }
+        Some(bits)
     }
 
     /// The longest code.

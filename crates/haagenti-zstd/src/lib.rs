@@ -25,9 +25,11 @@ extern crate alloc;
 extern crate std;
 
 pub mod bit_io;
+mod block_writer;
 pub mod blocks;
 mod cpu;
 pub mod decoding;
+pub mod dict;
 pub mod dictionary;
 pub mod encoding;
 mod error;
@@ -43,6 +45,7 @@ mod sequences;
 mod wildcopy;
 
 pub use decoding::{DecoderConfig, Decompressor, StreamDecoder, decompress, decompress_into, decompress_with};
+pub use dict::{ZstdDict, ZstdDictCompressor, ZstdDictDecompressor};
 pub use dictionary::{Dictionary, DictionaryError};
 pub use encoding::{CompressorConfig, Level, ZstdCompressor, compress, compress_with};
 pub use error::{BlockError, Error, FrameError};

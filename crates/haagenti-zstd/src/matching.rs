@@ -160,15 +160,31 @@ impl MatchFinder {
         (v.wrapping_mul(0xCF1B_BCDC_B7A5_6463) >> (64 - u32::from(log))) as usize
     }
 
+    /// Indexes `data[..end]` (a dictionary's content) so the first block can refer to it.
+    pub(crate) fn prime(&mut self, data: &[u8], end: usize) {
+        match self.p.strategy {
+            Strategy::Fast | Strategy::DFast => {
+                let n = if self.p.strategy == Strategy::DFast { 8 } else { self.p.min_match };
+                for i in 0..end.saturating_sub(8) {
+                    self.head[Self::hash(data, i, n, self.p.hash_log)] = i as u32;
+                    if self.p.strategy == Strategy::DFast {
+                        self.chain[Self::hash(data, i, self.p.min_match, self.p.chain_log)] = i as u32;
+                    }
+                }
+            }
+            _ => self.insert_until(data, end.saturating_sub(8)),
+        }
+    }
+
     /// Indexes a block stored without searching it (an RLE block), so later blocks can refer
     /// to it.
     pub(crate) fn skip(&mut self, data: &[u8], start: usize, end: usize) {
         match self.p.strategy {
             Strategy::Fast | Strategy::DFast => {
+                let n = if self.p.strategy == Strategy::DFast { 8 } else { self.p.min_match };
                 let mut i = start;
                 while i + 8 <= end {
-                    let h = Self::hash(data, i, self.p.min_match, self.p.hash_log);
-                    self.head[h] = i as u32;
+                    self.head[Self::hash(data, i, n, self.p.hash_log)] = i as u32;
                     i += 16;
                 }
             }

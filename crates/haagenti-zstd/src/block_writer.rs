@@ -1,0 +1,303 @@
+//! The compressed-block writer: literals and sequences sections, with each entropy table chosen
+//! by estimated cost among the ones the format offers. Literals: raw, RLE, Huffman with a new
+//! table, or "treeless" (the previous block's or the dictionary's table). Each sequence code:
+//! the predefined table, a new table fitted to the block, or "repeat" (the previous block's or
+//! the dictionary's). [`EntropyState`] carries the reusable tables from block to block.
+
+use alloc::vec::Vec;
+
+use crate::encoding::{ll_code, ml_code};
+use crate::fse::{self, BitWriter, Distribution, FseEncoder, FseTable};
+use crate::huff0::{HuffmanEncoder, HuffmanTable};
+use crate::matching::Seq;
+use crate::sequences::{LL_BASE, LL_BITS, ML_BASE, ML_BITS};
+
+/// Costs are in 1/16 bit.
+const BIT: u64 = 16;
+
+/// `16 * log2(x)` for `x >= 1`, to within 1/16.
+fn log2_16(x: u32) -> u64 {
+    let hb = 31 - x.leading_zeros();
+    let frac = if hb >= 4 { (x >> (hb - 4)) & 15 } else { (x << (4 - hb)) & 15 };
+    u64::from(hb * 16 + frac)
+}
+
+/// One sequence code's table, as the encoder and the cost estimate need it.
+#[derive(Debug, Clone)]
+pub(crate) struct SeqCoder {
+    enc: FseEncoder,
+    log: u8,
+    counts: Vec<i16>,
+}
+
+impl SeqCoder {
+    fn new(table: &FseTable) -> Self {
+        let d = table.distribution();
+        SeqCoder { enc: FseEncoder::new(table), log: d.accuracy_log, counts: d.counts.clone() }
+    }
+
+    pub(crate) fn from_distribution(dist: &Distribution) -> Option<Self> {
+        FseTable::from_distribution(dist.clone()).ok().map(|t| Self::new(&t))
+    }
+
+    /// Estimated cost of coding symbols with counts `hist` (1/16 bits); `None` if one has no
+    /// cell in this table.
+    fn cost(&self, hist: &[u32]) -> Option<u64> {
+        let mut total = 0u64;
+        for (s, &h) in hist.iter().enumerate() {
+            if h == 0 {
+                continue;
+            }
+            let c = *self.counts.get(s)?;
+            if c == 0 {
+                return None;
+            }
+            let c = c.max(1) as u32;
+            total += u64::from(h) * (u64::from(self.log) * BIT - log2_16(c).min(u64::from(self.log) * BIT));
+        }
+        Some(total)
+    }
+}
+
+/// Tables a block may reuse: the last ones sent, or the dictionary's.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EntropyState {
+    pub huffman: Option<HuffmanEncoder>,
+    /// Literal-length, offset and match-length tables.
+    pub seq: [Option<SeqCoder>; 3],
+}
+
+impl EntropyState {
+    /// The tables of a formatted dictionary.
+    pub(crate) fn from_dictionary(huffman: &HuffmanTable, dists: &[Distribution; 3]) -> Self {
+        EntropyState {
+            huffman: Some(HuffmanEncoder::from_table(huffman)),
+            seq: [
+                SeqCoder::from_distribution(&dists[0]),
+                SeqCoder::from_distribution(&dists[1]),
+                SeqCoder::from_distribution(&dists[2]),
+            ],
+        }
+    }
+}
+
+/// The predefined tables, built once per frame.
+pub(crate) struct Predefined([SeqCoder; 3]);
+
+impl Predefined {
+    pub(crate) fn new() -> Self {
+        let coder = |(log, counts): (u8, &[i16])| {
+            let dist = Distribution { accuracy_log: log, counts: counts.to_vec() };
+            SeqCoder::new(&FseTable::from_distribution(dist).expect("predefined tables are valid"))
+        };
+        Predefined([
+            coder((fse::LL_DEFAULT.0, &fse::LL_DEFAULT.1)),
+            coder((fse::OF_DEFAULT.0, &fse::OF_DEFAULT.1)),
+            coder((fse::ML_DEFAULT.0, &fse::ML_DEFAULT.1)),
+        ])
+    }
+}
+
+/// Writes the literals and sequences sections; false if something does not fit (the caller
+/// then stores the block raw and restores `state`).
+pub(crate) fn write_compressed_block(
+    out: &mut Vec<u8>,
+    lits: &[u8],
+    seqs: &[Seq],
+    state: &mut EntropyState,
+    predefined: &Predefined,
+) -> bool {
+    write_literals(out, lits, &mut state.huffman);
+    // Sequences section header.
+    let n = seqs.len();
+    if n < 128 {
+        out.push(n as u8);
+    } else if n < 0x7F00 {
+        out.extend_from_slice(&[((n >> 8) + 128) as u8, n as u8]);
+    } else {
+        out.push(255);
+        out.extend_from_slice(&((n - 0x7F00) as u16).to_le_bytes());
+    }
+    if n == 0 {
+        return true;
+    }
+    let codes: Vec<[u8; 3]> = seqs
+        .iter()
+        .map(|s| [ll_code(s.lit_len), (31 - s.off_base.leading_zeros()) as u8, ml_code(s.match_len)])
+        .collect();
+    let mut hists = [alloc::vec![0u32; 36], alloc::vec![0u32; 32], alloc::vec![0u32; 53]];
+    for c in &codes {
+        for k in 0..3 {
+            hists[k][usize::from(c[k])] += 1;
+        }
+    }
+    // Per code: predefined (mode 0), a new table (mode 2) or the previous one (mode 3),
+    // whichever is estimated smallest with its description.
+    let max_logs = [9u8, 8, 9];
+    let mut modes = 0u8;
+    let mut coders: [Option<SeqCoder>; 3] = [None, None, None];
+    let mut descs: [Vec<u8>; 3] = Default::default();
+    for k in 0..3 {
+        let hist = &hists[k];
+        let mut best: (u64, u8, Option<(SeqCoder, Vec<u8>)>) =
+            (predefined.0[k].cost(hist).unwrap_or(u64::MAX), 0, None);
+        if let Some(prev) = &state.seq[k]
+            && let Some(c) = prev.cost(hist)
+            && c < best.0
+        {
+            best = (c, 3, None);
+        }
+        if let Some(table) = fitted_table(hist, n, max_logs[k]) {
+            let desc = table.serialize();
+            let coder = SeqCoder::new(&table);
+            if let Some(c) = coder.cost(hist) {
+                let c = c + desc.len() as u64 * 8 * BIT;
+                if c < best.0 {
+                    best = (c, 2, Some((coder, desc)));
+                }
+            }
+        }
+        if best.0 == u64::MAX {
+            return false;
+        }
+        modes |= best.1 << (6 - 2 * k);
+        coders[k] = match (best.1, best.2) {
+            (0, _) => Some(predefined.0[k].clone()),
+            (3, _) => state.seq[k].clone(),
+            (_, Some((coder, desc))) => {
+                descs[k] = desc;
+                Some(coder)
+            }
+            _ => unreachable!("mode 2 always comes with its table"),
+        };
+    }
+    out.push(modes);
+    for desc in &descs {
+        out.extend_from_slice(desc);
+    }
+    let [Some(ll), Some(of), Some(ml)] = &coders else { return false };
+    let mut w = BitWriter::default();
+    let write_extras = |w: &mut BitWriter, s: &Seq, c: &[u8; 3]| {
+        let (llc, ofc, mlc) = (usize::from(c[0]), u32::from(c[1]), usize::from(c[2]));
+        w.write(u64::from(s.lit_len - LL_BASE[llc]), u32::from(LL_BITS[llc]));
+        w.write(u64::from(s.match_len - ML_BASE[mlc]), u32::from(ML_BITS[mlc]));
+        w.write(u64::from(s.off_base - (1 << ofc)), ofc);
+    };
+    let last = &codes[n - 1];
+    let (Some(mut ml_s), Some(mut of_s), Some(mut ll_s)) =
+        (ml.enc.init_state(last[2]), of.enc.init_state(last[1]), ll.enc.init_state(last[0]))
+    else {
+        return false;
+    };
+    write_extras(&mut w, &seqs[n - 1], last);
+    for (s, c) in seqs[..n - 1].iter().zip(&codes[..n - 1]).rev() {
+        if of.enc.encode_symbol(&mut w, &mut of_s, c[1]).is_none()
+            || ml.enc.encode_symbol(&mut w, &mut ml_s, c[2]).is_none()
+            || ll.enc.encode_symbol(&mut w, &mut ll_s, c[0]).is_none()
+        {
+            return false;
+        }
+        write_extras(&mut w, s, c);
+    }
+    ml.enc.flush(&mut w, ml_s);
+    of.enc.flush(&mut w, of_s);
+    ll.enc.flush(&mut w, ll_s);
+    w.write(1, 1);
+    out.extend_from_slice(&w.finish());
+    state.seq = coders;
+    true
+}
+
+/// A table fitted to `hist` (from `n` symbols): enough cells for every symbol present, no more
+/// than the format allows or the data needs.
+fn fitted_table(hist: &[u32], n: usize, max: u8) -> Option<FseTable> {
+    let present = hist.iter().filter(|&&h| h > 0).count().max(2);
+    let need = (usize::BITS - (present - 1).leading_zeros()) as u8 + 1;
+    let by_count = (usize::BITS - n.leading_zeros()) as u8;
+    let log = fse::TableLog::new(need.max(by_count.min(max)).clamp(5, max))?;
+    FseTable::from_frequencies(hist, log).ok()
+}
+
+/// Literals section: raw, RLE, Huffman with a new table or treeless with `huffman` (the
+/// previous table), whichever is smallest; `huffman` becomes the table sent, if one was.
+fn write_literals(out: &mut Vec<u8>, lits: &[u8], huffman: &mut Option<HuffmanEncoder>) {
+    let n = lits.len();
+    if n >= 8 && lits.iter().all(|&b| b == lits[0]) {
+        write_lit_header(out, 1, n);
+        out.push(lits[0]);
+        return;
+    }
+    if n >= 32 {
+        let mut freqs = [0u32; 256];
+        for &b in lits {
+            freqs[usize::from(b)] += 1;
+        }
+        let streams = if n <= 1023 { 0 } else { 6 };
+        // Treeless: no description, but the old codes.
+        let old = huffman.as_ref().and_then(|h| h.cost(&freqs).map(|bits| (bits.div_ceil(8) as usize + streams, h)));
+        let new = HuffmanEncoder::from_frequencies(&freqs, 11).ok().and_then(|enc| {
+            let desc = enc.description().ok()?;
+            let bits = enc.cost(&freqs)?;
+            Some((bits.div_ceil(8) as usize + streams + desc.len(), enc, desc))
+        });
+        let old_size = old.as_ref().map_or(usize::MAX, |o| o.0);
+        let new_size = new.as_ref().map_or(usize::MAX, |o| o.0);
+        if old_size.min(new_size).saturating_add(5) < n {
+            if old_size <= new_size {
+                let enc = old.expect("cheaper than something").1;
+                if let Some(section) = huffman_section(3, lits, enc, &[]) {
+                    out.extend_from_slice(&section);
+                    return;
+                }
+            } else {
+                let (_, enc, desc) = new.expect("cheaper than something");
+                if let Some(section) = huffman_section(2, lits, &enc, &desc) {
+                    out.extend_from_slice(&section);
+                    *huffman = Some(enc);
+                    return;
+                }
+            }
+        }
+    }
+    write_lit_header(out, 0, n);
+    out.extend_from_slice(lits);
+}
+
+/// Header of a raw (0) or RLE (1) literals section of `n` bytes.
+fn write_lit_header(out: &mut Vec<u8>, kind: u8, n: usize) {
+    if n < 32 {
+        out.push(kind | (n as u8) << 3);
+    } else if n < 4096 {
+        out.extend_from_slice(&((u16::from(kind) | 1 << 2 | (n as u16) << 4).to_le_bytes()));
+    } else {
+        out.extend_from_slice(&((u32::from(kind) | 3 << 2 | (n as u32) << 4).to_le_bytes()[..3]));
+    }
+}
+
+/// A Huffman-coded literals section of type 2 (with `desc`) or 3 (treeless).
+fn huffman_section(kind: u64, lits: &[u8], enc: &HuffmanEncoder, desc: &[u8]) -> Option<Vec<u8>> {
+    let mut body = desc.to_vec();
+    let single = lits.len() <= 1023;
+    if single {
+        body.extend_from_slice(&enc.encode_1(lits));
+    } else {
+        body.extend_from_slice(&enc.encode_4(lits).ok()?);
+    }
+    let (regen, comp) = (lits.len() as u64, body.len() as u64);
+    let (size_format, bits, header_len) = match regen.max(comp) {
+        m if single => {
+            if m > 1023 {
+                return None;
+            }
+            (0u64, 10, 3)
+        }
+        m if m <= 1023 => (1, 10, 3),
+        m if m <= 16383 => (2, 14, 4),
+        m if m <= 262_143 => (3, 18, 5),
+        _ => return None,
+    };
+    let v = kind | size_format << 2 | regen << 4 | comp << (4 + bits);
+    let mut out = v.to_le_bytes()[..header_len].to_vec();
+    out.extend_from_slice(&body);
+    Some(out)
+}
