@@ -57,6 +57,21 @@ enum Command {
         #[arg(short, long)]
         force: bool,
     },
+    /// Train a zstd dictionary on sample files (or directories of them).
+    Train {
+        /// Sample files, or directories whose files (recursively) are samples.
+        #[arg(required = true)]
+        samples: Vec<PathBuf>,
+        /// Where to write the dictionary.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Largest dictionary size in bytes.
+        #[arg(long, default_value_t = 112_640)]
+        max_size: usize,
+        /// Overwrite an existing output file.
+        #[arg(short, long)]
+        force: bool,
+    },
 }
 
 /// A failure to report: the file it concerns and what went wrong, printed on one line.
@@ -110,8 +125,8 @@ fn run(command: Command) -> Result<(), Failure> {
             write_output(&target, &out, force)
         }
         Command::Compress { input, output, codec, level, dict, no_check, force } => {
-            if dict.is_some() {
-                return Err(fail(&input, "compressing with a dictionary is not supported yet"));
+            if dict.is_some() && codec != Format::Zstd {
+                return Err(fail(&input, format!("dictionaries apply to zstd, not {codec}")));
             }
             let data = read_input(&input)?;
             let c = match level {
@@ -120,8 +135,20 @@ fn run(command: Command) -> Result<(), Failure> {
             };
             let out = if codec == Format::Zstd {
                 // The checksum is on unless --no-check, as with the reference CLI.
-                let config = haagenti::zstd::CompressorConfig { level: c.level().0, checksum: !no_check };
-                haagenti::zstd::compress_with(&data, &config)
+                match dict {
+                    Some(dict_path) => {
+                        let bytes = fs::read(&dict_path).map_err(|e| fail(&dict_path, e))?;
+                        let dict = haagenti::zstd::ZstdDict::from_bytes(&bytes).map_err(|e| fail(&dict_path, e))?;
+                        haagenti::zstd::ZstdDictCompressor::new(&dict)
+                            .with_level(c.level().0)
+                            .checksum(!no_check)
+                            .compress(&data)
+                    }
+                    None => {
+                        let config = haagenti::zstd::CompressorConfig { level: c.level().0, checksum: !no_check };
+                        haagenti::zstd::compress_with(&data, &config)
+                    }
+                }
             } else {
                 c.compress(&data).map_err(|e| fail(&input, e))?
             };
@@ -137,7 +164,35 @@ fn run(command: Command) -> Result<(), Failure> {
             };
             write_output(&target, &out, force)
         }
+        Command::Train { samples, output, max_size, force } => {
+            let data = read_samples(&samples)?;
+            let refs: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+            let dict = haagenti::zstd::ZstdDict::train(&refs, max_size).map_err(|e| fail(&samples[0], e))?;
+            write_output(&output, &dict.to_bytes(), force)
+        }
     }
+}
+
+/// Reads every sample file named, walking directories (in name order).
+fn read_samples(paths: &[PathBuf]) -> Result<Vec<Vec<u8>>, Failure> {
+    fn walk(path: &Path, out: &mut Vec<Vec<u8>>) -> Result<(), Failure> {
+        if path.is_dir() {
+            let mut entries: Vec<PathBuf> =
+                fs::read_dir(path).map_err(|e| fail(path, e))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            entries.sort();
+            for e in entries {
+                walk(&e, out)?;
+            }
+        } else {
+            out.push(fs::read(path).map_err(|e| fail(path, e))?);
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        walk(p, &mut out)?;
+    }
+    Ok(out)
 }
 
 fn is_stdio(path: &Path) -> bool {

@@ -158,3 +158,72 @@ fn zstd_compression_is_read_by_the_reference_cli() {
         assert_eq!(listing.contains("XXH64"), check, "checksum flag at level {level}: {listing}");
     }
 }
+
+/// Samples in a directory tree: paragraphs of a real text, one file each.
+fn paragraph_samples(dir: &Path) -> Vec<Vec<u8>> {
+    let text = String::from_utf8_lossy(&corpus("alice29.txt")).into_owned();
+    let paragraphs: Vec<Vec<u8>> =
+        text.split("\r\n\r\n").filter(|p| p.len() > 64).map(|p| p.as_bytes().to_vec()).collect();
+    for (i, p) in paragraphs.iter().enumerate() {
+        let sub = dir.join("samples").join(format!("{}", i % 4));
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join(format!("p{i}.txt")), p).unwrap();
+    }
+    paragraphs
+}
+
+#[test]
+fn train_and_compress_with_a_dictionary_both_ways_with_the_reference_cli() {
+    let dir = scratch("train");
+    let paragraphs = paragraph_samples(&dir);
+    let out = haagenti(&["train", "--max-size", "16384", "-o", "ours.dict", "samples"], &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dict_len = std::fs::metadata(dir.join("ours.dict")).unwrap().len();
+    assert!(dict_len > 1024 && dict_len <= 16384, "{dict_len}");
+    std::fs::write(dir.join("p.txt"), &paragraphs[7]).unwrap();
+    // Ours compresses with our dictionary; the reference decodes it with the same dictionary.
+    let out = haagenti(&["compress", "-D", "ours.dict", "-l", "19", "p.txt", "-o", "p.ours.zst"], &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let z = Command::new("zstd")
+        .args(["-d", "-q", "-c", "-D", "ours.dict", "p.ours.zst"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(z.status.success(), "{}", String::from_utf8_lossy(&z.stderr));
+    assert!(z.stdout == paragraphs[7]);
+    // The reference compresses with our dictionary; ours decodes it.
+    let z = Command::new("zstd")
+        .args(["-q", "-D", "ours.dict", "p.txt", "-o", "p.ref.zst"])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(z.success());
+    let out = haagenti(&["decompress", "-D", "ours.dict", "p.ref.zst", "-o", "-"], &dir);
+    assert!(out.status.success() && out.stdout == paragraphs[7], "{}", String::from_utf8_lossy(&out.stderr));
+    // A dictionary trained by the reference works for our compressor.
+    let mut train = Command::new("zstd");
+    train.args(["-q", "--train", "--maxdict=16384", "-r", "samples", "-o", "ref.dict"]).current_dir(&dir);
+    assert!(train.status().unwrap().success());
+    let out = haagenti(&["compress", "-D", "ref.dict", "p.txt", "-o", "p.ours2.zst"], &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let z = Command::new("zstd")
+        .args(["-d", "-q", "-c", "-D", "ref.dict", "p.ours2.zst"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(z.status.success() && z.stdout == paragraphs[7], "{}", String::from_utf8_lossy(&z.stderr));
+}
+
+#[test]
+fn train_reports_bad_samples_in_one_line() {
+    let dir = scratch("trainbad");
+    std::fs::write(dir.join("one.txt"), b"just one small sample").unwrap();
+    let out = haagenti(&["train", "-o", "d.dict", "one.txt"], &dir);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("too few samples") && err.lines().count() == 1, "{err}");
+    assert!(!dir.join("d.dict").exists());
+    let out = haagenti(&["compress", "-D", "missing.dict", "one.txt"], &dir);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.dict"));
+}

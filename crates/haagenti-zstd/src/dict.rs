@@ -30,6 +30,26 @@ impl ZstdDict {
         Ok(ZstdDict { bytes: bytes.to_vec(), parsed, rep })
     }
 
+    /// Trains a formatted dictionary of at most `max_size` bytes on `samples` (a fastCover-style
+    /// selection of the most shared content, and entropy tables learned from compressing the
+    /// samples with it; see [`crate::train`]). Needs at least 8 samples and 1 KiB of them.
+    ///
+    /// ```
+    /// use haagenti_zstd::{ZstdDict, ZstdDictCompressor};
+    /// let samples: Vec<Vec<u8>> = (0..64)
+    ///     .map(|i| format!("{{\"id\":{i},\"name\":\"user{i}\",\"role\":\"reader\",\"active\":true}}").into_bytes())
+    ///     .collect();
+    /// let refs: Vec<&[u8]> = samples.iter().map(Vec::as_slice).collect();
+    /// let dict = ZstdDict::train(&refs, 4096)?;
+    /// assert!(dict.id() != 0 && dict.to_bytes().len() <= 4096);
+    /// let frame = ZstdDictCompressor::new(&dict).compress(&samples[5]);
+    /// assert!(frame.len() < samples[5].len());
+    /// # Ok::<(), haagenti_zstd::train::TrainError>(())
+    /// ```
+    pub fn train(samples: &[&[u8]], max_size: usize) -> Result<Self, crate::train::TrainError> {
+        crate::train::train(samples, max_size)
+    }
+
     /// A raw-content dictionary (ID 0).
     pub fn raw(content: &[u8]) -> Self {
         ZstdDict { bytes: content.to_vec(), parsed: Dictionary::raw(content), rep: [1, 4, 8] }

@@ -42,6 +42,7 @@ mod literals;
 pub mod matching;
 mod optimal;
 mod sequences;
+pub mod train;
 mod wildcopy;
 
 pub use decoding::{DecoderConfig, Decompressor, StreamDecoder, decompress, decompress_into, decompress_with};
