@@ -11,11 +11,12 @@ use alloc::vec::Vec;
 
 use xxhash_rust::xxh64::Xxh64;
 
+use crate::block_writer::EntropyState;
 use crate::block_writer::{Predefined, write_compressed_block};
 use crate::dict::ZstdDict;
 use crate::frame::{MAX_BLOCK_SIZE, ZSTD_MAGIC};
-use crate::matching::MatchFinder;
 pub use crate::matching::{LevelParams, Strategy};
+use crate::matching::{MatchFinder, Seq};
 use crate::sequences::{LL_BASE, ML_BASE};
 
 /// How to compress.
@@ -179,55 +180,19 @@ impl ZstdCompressor {
         let params = self.params.adjusted_for(buf.len() as u64);
         let window = 1usize << params.window_log;
         let header = FrameHeader {
-            size: data.len() as u64,
+            size: Some(data.len() as u64),
             checksum: self.checksum,
             window_log: (data.len() > window).then_some(params.window_log),
             dict_id,
         };
         header.write(out);
-        let mut finder = MatchFinder::new(params);
-        finder.rep = rep;
-        finder.prime(buf, prefix);
-        let predefined = Predefined::new();
-        let mut entropy = dict.and_then(ZstdDict::entropy).unwrap_or_default();
-        let mut seqs = Vec::new();
-        let mut lits = Vec::new();
+        let mut blocks = BlockState::new(params, rep, dict);
+        blocks.finder.prime(buf, prefix);
         let mut start = prefix;
         loop {
             let end = (start + MAX_BLOCK_SIZE).min(buf.len());
             let last = end == buf.len();
-            let block = &buf[start..end];
-            let header_at = out.len();
-            out.extend_from_slice(&[0, 0, 0]);
-            let (block_type, size) = if !block.is_empty() && block.iter().all(|&b| b == block[0]) {
-                out.push(block[0]);
-                finder.skip(buf, start, end);
-                (1, block.len())
-            } else {
-                seqs.clear();
-                lits.clear();
-                // Repeat offsets change only through compressed blocks; a block stored raw must
-                // not move the encoder's copy of them either.
-                let rep_before = finder.rep;
-                let entropy_before = entropy.clone();
-                finder.find(buf, start, end, &mut seqs, &mut lits);
-                let body_at = out.len();
-                if block.len() >= 8
-                    && write_compressed_block(out, &lits, &seqs, &mut entropy, &predefined)
-                    && out.len() - body_at < block.len()
-                {
-                    (2, out.len() - body_at)
-                } else {
-                    // The decoder never sees what this block would have sent.
-                    finder.rep = rep_before;
-                    entropy = entropy_before;
-                    out.truncate(body_at);
-                    out.extend_from_slice(block);
-                    (0, block.len())
-                }
-            };
-            let v = u32::from(last) | block_type << 1 | (size as u32) << 3;
-            out[header_at..header_at + 3].copy_from_slice(&v.to_le_bytes()[..3]);
+            blocks.write(buf, start, end, last, out);
             start = end;
             if last {
                 break;
@@ -241,29 +206,84 @@ impl ZstdCompressor {
     }
 }
 
+/// What carries from block to block within a frame: the match finder (its tables and repeat
+/// offsets) and the entropy tables the next block may reuse.
+pub(crate) struct BlockState {
+    pub(crate) finder: MatchFinder,
+    entropy: EntropyState,
+    predefined: Predefined,
+    seqs: Vec<Seq>,
+    lits: Vec<u8>,
+}
+
+impl BlockState {
+    pub(crate) fn new(params: LevelParams, rep: [u32; 3], dict: Option<&ZstdDict>) -> Self {
+        let mut finder = MatchFinder::new(params);
+        finder.rep = rep;
+        BlockState {
+            finder,
+            entropy: dict.and_then(ZstdDict::entropy).unwrap_or_default(),
+            predefined: Predefined::new(),
+            seqs: Vec::new(),
+            lits: Vec::new(),
+        }
+    }
+
+    /// Writes `buf[start..end]` as one block (RLE, compressed or raw, whichever is smallest);
+    /// earlier bytes of `buf` are history its matches may use.
+    pub(crate) fn write(&mut self, buf: &[u8], start: usize, end: usize, last: bool, out: &mut Vec<u8>) {
+        let block = &buf[start..end];
+        let header_at = out.len();
+        out.extend_from_slice(&[0, 0, 0]);
+        let (block_type, size) = if !block.is_empty() && block.iter().all(|&b| b == block[0]) {
+            out.push(block[0]);
+            self.finder.skip(buf, start, end);
+            (1, block.len())
+        } else {
+            self.seqs.clear();
+            self.lits.clear();
+            // Repeat offsets and tables change only through compressed blocks: a block stored
+            // raw must not move the encoder's copy of them either.
+            let rep_before = self.finder.rep;
+            let entropy_before = self.entropy.clone();
+            self.finder.find(buf, start, end, &mut self.seqs, &mut self.lits);
+            let body_at = out.len();
+            if block.len() >= 8
+                && write_compressed_block(out, &self.lits, &self.seqs, &mut self.entropy, &self.predefined)
+                && out.len() - body_at < block.len()
+            {
+                (2, out.len() - body_at)
+            } else {
+                self.finder.rep = rep_before;
+                self.entropy = entropy_before;
+                out.truncate(body_at);
+                out.extend_from_slice(block);
+                (0, block.len())
+            }
+        };
+        let v = u32::from(last) | block_type << 1 | (size as u32) << 3;
+        out[header_at..header_at + 3].copy_from_slice(&v.to_le_bytes()[..3]);
+    }
+}
+
 /// What a frame header records.
-struct FrameHeader {
-    size: u64,
-    checksum: bool,
+pub(crate) struct FrameHeader {
+    /// The content size, when known.
+    pub size: Option<u64>,
+    pub checksum: bool,
     /// A window descriptor; `None` for a single-segment frame (the window is the content).
-    window_log: Option<u8>,
+    pub window_log: Option<u8>,
     /// 0 for none.
-    dict_id: u32,
+    pub dict_id: u32,
 }
 
 impl FrameHeader {
-    fn write(&self, out: &mut Vec<u8>) {
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&ZSTD_MAGIC.to_le_bytes());
         let single = self.window_log.is_none();
-        let size = self.size;
-        let (fcs_flag, fcs): (u8, Vec<u8>) = if size < 256 && single {
-            (0, alloc::vec![size as u8])
-        } else if (256..65536 + 256).contains(&size) {
-            (1, ((size - 256) as u16).to_le_bytes().to_vec())
-        } else if size <= u64::from(u32::MAX) {
-            (2, (size as u32).to_le_bytes().to_vec())
-        } else {
-            (3, size.to_le_bytes().to_vec())
+        let (fcs_flag, fcs): (u8, Vec<u8>) = match self.size {
+            None => (0, Vec::new()),
+            Some(size) => Self::content_size(size, single),
         };
         let (did_flag, did): (u8, Vec<u8>) = match self.dict_id {
             0 => (0, Vec::new()),
@@ -278,6 +298,19 @@ impl FrameHeader {
         }
         out.extend_from_slice(&did);
         out.extend_from_slice(&fcs);
+    }
+
+    /// The content-size flag and field for `size`.
+    fn content_size(size: u64, single: bool) -> (u8, Vec<u8>) {
+        if size < 256 && single {
+            (0, alloc::vec![size as u8])
+        } else if (256..65536 + 256).contains(&size) {
+            (1, ((size - 256) as u16).to_le_bytes().to_vec())
+        } else if size <= u64::from(u32::MAX) {
+            (2, (size as u32).to_le_bytes().to_vec())
+        } else {
+            (3, size.to_le_bytes().to_vec())
+        }
     }
 }
 

@@ -66,3 +66,52 @@ impl<R: Read> Read for Decoder<R> {
         Ok(n)
     }
 }
+
+/// Compresses everything written to it into one zstd frame on `W`, block by block, with
+/// memory bounded by the window. Call [`Encoder::finish`] to write the end of the frame.
+///
+/// ```
+/// use std::io::Write;
+/// let mut enc = haagenti_zstd::io::Encoder::new(Vec::new(), &haagenti_zstd::ZstdCompressor::new());
+/// enc.write_all(b"written through std::io::Write")?;
+/// let frame = enc.finish()?;
+/// assert_eq!(haagenti_zstd::decompress(&frame).unwrap(), b"written through std::io::Write");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Encoder<W: std::io::Write> {
+    inner: W,
+    encoder: crate::ZstdStreamEncoder,
+    out: Vec<u8>,
+}
+
+impl<W: std::io::Write> Encoder<W> {
+    /// Wraps `inner`, compressing with `compressor`'s settings.
+    pub fn new(inner: W, compressor: &crate::ZstdCompressor) -> Self {
+        Encoder { inner, encoder: crate::ZstdStreamEncoder::new(compressor), out: Vec::new() }
+    }
+
+    /// Writes the last block and the checksum, flushes, and returns the writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.encoder.finish(&mut self.out);
+        self.inner.write_all(&self.out)?;
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Encoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.encoder.push(buf, &mut self.out);
+        if !self.out.is_empty() {
+            self.inner.write_all(&self.out)?;
+            self.out.clear();
+        }
+        Ok(buf.len())
+    }
+
+    /// Passes on what is already compressed; a partial block stays buffered (zstd blocks are
+    /// written whole).
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}

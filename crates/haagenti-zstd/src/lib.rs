@@ -42,6 +42,7 @@ mod literals;
 pub mod matching;
 mod optimal;
 mod sequences;
+mod stream_enc;
 pub mod train;
 mod wildcopy;
 
@@ -50,3 +51,4 @@ pub use dict::{ZstdDict, ZstdDictCompressor, ZstdDictDecompressor};
 pub use dictionary::{Dictionary, DictionaryError};
 pub use encoding::{CompressorConfig, Level, ZstdCompressor, compress, compress_with};
 pub use error::{BlockError, Error, FrameError};
+pub use stream_enc::ZstdStreamEncoder;

@@ -160,6 +160,18 @@ impl MatchFinder {
         (v.wrapping_mul(0xCF1B_BCDC_B7A5_6463) >> (64 - u32::from(log))) as usize
     }
 
+    /// Forgets the first `by` bytes of the input: positions move down by `by`, entries before
+    /// them are dropped (a streaming encoder slides its buffer this way). `by` must be a
+    /// multiple of the chain size, so chain slots keep their place.
+    pub(crate) fn rebase(&mut self, by: usize) {
+        debug_assert!(self.chain.is_empty() || self.p.strategy == Strategy::DFast || by.is_multiple_of(self.chain.len()));
+        let by32 = by as u32;
+        for v in self.head.iter_mut().chain(self.chain.iter_mut()) {
+            *v = if *v == EMPTY || *v < by32 { EMPTY } else { *v - by32 };
+        }
+        self.next_to_update = self.next_to_update.saturating_sub(by);
+    }
+
     /// Indexes `data[..end]` (a dictionary's content) so the first block can refer to it.
     pub(crate) fn prime(&mut self, data: &[u8], end: usize) {
         match self.p.strategy {
