@@ -120,3 +120,11 @@ fn training_refuses_what_it_cannot_learn_from() {
     assert!(small.to_bytes().len() <= 1024);
     round_trip(&small.to_bytes(), &samples[..50], 3);
 }
+
+#[test]
+fn training_on_uniform_random_samples_still_gives_a_valid_dictionary() {
+    let samples: Vec<Vec<u8>> = (0..40).map(|i| haagenti_tests::incompressible(2000, i)).collect();
+    let refs: Vec<&[u8]> = samples.iter().map(Vec::as_slice).collect();
+    let dict = ZstdDict::train(&refs, 8192).unwrap();
+    round_trip(&dict.to_bytes(), &samples[..5], 3);
+}

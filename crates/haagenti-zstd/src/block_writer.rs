@@ -176,11 +176,13 @@ pub(crate) fn write_compressed_block(
         out.extend_from_slice(desc);
     }
     let [Some(ll), Some(of), Some(ml)] = &coders else { return false };
-    let mut w = BitWriter::default();
+    let mut w = BitWriter::with_capacity(n * 8);
     let write_extras = |w: &mut BitWriter, s: &Seq, c: &[u8; 3]| {
         let (llc, ofc, mlc) = (usize::from(c[0]), u32::from(c[1]), usize::from(c[2]));
-        w.write(u64::from(s.lit_len - LL_BASE[llc]), u32::from(LL_BITS[llc]));
-        w.write(u64::from(s.match_len - ML_BASE[mlc]), u32::from(ML_BITS[mlc]));
+        // Literal-length then match-length extra bits in one write (at most 32 bits).
+        let ll_bits = u32::from(LL_BITS[llc]);
+        let v = u64::from(s.lit_len - LL_BASE[llc]) | u64::from(s.match_len - ML_BASE[mlc]) << ll_bits;
+        w.write(v, ll_bits + u32::from(ML_BITS[mlc]));
         w.write(u64::from(s.off_base - (1 << ofc)), ofc);
     };
     let last = &codes[n - 1];

@@ -470,13 +470,21 @@ impl BitWriter {
         self.n += bits;
     }
 
-    /// Moves the whole bytes of the accumulator to the output.
+    /// Moves the whole bytes of the accumulator to the output: one 8-byte store, then the
+    /// length set back to the bytes that were whole.
     #[inline(always)]
     fn flush(&mut self) {
         let bytes = self.n / 8;
-        self.out.extend_from_slice(&self.acc.to_le_bytes()[..bytes as usize]);
+        let len = self.out.len();
+        self.out.extend_from_slice(&self.acc.to_le_bytes());
+        self.out.truncate(len + bytes as usize);
         self.acc = if bytes == 8 { 0 } else { self.acc >> (bytes * 8) };
         self.n -= bytes * 8;
+    }
+
+    /// A writer whose output starts with room for `capacity` bytes.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        BitWriter { out: Vec::with_capacity(capacity + 8), acc: 0, n: 0 }
     }
 
     pub(crate) fn finish(mut self) -> Vec<u8> {

@@ -495,8 +495,18 @@ impl HuffmanEncoder {
                 u32::from(self.lengths.get(s).copied().unwrap_or(0)),
             );
         }
-        let mut w = crate::fse::BitWriter::default();
-        for &b in data.iter().rev() {
+        let mut w = crate::fse::BitWriter::with_capacity(data.len() * usize::from(self.max_bits) / 8 + 8);
+        // Four codes (at most 48 bits) per write.
+        let mut chunks = data.rchunks_exact(4);
+        for c in &mut chunks {
+            let (c3, l3) = table[usize::from(c[3])];
+            let (c2, l2) = table[usize::from(c[2])];
+            let (c1, l1) = table[usize::from(c[1])];
+            let (c0, l0) = table[usize::from(c[0])];
+            let v = c3 | c2 << l3 | c1 << (l3 + l2) | c0 << (l3 + l2 + l1);
+            w.write(v, l3 + l2 + l1 + l0);
+        }
+        for &b in chunks.remainder().iter().rev() {
             let (code, len) = table[usize::from(b)];
             w.write(code, len);
         }

@@ -83,7 +83,7 @@ impl LevelParams {
         };
         match level {
             ..=-1 => LevelParams { skip_shift: (5 + level).max(1) as u8, ..p(Fast, 19, 13, 0, 0, 5, 0) },
-            1 => p(Fast, 19, 14, 0, 0, 5, 0),
+            1 => LevelParams { skip_shift: 7, ..p(Fast, 19, 15, 0, 0, 6, 0) },
             2 => p(DFast, 20, 16, 15, 0, 5, 0),
             3 => p(DFast, 21, 17, 16, 0, 5, 0),
             4 => p(DFast, 21, 18, 17, 0, 5, 0),
@@ -164,7 +164,9 @@ impl MatchFinder {
     /// them are dropped (a streaming encoder slides its buffer this way). `by` must be a
     /// multiple of the chain size, so chain slots keep their place.
     pub(crate) fn rebase(&mut self, by: usize) {
-        debug_assert!(self.chain.is_empty() || self.p.strategy == Strategy::DFast || by.is_multiple_of(self.chain.len()));
+        debug_assert!(
+            self.chain.is_empty() || self.p.strategy == Strategy::DFast || by.is_multiple_of(self.chain.len())
+        );
         let by32 = by as u32;
         for v in self.head.iter_mut().chain(self.chain.iter_mut()) {
             *v = if *v == EMPTY || *v < by32 { EMPTY } else { *v - by32 };
@@ -237,32 +239,39 @@ impl MatchFinder {
     }
 
     fn fast(&mut self, data: &[u8], start: usize, end: usize, seqs: &mut Vec<Seq>, lits: &mut Vec<u8>) {
-        let (mm, log) = (self.p.min_match, self.p.hash_log);
+        let (mm, log, skip) = (self.p.min_match, self.p.hash_log, self.p.skip_shift);
+        let window = self.window();
+        let shift = 64 - 8 * u32::from(mm);
+        let hash_of = |v: u64| ((v << shift).wrapping_mul(0xCF1B_BCDC_B7A5_6463) >> (64 - u32::from(log))) as usize;
         let mut anchor = start;
         let mut ip = start;
-        while ip + 8 <= end {
-            let rep = self.rep[0] as usize;
-            if ip > anchor {
-                let len = self.match_at(data, ip, rep, end, 4);
-                if len > 0 {
-                    emit(&mut self.rep, data, &mut anchor, ip, rep, len, seqs, lits);
-                    ip += len;
-                    continue;
+        'blocks: while ip + 8 <= end {
+            // The search: one 8-byte load per position gives the hash and the bytes to compare.
+            let (at, offset, repeat) = loop {
+                if ip + 8 > end {
+                    break 'blocks;
                 }
-            }
-            let h = Self::hash(data, ip, mm, log);
-            let cand = self.head[h];
-            self.head[h] = ip as u32;
-            let len = if cand == EMPTY { 0 } else { self.match_at(data, ip, ip - cand as usize, end, 4) };
-            if len == 0 {
-                ip += 1 + ((ip - anchor) >> self.p.skip_shift);
-                continue;
-            }
-            let (at, offset, len) = catch_up(data, anchor, ip, ip - cand as usize, len);
+                let cur = read64(data, ip);
+                let head = &mut self.head[..];
+                let h = hash_of(cur) & (head.len() - 1);
+                let cand = head[h] as usize;
+                head[h] = ip as u32;
+                let rep = self.rep[0] as usize;
+                if ip > anchor && rep <= ip && rep <= window && read32(data, ip - rep) == cur as u32 {
+                    break (ip, rep, true);
+                }
+                if cand < ip && ip - cand <= window && read32(data, cand) == cur as u32 {
+                    break (ip, ip - cand, false);
+                }
+                ip += 1 + ((ip - anchor) >> skip);
+            };
+            let len = 4 + common(data, at - offset + 4, at + 4, end);
+            let (at, offset, len) = if repeat { (at, offset, len) } else { catch_up(data, anchor, at, offset, len) };
             emit(&mut self.rep, data, &mut anchor, at, offset, len, seqs, lits);
             ip = at + len;
-            if ip >= 2 && ip + 8 <= end {
-                self.head[Self::hash(data, ip - 2, mm, log)] = (ip - 2) as u32;
+            if ip + 6 <= end {
+                let h = hash_of(read64(data, ip - 2)) & (self.head.len() - 1);
+                self.head[h] = (ip - 2) as u32;
             }
         }
         lits.extend_from_slice(&data[anchor..end]);

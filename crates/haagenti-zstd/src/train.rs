@@ -192,7 +192,22 @@ fn build(samples: &[&[u8]], content: &[u8]) -> Result<ZstdDict, TrainError> {
             of[(31 - q.off_base.leading_zeros()) as usize] += 1;
         }
     }
+    // The samples' own bytes weigh in too, so the literal table is useful even when matching
+    // left few literals.
+    for s in samples.iter().take(256) {
+        for &b in s.iter().step_by(4) {
+            lit[usize::from(b)] += 1;
+        }
+    }
     let huffman = HuffmanEncoder::from_frequencies(&lit, 11).map_err(|_| TrainError::Tables)?;
+    // 256 equal weights have no description the format can hold (128 bytes direct, and FSE
+    // needs two symbols): make one symbol more likely then.
+    let huffman = if huffman.description().is_ok() {
+        huffman
+    } else {
+        lit[0] += lit.iter().sum::<u32>();
+        HuffmanEncoder::from_frequencies(&lit, 11).map_err(|_| TrainError::Tables)?
+    };
     let table = |freqs: &[u32], log: u8| -> Result<Vec<u8>, TrainError> {
         let log = TableLog::new(log).ok_or(TrainError::Tables)?;
         Ok(FseTable::from_frequencies(freqs, log).map_err(|_| TrainError::Tables)?.serialize())
