@@ -26,7 +26,7 @@ const CELLS: usize = 1 << MAX_BITS;
 const FAST_LOG: u8 = 11;
 
 /// A Huffman decoding table: `1 << log` cells, each a symbol and its code length, where `log` is
-/// the longest code length or [`FAST_LOG`], whichever is larger.
+/// the longest code length or 11, whichever is larger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HuffmanTable {
     max_bits: u8,

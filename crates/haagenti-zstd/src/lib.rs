@@ -4,7 +4,10 @@
 //! The `std` feature adds `std::io` adapters.
 //!
 //! Module names follow the RFC: [`frame`] (section 3.1.1), [`blocks`] (3.1.1.2), and
-//! [`decoding`] (the driver that turns frames into bytes).
+//! [`decoding`] (the driver that turns frames into bytes). Compression: [`ZstdCompressor`]
+//! (levels and their strategies in [`matching`]), [`ZstdStreamEncoder`] and `io::Encoder` for
+//! streams, [`ZstdDict`] with [`ZstdDictCompressor`] / [`ZstdDictDecompressor`] and
+//! [`train`]ing; the entropy coders in [`fse`] and [`huff0`] are public on their own.
 //!
 //! ```
 //! // Written by the reference CLI: `printf 'hello haagenti\n' | zstd -19 --check`.

@@ -7,7 +7,7 @@
 //! - `Greedy`, `Lazy`, `Lazy2`: hash chains searched `2^search_log` deep; lazy parsing looks one
 //!   (two) positions ahead and moves when the match there is worth more (longer, or nearly as
 //!   long with a cheaper offset).
-//! - `Opt`: price-based parsing over the hash-chain candidates (see [`crate::optimal`]).
+//! - `Opt`: price-based parsing over the hash-chain candidates (the `optimal` module).
 //!
 //! Every strategy tries the repeat offsets first: a repeat match costs almost nothing to code.
 //! Matches never reach further back than the window (`1 << window_log`), so a decoder needs no
