@@ -61,8 +61,9 @@ pub struct LevelParams {
     pub min_match: u8,
     /// A match this long ends the search early.
     pub target_length: u32,
-    /// For `Fast`: how quickly the search skips data that does not match (larger is slower and
-    /// finds more); negative levels lower it.
+    /// For `Fast` and `DFast`: how quickly the search skips data that does not match (the step
+    /// grows by one every `2^skip_shift` bytes without a match; larger is slower and finds
+    /// more); negative levels lower it.
     pub skip_shift: u8,
 }
 
@@ -83,10 +84,10 @@ impl LevelParams {
         };
         match level {
             ..=-1 => LevelParams { skip_shift: (5 + level).max(1) as u8, ..p(Fast, 19, 13, 0, 0, 5, 0) },
-            1 => LevelParams { skip_shift: 7, ..p(Fast, 19, 15, 0, 0, 6, 0) },
-            2 => p(DFast, 20, 16, 15, 0, 5, 0),
-            3 => p(DFast, 21, 17, 16, 0, 5, 0),
-            4 => p(DFast, 21, 18, 17, 0, 5, 0),
+            1 => LevelParams { skip_shift: 6, ..p(Fast, 19, 15, 0, 0, 6, 0) },
+            2 => LevelParams { skip_shift: 7, ..p(DFast, 20, 16, 15, 0, 5, 0) },
+            3 => LevelParams { skip_shift: 7, ..p(DFast, 21, 17, 16, 0, 5, 0) },
+            4 => LevelParams { skip_shift: 7, ..p(DFast, 21, 18, 17, 0, 5, 0) },
             5 => p(Greedy, 21, 18, 18, 2, 5, 16),
             6 => p(Lazy, 21, 18, 18, 3, 5, 16),
             7 => p(Lazy, 21, 19, 19, 4, 5, 32),
@@ -246,24 +247,32 @@ impl MatchFinder {
         let mut anchor = start;
         let mut ip = start;
         'blocks: while ip + 8 <= end {
-            // The search: one 8-byte load per position gives the hash and the bytes to compare.
+            // The search, two positions per step: their table and data loads are independent,
+            // so their memory latencies overlap. One 8-byte load per position gives the hash
+            // and the bytes to compare.
             let (at, offset, repeat) = loop {
-                if ip + 8 > end {
+                if ip + 9 > end {
                     break 'blocks;
                 }
-                let cur = read64(data, ip);
+                let (cur0, cur1) = (read64(data, ip), read64(data, ip + 1));
                 let head = &mut self.head[..];
-                let h = hash_of(cur) & (head.len() - 1);
-                let cand = head[h] as usize;
-                head[h] = ip as u32;
+                let mask = head.len() - 1;
+                let (h0, h1) = (hash_of(cur0) & mask, hash_of(cur1) & mask);
+                let cand0 = head[h0] as usize;
+                head[h0] = ip as u32;
+                let cand1 = head[h1] as usize;
+                head[h1] = (ip + 1) as u32;
                 let rep = self.rep[0] as usize;
-                if ip > anchor && rep <= ip && rep <= window && read32(data, ip - rep) == cur as u32 {
+                if ip > anchor && rep <= ip && rep <= window && read32(data, ip - rep) == cur0 as u32 {
                     break (ip, rep, true);
                 }
-                if cand < ip && ip - cand <= window && read32(data, cand) == cur as u32 {
-                    break (ip, ip - cand, false);
+                if cand0 < ip && ip - cand0 <= window && read32(data, cand0) == cur0 as u32 {
+                    break (ip, ip - cand0, false);
                 }
-                ip += 1 + ((ip - anchor) >> skip);
+                if cand1 < ip + 1 && ip + 1 - cand1 <= window && read32(data, cand1) == cur1 as u32 {
+                    break (ip + 1, ip + 1 - cand1, false);
+                }
+                ip += 2 + ((ip - anchor) >> skip);
             };
             let len = 4 + common(data, at - offset + 4, at + 4, end);
             let (at, offset, len) = if repeat { (at, offset, len) } else { catch_up(data, anchor, at, offset, len) };
@@ -302,7 +311,7 @@ impl MatchFinder {
             } else {
                 let short = if cs == EMPTY { 0 } else { self.match_at(data, ip, ip - cs as usize, end, 4) };
                 if short == 0 {
-                    ip += 1 + ((ip - anchor) >> 7);
+                    ip += 1 + ((ip - anchor) >> self.p.skip_shift);
                     continue;
                 }
                 // A long match one byte later beats a short one here.
