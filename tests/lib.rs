@@ -65,6 +65,29 @@ pub fn real_inputs(weights_cap: usize) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// The whole corpus, its files concatenated in name order.
+pub fn corpus() -> Vec<u8> {
+    let mut names: Vec<_> = std::fs::read_dir(testdata().join("corpus")).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    names.iter().flat_map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// "DATE, CPU model" for benchmark headers.
+pub fn bench_stamp() -> String {
+    let machine = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap().trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!("{date}, {machine}")
+}
+
 /// Paragraphs of a real text (longer than 64 bytes): the kind of small records dictionaries
 /// are for.
 pub fn text_paragraphs() -> Vec<Vec<u8>> {

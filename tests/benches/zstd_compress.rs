@@ -6,13 +6,7 @@
 
 use std::time::Instant;
 
-use haagenti_tests::{source_files, testdata, text_paragraphs, url_records};
-
-fn corpus() -> Vec<u8> {
-    let mut names: Vec<_> = std::fs::read_dir(testdata().join("corpus")).unwrap().map(|e| e.unwrap().path()).collect();
-    names.sort();
-    names.iter().flat_map(|p| std::fs::read(p).unwrap()).collect()
-}
+use haagenti_tests::{corpus, source_files, text_paragraphs, url_records};
 
 /// Median seconds of `rounds` runs of each, alternating.
 fn timed(rounds: usize, a: &mut dyn FnMut() -> usize, b: &mut dyn FnMut() -> usize) -> (usize, f64, usize, f64) {
@@ -34,13 +28,12 @@ fn main() {
     let quick = std::env::args().any(|a| a == "quick");
     let data = corpus();
     let levels: Vec<i32> = if quick { vec![1, 3, 19] } else { vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 19, 22] };
-    let date = std::process::Command::new("date")
-        .arg("-u")
-        .arg("+%F")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    println!("zstd compression, {date}, corpus {} bytes, libzstd {}", data.len(), zstd::zstd_safe::version_string());
+    println!(
+        "zstd compression, one thread, {}, corpus {} bytes, libzstd {}",
+        haagenti_tests::bench_stamp(),
+        data.len(),
+        zstd::zstd_safe::version_string()
+    );
     println!();
     println!("| level | haagenti bytes | libzstd bytes | size ratio | haagenti MB/s | libzstd MB/s | speed ratio |");
     println!("|---:|---:|---:|---:|---:|---:|---:|");

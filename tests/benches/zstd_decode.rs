@@ -7,13 +7,7 @@ use std::hint::black_box;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use haagenti_tests::{libzstd_compress, minilm_f32_and_bf16, read, testdata};
-
-fn corpus() -> Vec<u8> {
-    let mut names: Vec<_> = std::fs::read_dir(testdata().join("corpus")).unwrap().map(|e| e.unwrap().path()).collect();
-    names.sort();
-    names.iter().flat_map(|p| std::fs::read(p).unwrap()).collect()
-}
+use haagenti_tests::{corpus, libzstd_compress, minilm_f32_and_bf16, read};
 
 /// Times the decoders in alternating rounds for about `budget`, so that the machine's slow
 /// drifts hit all of them alike. Returns each one's median MB/s and the median per-round ratio
@@ -56,19 +50,7 @@ fn main() {
         ("minilm f32 16 MiB".into(), weights_f32, 19),
         ("alice29.txt".into(), read("corpus/alice29.txt"), 19),
     ];
-    let machine = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap().trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let date = std::process::Command::new("date")
-        .arg("-u")
-        .arg("+%Y-%m-%d")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    println!("zstd decode, one thread, {date}, {machine}");
+    println!("zstd decode, one thread, {}", haagenti_tests::bench_stamp());
     println!(
         "libzstd {} (zstd crate), ruzstd 0.9, haagenti-zstd {}",
         zstd::zstd_safe::version_string(),
