@@ -22,18 +22,18 @@ fn log2_16(x: u32) -> u64 {
     u64::from(hb * 16 + frac)
 }
 
-/// One sequence code's table, as the encoder and the cost estimate need it.
+/// One sequence code's table, as the encoder and the cost estimate need it: FSE, or RLE (one
+/// symbol, no bits).
 #[derive(Debug, Clone)]
-pub(crate) struct SeqCoder {
-    enc: FseEncoder,
-    log: u8,
-    counts: Vec<i16>,
+pub(crate) enum SeqCoder {
+    Fse { enc: FseEncoder, log: u8, counts: Vec<i16> },
+    Rle(u8),
 }
 
 impl SeqCoder {
     fn new(table: &FseTable) -> Self {
         let d = table.distribution();
-        SeqCoder { enc: FseEncoder::new(table), log: d.accuracy_log, counts: d.counts.clone() }
+        SeqCoder::Fse { enc: FseEncoder::new(table), log: d.accuracy_log, counts: d.counts.clone() }
     }
 
     pub(crate) fn from_distribution(dist: &Distribution) -> Option<Self> {
@@ -43,19 +43,47 @@ impl SeqCoder {
     /// Estimated cost of coding symbols with counts `hist` (1/16 bits); `None` if one has no
     /// cell in this table.
     fn cost(&self, hist: &[u32]) -> Option<u64> {
+        let (log, counts) = match self {
+            SeqCoder::Rle(sym) => {
+                return hist.iter().enumerate().all(|(s, &h)| h == 0 || s == usize::from(*sym)).then_some(0);
+            }
+            SeqCoder::Fse { log, counts, .. } => (u64::from(*log) * BIT, counts),
+        };
         let mut total = 0u64;
         for (s, &h) in hist.iter().enumerate() {
             if h == 0 {
                 continue;
             }
-            let c = *self.counts.get(s)?;
+            let c = *counts.get(s)?;
             if c == 0 {
                 return None;
             }
             let c = c.max(1) as u32;
-            total += u64::from(h) * (u64::from(self.log) * BIT - log2_16(c).min(u64::from(self.log) * BIT));
+            total += u64::from(h) * (log - log2_16(c).min(log));
         }
         Some(total)
+    }
+
+    #[inline(always)]
+    fn init_state(&self, s: u8) -> Option<u32> {
+        match self {
+            SeqCoder::Fse { enc, .. } => enc.init_state(s),
+            SeqCoder::Rle(sym) => (s == *sym).then_some(0),
+        }
+    }
+
+    #[inline(always)]
+    fn encode_symbol(&self, w: &mut BitWriter, state: &mut u32, s: u8) -> Option<()> {
+        match self {
+            SeqCoder::Fse { enc, .. } => enc.encode_symbol(w, state, s),
+            SeqCoder::Rle(sym) => (s == *sym).then_some(()),
+        }
+    }
+
+    fn flush(&self, w: &mut BitWriter, state: u32) {
+        if let SeqCoder::Fse { enc, .. } = self {
+            enc.flush(w, state);
+        }
     }
 }
 
@@ -131,8 +159,8 @@ pub(crate) fn write_compressed_block(
             hists[k][usize::from(c[k])] += 1;
         }
     }
-    // Per code: predefined (mode 0), a new table (mode 2) or the previous one (mode 3),
-    // whichever is estimated smallest with its description.
+    // Per code: predefined (mode 0), RLE (mode 1, when one symbol is used), a new table (mode
+    // 2) or the previous one (mode 3), whichever is estimated smallest with its description.
     let max_logs = [9u8, 8, 9];
     let mut modes = 0u8;
     let mut coders: [Option<SeqCoder>; 3] = [None, None, None];
@@ -146,6 +174,12 @@ pub(crate) fn write_compressed_block(
             && c < best.0
         {
             best = (c, 3, None);
+        }
+        let mut used = hist.iter().enumerate().filter(|&(_, &h)| h > 0);
+        if let (Some((sym, _)), None) = (used.next(), used.next())
+            && 8 * BIT < best.0
+        {
+            best = (8 * BIT, 1, Some((SeqCoder::Rle(sym as u8), alloc::vec![sym as u8])));
         }
         if let Some(table) = fitted_table(hist, n, max_logs[k]) {
             let desc = table.serialize();
@@ -168,7 +202,7 @@ pub(crate) fn write_compressed_block(
                 descs[k] = desc;
                 Some(coder)
             }
-            _ => unreachable!("mode 2 always comes with its table"),
+            _ => unreachable!("modes 1 and 2 always come with their table"),
         };
     }
     out.push(modes);
@@ -182,28 +216,28 @@ pub(crate) fn write_compressed_block(
         // Literal-length then match-length extra bits in one write (at most 32 bits).
         let ll_bits = u32::from(LL_BITS[llc]);
         let v = u64::from(s.lit_len - LL_BASE[llc]) | u64::from(s.match_len - ML_BASE[mlc]) << ll_bits;
-        w.write(v, ll_bits + u32::from(ML_BITS[mlc]));
-        w.write(u64::from(s.off_base - (1 << ofc)), ofc);
+        w.write_fitting(v, ll_bits + u32::from(ML_BITS[mlc]));
+        w.write_fitting(u64::from(s.off_base - (1 << ofc)), ofc);
     };
     let last = &codes[n - 1];
     let (Some(mut ml_s), Some(mut of_s), Some(mut ll_s)) =
-        (ml.enc.init_state(last[2]), of.enc.init_state(last[1]), ll.enc.init_state(last[0]))
+        (ml.init_state(last[2]), of.init_state(last[1]), ll.init_state(last[0]))
     else {
         return false;
     };
     write_extras(&mut w, &seqs[n - 1], last);
     for (s, c) in seqs[..n - 1].iter().zip(&codes[..n - 1]).rev() {
-        if of.enc.encode_symbol(&mut w, &mut of_s, c[1]).is_none()
-            || ml.enc.encode_symbol(&mut w, &mut ml_s, c[2]).is_none()
-            || ll.enc.encode_symbol(&mut w, &mut ll_s, c[0]).is_none()
+        if of.encode_symbol(&mut w, &mut of_s, c[1]).is_none()
+            || ml.encode_symbol(&mut w, &mut ml_s, c[2]).is_none()
+            || ll.encode_symbol(&mut w, &mut ll_s, c[0]).is_none()
         {
             return false;
         }
         write_extras(&mut w, s, c);
     }
-    ml.enc.flush(&mut w, ml_s);
-    of.enc.flush(&mut w, of_s);
-    ll.enc.flush(&mut w, ll_s);
+    ml.flush(&mut w, ml_s);
+    of.flush(&mut w, of_s);
+    ll.flush(&mut w, ll_s);
     w.write(1, 1);
     out.extend_from_slice(&w.finish());
     state.seq = coders;

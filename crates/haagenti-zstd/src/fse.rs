@@ -470,6 +470,17 @@ impl BitWriter {
         self.n += bits;
     }
 
+    /// [`write`](Self::write) for values known to fit in `bits` bits (no masking).
+    #[inline(always)]
+    pub(crate) fn write_fitting(&mut self, value: u64, bits: u32) {
+        debug_assert!(bits <= 56 && value >> bits == 0);
+        if self.n + bits >= 64 {
+            self.flush();
+        }
+        self.acc |= value << self.n;
+        self.n += bits;
+    }
+
     /// Moves the whole bytes of the accumulator to the output: one 8-byte store, then the
     /// length set back to the bytes that were whole.
     #[inline(always)]

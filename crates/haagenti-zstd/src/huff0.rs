@@ -504,11 +504,11 @@ impl HuffmanEncoder {
             let (c1, l1) = table[usize::from(c[1])];
             let (c0, l0) = table[usize::from(c[0])];
             let v = c3 | c2 << l3 | c1 << (l3 + l2) | c0 << (l3 + l2 + l1);
-            w.write(v, l3 + l2 + l1 + l0);
+            w.write_fitting(v, l3 + l2 + l1 + l0);
         }
         for &b in chunks.remainder().iter().rev() {
             let (code, len) = table[usize::from(b)];
-            w.write(code, len);
+            w.write_fitting(code, len);
         }
         w.write(1, 1);
         w.finish()

@@ -262,9 +262,11 @@ impl MatchFinder {
                 head[h0] = ip as u32;
                 let cand1 = head[h1] as usize;
                 head[h1] = (ip + 1) as u32;
+                // The repeat offset one byte on first, as the reference does: the byte before
+                // it stays a literal, which keeps the match a cheap repeat code.
                 let rep = self.rep[0] as usize;
-                if ip > anchor && rep <= ip && rep <= window && read32(data, ip - rep) == cur0 as u32 {
-                    break (ip, rep, true);
+                if rep <= ip + 1 && rep <= window && read32(data, ip + 1 - rep) == (cur0 >> 8) as u32 {
+                    break (ip + 1, rep, true);
                 }
                 if cand0 < ip && ip - cand0 <= window && read32(data, cand0) == cur0 as u32 {
                     break (ip, ip - cand0, false);
@@ -291,14 +293,13 @@ impl MatchFinder {
         let mut anchor = start;
         let mut ip = start;
         while ip + 9 <= end {
+            // The repeat offset one byte on first (the byte before stays a literal).
             let rep = self.rep[0] as usize;
-            if ip > anchor {
-                let len = self.match_at(data, ip, rep, end, 4);
-                if len > 0 {
-                    emit(&mut self.rep, data, &mut anchor, ip, rep, len, seqs, lits);
-                    ip += len;
-                    continue;
-                }
+            let len = self.match_at(data, ip + 1, rep, end, 4);
+            if len > 0 {
+                emit(&mut self.rep, data, &mut anchor, ip + 1, rep, len, seqs, lits);
+                ip += 1 + len;
+                continue;
             }
             let hl = Self::hash(data, ip, 8, hlog);
             let hs = Self::hash(data, ip, mm, slog);
