@@ -1,9 +1,11 @@
 //! Match finders: they cut a block into sequences (literals, then a match) for the block writer.
 //!
 //! Strategies, by level (the table is [`LevelParams::for_level`]):
-//! - `Fast`: one candidate per hash of the next `min_match` bytes, skipping faster through data
-//!   that does not match (negative levels skip faster still).
-//! - `DFast`: two hash tables, 8-byte and `min_match`-byte; the long match wins when there is one.
+//! - `Fast` (levels -7..=2): one candidate per hash of the next `min_match` bytes, two
+//!   positions probed per step, skipping faster through data that does not match (negative
+//!   levels skip faster still).
+//! - `DFast` (3..=4): two hash tables, 8-byte and `min_match`-byte; the long match wins when
+//!   there is one.
 //! - `Greedy`, `Lazy`, `Lazy2`: hash chains searched `2^search_log` deep; lazy parsing looks one
 //!   (two) positions ahead and moves when the match there is worth more (longer, or nearly as
 //!   long with a cheaper offset).
@@ -85,7 +87,7 @@ impl LevelParams {
         match level {
             ..=-1 => LevelParams { skip_shift: (5 + level).max(1) as u8, ..p(Fast, 19, 13, 0, 0, 5, 0) },
             1 => LevelParams { skip_shift: 6, ..p(Fast, 19, 15, 0, 0, 6, 0) },
-            2 => LevelParams { skip_shift: 7, ..p(DFast, 20, 16, 15, 0, 5, 0) },
+            2 => LevelParams { skip_shift: 7, ..p(Fast, 20, 16, 0, 0, 6, 0) },
             3 => LevelParams { skip_shift: 7, ..p(DFast, 21, 17, 16, 0, 5, 0) },
             4 => LevelParams { skip_shift: 7, ..p(DFast, 21, 18, 17, 0, 5, 0) },
             5 => p(Greedy, 21, 18, 18, 2, 5, 16),
