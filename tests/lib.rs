@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 /// Differential oracles, shared with the fuzz targets.
 mod oracle;
-pub use oracle::{zstd_agrees_with_libzstd, zstd_streaming_agrees};
+pub use oracle::{zstd_agrees_with_libzstd, zstd_stream_compression_round_trips, zstd_streaming_agrees};
 
 /// The shared test data folder (`../shared/testdata` beside the clone).
 ///

@@ -64,3 +64,34 @@ pub fn zstd_streaming_agrees(data: &[u8], splits: &[u8], max_output: usize) -> R
         (a, b) => Err(format!("one-shot {:?} vs streamed {:?}", a.map(|v| v.len()), b.map(|v| v.len()))),
     }
 }
+
+/// Streaming compression of `data` (after three control bytes: level, window log, how to cut
+/// the input) must give a frame libzstd and our decoder, held to the window, read back exactly.
+pub fn zstd_stream_compression_round_trips(data: &[u8]) -> Result<(), String> {
+    let [level, window, cuts, input @ ..] = data else { return Ok(()) };
+    let level = i32::from(level % 30) - 7;
+    let window_log = 10 + window % 8;
+    let compressor = haagenti_zstd::ZstdCompressor::with_level(level).window_log(window_log);
+    let mut enc = haagenti_zstd::ZstdStreamEncoder::new(&compressor);
+    let mut frame = Vec::new();
+    let mut rest = input;
+    let mut step = usize::from(*cuts) * 37 + 1;
+    while !rest.is_empty() {
+        let n = step.min(rest.len());
+        enc.push(&rest[..n], &mut frame);
+        rest = &rest[n..];
+        step = step * 7 % 5003 + 1;
+    }
+    enc.finish(&mut frame);
+    let what = format!("level {level}, window 2^{window_log}");
+    let theirs = zstd::stream::decode_all(&frame[..]).map_err(|e| format!("{what}: libzstd rejects our frame: {e}"))?;
+    if theirs != input {
+        return Err(format!("{what}: libzstd decodes different bytes"));
+    }
+    let config = haagenti_zstd::DecoderConfig { max_window_size: 1 << window_log, ..Default::default() };
+    let ours = haagenti_zstd::Decompressor::new(config).decompress(&frame).map_err(|e| format!("{what}: ours: {e}"))?;
+    if ours != input {
+        return Err(format!("{what}: our decoder differs"));
+    }
+    Ok(())
+}

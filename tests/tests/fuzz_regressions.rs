@@ -81,3 +81,10 @@ fn compress_regressions() {
         assert!(zstd::stream::decode_all(&frame[..]).unwrap_or_else(|e| panic!("{name}: {e}")) == input, "{name}");
     }
 }
+
+#[test]
+fn stream_compression_regressions() {
+    for (name, data) in inputs("zstd_compress_stream") {
+        haagenti_tests::zstd_stream_compression_round_trips(&data).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}

@@ -166,3 +166,19 @@ fn one_symbol_sequence_codes_use_rle_tables() {
     // libzstd's 2.1 kB; see the zstd README); they still decode.
     check("rle", &data, 19);
 }
+
+#[test]
+fn windows_smaller_than_a_block_cap_the_block_size() {
+    // RFC 8878: blocks are at most min(window, 128 KiB). A 4 KiB window means 4 KiB blocks.
+    let text = read("corpus/alice29.txt")[..60_000].to_vec();
+    for (level, window_log) in [(1, 12u8), (3, 10), (9, 13), (19, 12)] {
+        let frame = haagenti_zstd::ZstdCompressor::with_level(level).window_log(window_log).compress(&text);
+        let theirs = zstd::stream::decode_all(&frame[..]).unwrap_or_else(|e| panic!("level {level}: libzstd: {e}"));
+        assert!(theirs == text, "level {level}");
+        let config = haagenti_zstd::DecoderConfig { max_window_size: 1 << window_log, ..Default::default() };
+        let ours = haagenti_zstd::Decompressor::new(config).decompress(&frame).unwrap();
+        assert!(ours == text, "level {level}");
+        let data = [&[level as u8 + 7, window_log - 10, 3][..], &text].concat();
+        haagenti_tests::zstd_stream_compression_round_trips(&data).unwrap();
+    }
+}

@@ -188,9 +188,11 @@ impl ZstdCompressor {
         header.write(out);
         let mut blocks = BlockState::new(params, rep, dict);
         blocks.finder.prime(buf, prefix);
+        // Blocks may not be larger than the window (RFC 8878 3.1.1.2.4).
+        let block_size = MAX_BLOCK_SIZE.min(window);
         let mut start = prefix;
         loop {
-            let end = (start + MAX_BLOCK_SIZE).min(buf.len());
+            let end = (start + block_size).min(buf.len());
             let last = end == buf.len();
             blocks.write(buf, start, end, last, out);
             start = end;

@@ -77,6 +77,11 @@ impl ZstdStreamEncoder {
         1 << self.params.window_log
     }
 
+    /// Blocks may not be larger than the window (RFC 8878 3.1.1.2.4).
+    fn block_size(&self) -> usize {
+        MAX_BLOCK_SIZE.min(self.window())
+    }
+
     /// Adds `input`; appends to `out` every block that is now complete.
     pub fn push(&mut self, input: &[u8], out: &mut Vec<u8>) {
         self.write_header(out);
@@ -86,14 +91,15 @@ impl ZstdStreamEncoder {
         while !input.is_empty() {
             // Take at most one block's worth at a time so the buffer never holds more than
             // the window, one block and the slide unit.
-            let room = (self.pending + MAX_BLOCK_SIZE).saturating_sub(self.buf.len()).max(1);
+            let block = self.block_size();
+            let room = (self.pending + block).saturating_sub(self.buf.len()).max(1);
             let (now, rest) = input.split_at(room.min(input.len()));
             self.buf.extend_from_slice(now);
             input = rest;
             // A block is written once a byte beyond it has arrived, so the last block is
             // always left for `finish`.
-            if self.buf.len() - self.pending > MAX_BLOCK_SIZE {
-                let end = self.pending + MAX_BLOCK_SIZE;
+            if self.buf.len() - self.pending > block {
+                let end = self.pending + block;
                 self.blocks.write(&self.buf, self.pending, end, false, out);
                 self.pending = end;
                 self.slide();
