@@ -9,7 +9,10 @@
 //! - `Greedy`, `Lazy`, `Lazy2`: hash chains searched `2^search_log` deep; lazy parsing looks one
 //!   (two) positions ahead and moves when the match there is worth more (longer, or nearly as
 //!   long with a cheaper offset).
-//! - `Opt`: price-based parsing over the hash-chain candidates (the `optimal` module).
+//! - `BtLazy2`: lazy2 parsing over binary trees: per hash bucket, a tree of earlier positions
+//!   ordered by their suffixes, searched and rebuilt at once as each position is inserted (the
+//!   reference's `ZSTD_insertBt1` scheme), so deep searches visit few candidates.
+//! - `Opt`: price-based parsing over the binary-tree candidates (the `optimal` module).
 //!
 //! Every strategy tries the repeat offsets first: a repeat match costs almost nothing to code.
 //! Matches never reach further back than the window (`1 << window_log`), so a decoder needs no
@@ -40,7 +43,9 @@ pub enum Strategy {
     Lazy,
     /// Hash-chain search, two positions of lookahead.
     Lazy2,
-    /// Price-based optimal parsing over hash-chain candidates.
+    /// Binary-tree search, two positions of lookahead.
+    BtLazy2,
+    /// Price-based optimal parsing over binary-tree candidates.
     Opt,
 }
 
@@ -98,9 +103,9 @@ impl LevelParams {
             10 => p(Lazy2, 22, 20, 20, 6, 5, 64),
             11 => p(Lazy2, 22, 21, 21, 6, 5, 96),
             12 => p(Lazy2, 22, 21, 21, 7, 5, 128),
-            13 => p(Lazy2, 22, 21, 22, 7, 4, 128),
-            14 => p(Lazy2, 22, 22, 22, 8, 4, 192),
-            15 => p(Lazy2, 22, 22, 23, 8, 4, 256),
+            13 => p(BtLazy2, 22, 21, 22, 5, 5, 64),
+            14 => p(BtLazy2, 22, 22, 22, 6, 5, 96),
+            15 => p(BtLazy2, 22, 22, 23, 7, 5, 128),
             16 => p(Opt, 22, 22, 22, 6, 4, 128),
             17 => p(Opt, 23, 22, 23, 7, 4, 192),
             18 => p(Opt, 23, 22, 23, 7, 4, 256),
@@ -189,6 +194,7 @@ impl MatchFinder {
                     }
                 }
             }
+            Strategy::BtLazy2 | Strategy::Opt => self.tree_update(data, end.saturating_sub(8)),
             _ => self.insert_until(data, end.saturating_sub(8)),
         }
     }
@@ -205,6 +211,8 @@ impl MatchFinder {
                     i += 16;
                 }
             }
+            // A run is not worth indexing position by position in a tree.
+            Strategy::BtLazy2 | Strategy::Opt => self.next_to_update = self.next_to_update.max(end.saturating_sub(8)),
             _ => {
                 // The chains index every position; the run is cheap to insert.
                 let upto = end.saturating_sub(8);
@@ -221,7 +229,7 @@ impl MatchFinder {
             Strategy::DFast => self.dfast(data, start, end, seqs, lits),
             Strategy::Greedy => self.lazy(data, start, end, 0, seqs, lits),
             Strategy::Lazy => self.lazy(data, start, end, 1, seqs, lits),
-            Strategy::Lazy2 => self.lazy(data, start, end, 2, seqs, lits),
+            Strategy::Lazy2 | Strategy::BtLazy2 => self.lazy(data, start, end, 2, seqs, lits),
             Strategy::Opt => crate::optimal::parse(self, data, start, end, seqs, lits),
         }
     }
@@ -383,11 +391,93 @@ impl MatchFinder {
         }
     }
 
-    /// The longest hash-chain match at `ip`: (offset, length), length 0 if none.
+    /// The longest match at `ip` from the chains or the tree: (offset, length), length 0 if none.
     fn best_chain_match(&mut self, data: &[u8], ip: usize, end: usize) -> (usize, usize) {
         let mut best = (0, 0);
-        self.chain_matches(data, ip, end, |o, l| best = (o, l));
+        self.matches(data, ip, end, |o, l| best = (o, l));
         best
+    }
+
+    /// Calls `found(offset, length)` for the matches at `ip`, each longer than the ones before
+    /// (at least `min_match`, ending by `end`), from the binary tree or the hash chain.
+    #[inline(always)]
+    pub(crate) fn matches(&mut self, data: &[u8], ip: usize, end: usize, found: impl FnMut(usize, usize)) {
+        match self.p.strategy {
+            Strategy::BtLazy2 | Strategy::Opt => {
+                if ip + 8 > end || ip < self.next_to_update {
+                    return;
+                }
+                self.tree_update(data, ip);
+                self.tree_insert(data, ip, end, found);
+                self.next_to_update = self.next_to_update.max(ip + 1);
+            }
+            _ => self.chain_matches(data, ip, end, found),
+        }
+    }
+
+    /// Inserts every position before `target` into the binary trees. After a very long match
+    /// the positions inside it are skipped (a run would otherwise cost its length squared).
+    fn tree_update(&mut self, data: &[u8], target: usize) {
+        let target = target.min(data.len().saturating_sub(8));
+        while self.next_to_update < target {
+            let i = self.next_to_update;
+            let longest = self.tree_insert(data, i, data.len(), |_, _| {});
+            self.next_to_update = if longest > 384 { i + (longest - 8).min(192) } else { i + 1 };
+        }
+    }
+
+    /// Inserts `ip` as the new root of its bucket's tree, searching the old tree on the way
+    /// (RFC-independent: this is the reference encoder's `ZSTD_insertBt1` idea). Each node has
+    /// two links in `chain` (smaller and larger suffix); walking from the old root, every node
+    /// goes to the new root's smaller or larger side by comparing suffixes, starting from the
+    /// prefix already known to be shared. Reports improving matches (cut at `end`) to `found`
+    /// and returns the longest common length seen.
+    fn tree_insert(&mut self, data: &[u8], ip: usize, end: usize, mut found: impl FnMut(usize, usize)) -> usize {
+        let tree_mask = (1usize << (self.p.chain_log - 1)) - 1;
+        let h = Self::hash(data, ip, self.p.min_match, self.p.hash_log);
+        let mut m = self.head[h];
+        self.head[h] = ip as u32;
+        let lowest = ip.saturating_sub(self.window().min(tree_mask));
+        let limit = data.len();
+        let node = 2 * (ip & tree_mask);
+        let (mut smaller_slot, mut larger_slot) = (node, node + 1);
+        let (mut common_smaller, mut common_larger) = (0usize, 0usize);
+        let mut best = usize::from(self.p.min_match) - 1;
+        let mut longest = 0;
+        let mut attempts = 1u32 << self.p.search_log;
+        let target = self.p.target_length as usize;
+        while m != EMPTY && (m as usize) >= lowest && (m as usize) < ip && attempts > 0 {
+            attempts -= 1;
+            let c = m as usize;
+            let known = common_smaller.min(common_larger);
+            let len = known + common(data, c + known, ip + known, limit);
+            longest = longest.max(len);
+            let reported = len.min(end.saturating_sub(ip));
+            if reported > best {
+                best = reported;
+                found(ip - c, reported);
+            }
+            // Past the data's end the order is unknown, and very long matches end the search:
+            // the rest of the tree is dropped, which only loses candidates.
+            if ip + len == limit || len >= target.max(384) {
+                break;
+            }
+            let c_node = 2 * (c & tree_mask);
+            if data[c + len] < data[ip + len] {
+                self.chain[smaller_slot] = m;
+                common_smaller = len;
+                smaller_slot = c_node + 1;
+                m = self.chain[c_node + 1];
+            } else {
+                self.chain[larger_slot] = m;
+                common_larger = len;
+                larger_slot = c_node;
+                m = self.chain[c_node];
+            }
+        }
+        self.chain[smaller_slot] = EMPTY;
+        self.chain[larger_slot] = EMPTY;
+        longest
     }
 
     /// Greedy (`depth` 0) and lazy parsing over the hash chains.
@@ -547,4 +637,41 @@ fn read64(data: &[u8], i: usize) -> u64 {
 #[inline(always)]
 fn read32(data: &[u8], i: usize) -> u32 {
     u32::from_le_bytes(data[i..i + 4].try_into().expect("4 bytes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Text-like data: words from a small vocabulary, picked by a fixed generator.
+    fn words(len: usize) -> Vec<u8> {
+        let vocab = ["the ", "tree ", "holds ", "every ", "suffix ", "in ", "order, ", "and ", "chains ", "do not. "];
+        let mut x = 0x9E37_79B9u32;
+        let mut out = Vec::new();
+        while out.len() < len {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            out.extend_from_slice(vocab[(x >> 24) as usize % vocab.len()].as_bytes());
+        }
+        out.truncate(len);
+        out
+    }
+
+    #[test]
+    fn binary_tree_finds_the_longest_match_an_exhaustive_chain_finds() {
+        let data = words(20_000);
+        let mut p = LevelParams::for_level(19).adjusted_for(data.len() as u64);
+        p.search_log = 14;
+        p.target_length = 1 << 20;
+        let mut tree = MatchFinder::new(p);
+        let mut chain = MatchFinder::new(LevelParams { strategy: Strategy::Lazy2, ..p });
+        for ip in 0..data.len() - 8 {
+            let (mut t, mut c) = ((0, 0), (0, 0));
+            tree.matches(&data, ip, data.len(), |o, l| t = (o, l));
+            chain.matches(&data, ip, data.len(), |o, l| c = (o, l));
+            assert_eq!(t.1, c.1, "longest match at {ip}");
+            if t.1 > 0 {
+                assert_eq!(data[ip..ip + t.1], data[ip - t.0..ip - t.0 + t.1], "tree match at {ip} is real");
+            }
+        }
+    }
 }

@@ -224,7 +224,7 @@ fn search(
         if longest < sufficient {
             let reps_found = candidates.len();
             if cache.recording {
-                mf.chain_matches(data, ip, end, |o, l| candidates.push((o as u32, l as u32)));
+                mf.matches(data, ip, end, |o, l| candidates.push((o as u32, l as u32)));
                 cache.starts[i] = cache.items.len() as u32;
                 cache.items.extend_from_slice(&candidates[reps_found..]);
                 cache.items.push((0, 0));
