@@ -6,13 +6,14 @@
 //!   levels skip faster still).
 //! - `DFast` (3..=4): two hash tables, 8-byte and `min_match`-byte; the long match wins when
 //!   there is one.
-//! - `Greedy`, `Lazy`, `Lazy2`: hash chains searched `2^search_log` deep; lazy parsing looks one
-//!   (two) positions ahead and moves when the match there is worth more (longer, or nearly as
-//!   long with a cheaper offset).
-//! - `BtLazy2`: lazy2 parsing over binary trees: per hash bucket, a tree of earlier positions
+//! - `Greedy`, `Lazy`, `Lazy2` (5..=12): hash chains searched `2^search_log` deep; lazy parsing
+//!   looks one (two) positions ahead and moves when the match there is worth more (longer, or
+//!   nearly as long with a cheaper offset).
+//! - `BtLazy2` (13..=15): lazy2 parsing over binary trees: per hash bucket, a tree of earlier positions
 //!   ordered by their suffixes, searched and rebuilt at once as each position is inserted (the
 //!   reference's `ZSTD_insertBt1` scheme), so deep searches visit few candidates.
-//! - `Opt`: price-based parsing over the binary-tree candidates (the `optimal` module).
+//! - `Opt` (16..=22): price-based parsing over the binary-tree candidates (the `optimal`
+//!   module).
 //!
 //! Every strategy tries the repeat offsets first: a repeat match costs almost nothing to code.
 //! Matches never reach further back than the window (`1 << window_log`), so a decoder needs no

@@ -1,6 +1,7 @@
 //! Price-based ("optimal") parsing for the high levels, in the manner of the reference's
-//! btopt/btultra: a shortest-path search over the block where every position can be reached by
-//! a literal or by any length of any candidate match, each step priced in estimated bits.
+//! btopt/btultra (candidates from the binary trees of [`crate::matching`]): a shortest-path
+//! search over the block where every position can be reached by a literal or by any length of
+//! any candidate match, each step priced in estimated bits.
 //!
 //! Prices come from the block itself: literals by their order-0 entropy, matches by the extra
 //! bits of their offset and length codes plus an estimate of the codes' own cost. The repeat
