@@ -182,3 +182,40 @@ fn windows_smaller_than_a_block_cap_the_block_size() {
         haagenti_tests::zstd_stream_compression_round_trips(&data).unwrap();
     }
 }
+
+/// The blocks of a one-frame stream: (type, stored size).
+fn blocks_of(frame: &[u8]) -> Vec<(u8, usize)> {
+    use haagenti_zstd::frame::{BlockHeader, FrameHeader};
+    let header = FrameHeader::parse(frame).unwrap();
+    let mut pos = header.header_len;
+    let mut out = Vec::new();
+    loop {
+        let b = BlockHeader::parse(&frame[pos..]).unwrap();
+        out.push((b.block_type, b.size));
+        pos += BlockHeader::LEN + if b.block_type == 1 { 1 } else { b.size };
+        if b.last {
+            return out;
+        }
+    }
+}
+
+#[test]
+fn high_levels_split_blocks_whose_halves_differ() {
+    // 64 KiB of English text then 64 KiB of float weights: one 128 KiB block whose halves want
+    // different entropy tables. The high levels write it as two blocks.
+    let text = read("corpus/lcet10.txt")[..64 << 10].to_vec();
+    let (weights, _) = haagenti_tests::minilm_f32_and_bf16();
+    let data = [&text[..], &weights[1 << 20..(1 << 20) + (64 << 10)]].concat();
+    for level in [13, 19] {
+        let frame = compress(&data, level);
+        assert_eq!(zstd::stream::decode_all(&frame[..]).unwrap(), data);
+        let blocks = blocks_of(&frame);
+        assert!(blocks.len() >= 2 && blocks.iter().all(|b| b.0 == 2), "level {level}: {blocks:?}");
+        let separately =
+            compress(&text, level).len() + compress(&weights[1 << 20..(1 << 20) + (64 << 10)], level).len();
+        // Within 2% of the halves compressed apart (the parse still prices the whole block).
+        assert!(frame.len() * 100 < separately * 102, "level {level}: {} against {separately} apart", frame.len());
+    }
+    // Level 3 does not split.
+    assert_eq!(blocks_of(&compress(&data, 3)).len(), 1);
+}

@@ -234,6 +234,15 @@ impl BlockState {
     /// Writes `buf[start..end]` as one block (RLE, compressed or raw, whichever is smallest);
     /// earlier bytes of `buf` are history its matches may use.
     pub(crate) fn write(&mut self, buf: &[u8], start: usize, end: usize, last: bool, out: &mut Vec<u8>) {
+        // High levels: a block whose halves hold different kinds of bytes is parsed and written
+        // as two blocks, so each half's parse is priced and its tables fitted on its own (the
+        // reference's pre-splitter compares byte fingerprints the same way).
+        if self.finder.p.strategy >= Strategy::BtLazy2 && halves_differ(&buf[start..end]) {
+            let mid = start + (end - start) / 2;
+            self.write(buf, start, mid, false, out);
+            self.write(buf, mid, end, last, out);
+            return;
+        }
         let block = &buf[start..end];
         let header_at = out.len();
         out.extend_from_slice(&[0, 0, 0]);
@@ -249,6 +258,12 @@ impl BlockState {
             let rep_before = self.finder.rep;
             let entropy_before = self.entropy.clone();
             self.finder.find(buf, start, end, &mut self.seqs, &mut self.lits);
+            if self.finder.p.strategy >= Strategy::BtLazy2
+                && self.seqs.len() >= 32
+                && self.write_split(block.len(), last, out, header_at, &entropy_before)
+            {
+                return;
+            }
             let body_at = out.len();
             if block.len() >= 8
                 && write_compressed_block(out, &self.lits, &self.seqs, &mut self.entropy, &self.predefined)
@@ -266,6 +281,76 @@ impl BlockState {
         let v = u32::from(last) | block_type << 1 | (size as u32) << 3;
         out[header_at..header_at + 3].copy_from_slice(&v.to_le_bytes()[..3]);
     }
+
+    /// Block splitting (high levels): writes the block's sequences as two compressed blocks,
+    /// cut at the sequence nearest its middle, when that is smaller than one block (each half
+    /// then gets entropy tables fitted to it). `out` ends with the block's 3 placeholder header
+    /// bytes at `header_at`. Returns false, writing nothing, when one block is as small.
+    fn write_split(
+        &mut self,
+        len: usize,
+        last: bool,
+        out: &mut Vec<u8>,
+        header_at: usize,
+        before: &EntropyState,
+    ) -> bool {
+        let (mut bytes_a, mut lits_a, mut k) = (0usize, 0usize, 0usize);
+        while k < self.seqs.len() && bytes_a < len / 2 {
+            let s = self.seqs[k];
+            bytes_a += (s.lit_len + s.match_len) as usize;
+            lits_a += s.lit_len as usize;
+            k += 1;
+        }
+        // The second half may have few sequences or none (only literals): it still gets its
+        // own literal table.
+        if k < 8 {
+            return false;
+        }
+        let mut whole_state = before.clone();
+        let mut whole = Vec::new();
+        let whole_size =
+            if write_compressed_block(&mut whole, &self.lits, &self.seqs, &mut whole_state, &self.predefined) {
+                whole.len().min(len)
+            } else {
+                len
+            };
+        let mut state = before.clone();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let fits = write_compressed_block(&mut a, &self.lits[..lits_a], &self.seqs[..k], &mut state, &self.predefined)
+            && write_compressed_block(&mut b, &self.lits[lits_a..], &self.seqs[k..], &mut state, &self.predefined)
+            && a.len() < bytes_a
+            && b.len() < len - bytes_a;
+        if !fits || a.len() + 3 + b.len() >= whole_size {
+            return false;
+        }
+        let header = |last: bool, size: usize| (u32::from(last) | 2 << 1 | (size as u32) << 3).to_le_bytes();
+        out[header_at..header_at + 3].copy_from_slice(&header(false, a.len())[..3]);
+        out.extend_from_slice(&a);
+        out.extend_from_slice(&header(last, b.len())[..3]);
+        out.extend_from_slice(&b);
+        self.entropy = state;
+        true
+    }
+}
+
+/// Whether the two halves of `block` (at least 16 KiB) have clearly different byte
+/// distributions: their normalized histograms are more than 0.75 apart (L1 distance, 0 to 2).
+fn halves_differ(block: &[u8]) -> bool {
+    if block.len() < 16 << 10 {
+        return false;
+    }
+    let (a, b) = block.split_at(block.len() / 2);
+    let (mut ha, mut hb) = ([0u32; 256], [0u32; 256]);
+    for &x in a {
+        ha[usize::from(x)] += 1;
+    }
+    for &x in b {
+        hb[usize::from(x)] += 1;
+    }
+    let (na, nb) = (a.len() as u64, b.len() as u64);
+    let distance: u64 = ha.iter().zip(&hb).map(|(&x, &y)| (u64::from(x) * nb).abs_diff(u64::from(y) * na)).sum();
+    // distance / (na * nb) > 0.75
+    distance * 4 > 3 * na * nb
 }
 
 /// What a frame header records.
