@@ -571,7 +571,14 @@ pub(crate) fn emit(
     lits: &mut Vec<u8>,
 ) {
     let lit_len = ip - *anchor;
-    lits.extend_from_slice(&data[*anchor..ip]);
+    // Short runs are copied as one fixed 16-byte chunk and cut back (no `memcpy` call).
+    if lit_len <= 16 && *anchor + 16 <= data.len() {
+        let len = lits.len();
+        lits.extend_from_slice(&data[*anchor..*anchor + 16]);
+        lits.truncate(len + lit_len);
+    } else {
+        lits.extend_from_slice(&data[*anchor..ip]);
+    }
     let off_base = code_offset(rep, offset as u32, lit_len == 0);
     seqs.push(Seq { lit_len: lit_len as u32, off_base, match_len: len as u32 });
     *anchor = ip + len;
