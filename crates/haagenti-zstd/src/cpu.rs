@@ -50,25 +50,27 @@ fn detect() -> bool {
     }
 }
 
-/// Defines `fn $name(args) -> ret` that calls the `#[inline(always)]` function `$body` with the
-/// same arguments, through a copy compiled with BMI1/BMI2/LZCNT when the CPU has them.
+/// Defines `fn $name(args) -> ret { body }` whose body is compiled twice: as written, and
+/// with BMI1/BMI2/LZCNT enabled, the second copy called when the CPU has them.
 macro_rules! multiversion {
-    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty = $body:path;) => {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
         $(#[$m])*
         #[allow(unsafe_code)]
         $vis fn $name($($arg: $ty),*) -> $ret {
+            #[inline(always)]
+            fn portable($($arg: $ty),*) -> $ret $body
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "bmi1,bmi2,lzcnt")]
                 fn with_bmi2($($arg: $ty),*) -> $ret {
-                    $body($($arg),*)
+                    portable($($arg),*)
                 }
                 if $crate::cpu::has_bmi2() {
                     // SAFETY: C1 - the CPU has BMI1, BMI2 and LZCNT.
                     return unsafe { with_bmi2($($arg),*) };
                 }
             }
-            $body($($arg),*)
+            portable($($arg),*)
         }
     };
 }

@@ -224,16 +224,12 @@ impl HuffmanTable {
 
 multiversion! {
     /// The fast loop for a table of log `log` ([`FAST_LOG`] or [`MAX_BITS`]).
-    fn fast_4(cells: &[u16; CELLS], log: u8, streams: &mut [BackwardReader<'_>; 4], outs: [&mut [u8]; 4]) -> usize
-        = fast_4_body;
-}
-
-#[inline(always)]
-fn fast_4_body(cells: &[u16; CELLS], log: u8, streams: &mut [BackwardReader<'_>; 4], outs: [&mut [u8]; 4]) -> usize {
-    if log == FAST_LOG {
-        fast::decode_4::<5, { FAST_LOG as u32 }>(cells, streams, outs)
-    } else {
-        fast::decode_4::<4, { MAX_BITS as u32 }>(cells, streams, outs)
+    fn fast_4(cells: &[u16; CELLS], log: u8, streams: &mut [BackwardReader<'_>; 4], outs: [&mut [u8]; 4]) -> usize {
+        if log == FAST_LOG {
+            fast::decode_4::<5, { FAST_LOG as u32 }>(cells, streams, outs)
+        } else {
+            fast::decode_4::<4, { MAX_BITS as u32 }>(cells, streams, outs)
+        }
     }
 }
 

@@ -202,123 +202,113 @@ multiversion! {
         tables: &mut SequenceTables,
         predefined: &Predefined,
         dst: &mut Output<'_>,
-    ) -> Result<(), Error> = decode_and_execute_body;
-}
-
-#[inline(always)]
-fn decode_and_execute_body(
-    src: &[u8],
-    literals: &[u8],
-    lit_count: usize,
-    tables: &mut SequenceTables,
-    predefined: &Predefined,
-    dst: &mut Output<'_>,
-) -> Result<(), Error> {
-    let b0 = usize::from(*src.first().ok_or(corrupt("sequences section missing"))?);
-    let byte = |i: usize| src.get(i).copied().map(usize::from).ok_or(corrupt("sequences header truncated"));
-    let (count, mut pos) = match b0 {
-        0..=127 => (b0, 1),
-        128..=254 => (((b0 - 128) << 8) + byte(1)?, 2),
-        _ => (byte(1)? + (byte(2)? << 8) + 0x7F00, 3),
-    };
-    if count == 0 {
-        if pos != src.len() {
-            return Err(corrupt("bytes after a zero-sequence header").into());
-        }
-        return push_literals(dst, &literals[..lit_count]);
-    }
-    let modes = byte(pos)? as u8;
-    pos += 1;
-    if modes & 3 != 0 {
-        return Err(corrupt("reserved bits set in sequence modes").into());
-    }
-    read_table(modes >> 6, src, &mut pos, &mut tables.ll, &predefined.ll, LL_MAX, Code::LiteralLength)?;
-    read_table((modes >> 4) & 3, src, &mut pos, &mut tables.of, &predefined.of, OF_MAX, Code::Offset)?;
-    read_table((modes >> 2) & 3, src, &mut pos, &mut tables.ml, &predefined.ml, ML_MAX, Code::MatchLength)?;
-    let (Some(ll_t), Some(of_t), Some(ml_t)) = (&tables.ll, &tables.of, &tables.ml) else {
-        unreachable!("read_table fills every slot or fails");
-    };
-
-    let mut bits = BackwardReader::new(&src[pos..])?;
-    let mut ll_state = bits.read(u32::from(ll_t.log)) as usize;
-    let mut of_state = bits.read(u32::from(of_t.log)) as usize;
-    let mut ml_state = bits.read(u32::from(ml_t.log)) as usize;
-    let [mut r0, mut r1, mut r2] = tables.rep;
-    let mut lit_pos = 0usize;
-    let mut w = Writer::new(dst.out, dst.limit);
-    // The block's literals and 16 bytes of slack: the bound `Writer::sequence` checks against.
-    let lits = &literals[..lit_count + 16];
-    let (ll_cells, of_cells, ml_cells) = (&*ll_t.cells, &*of_t.cells, &*ml_t.cells);
-    let mut last_update = 0;
-    for _ in 0..count {
-        // States are always below the table size: each is a cell's `next` plus fewer than
-        // 2^nb_bits, which the table construction bounds.
-        // The mask is a no-op that spares the bounds checks.
-        let llc = ll_cells[ll_state & (SEQ_CELLS - 1)];
-        let ofc = of_cells[of_state & (SEQ_CELLS - 1)];
-        let mlc = ml_cells[ml_state & (SEQ_CELLS - 1)];
-        // After a refill 56 bits are ready: enough for the offset and match-length extra bits
-        // (at most 31 + 16), and, unless all extra bits pass 30, for everything. Otherwise a
-        // second refill covers the literal-length extra bits and the state updates (16 + 26).
-        bits.refill();
-        let offset_value = ofc.base + bits.read_fast(u32::from(ofc.extra)) as u32;
-        let ml = mlc.base + bits.read_fast(u32::from(mlc.extra)) as u32;
-        if u32::from(ofc.extra) + u32::from(mlc.extra) + u32::from(llc.extra) > 30 {
-            bits.refill();
-        }
-        let ll = llc.base + bits.read_fast(u32::from(llc.extra)) as u32;
-        // The last sequence updates the states too (reading bits past the stream's end, which
-        // are garbage and given back after the loop): one branch less per sequence. In a valid
-        // stream nothing else reads past the end, so `read_fast` serves.
-        ll_state = usize::from(llc.next) + bits.read_fast(u32::from(llc.nb_bits)) as usize;
-        ml_state = usize::from(mlc.next) + bits.read_fast(u32::from(mlc.nb_bits)) as usize;
-        of_state = usize::from(ofc.next) + bits.read_fast(u32::from(ofc.nb_bits)) as usize;
-        last_update = u32::from(llc.nb_bits) + u32::from(mlc.nb_bits) + u32::from(ofc.nb_bits);
-
-        // Repeat offsets (RFC 8878 3.1.1.5): values 1..=3 pick from the history, shifted by one
-        // when the literal length is zero; index 3 then means "the last offset minus one". Three
-        // variables rather than an indexed array keep them in registers.
-        let offset = if offset_value > 3 {
-            (r0, r1, r2) = (offset_value - 3, r0, r1);
-            r0
-        } else {
-            match offset_value - 1 + u32::from(ll == 0) {
-                0 => r0,
-                1 => {
-                    (r0, r1) = (r1, r0);
-                    r0
-                }
-                2 => {
-                    (r0, r1, r2) = (r2, r0, r1);
-                    r0
-                }
-                _ => {
-                    let o = r0.wrapping_sub(1);
-                    if o == 0 {
-                        return Err(corrupt("repeat offset of zero").into());
-                    }
-                    (r0, r1, r2) = (o, r0, r1);
-                    o
-                }
+    ) -> Result<(), Error> {
+        let b0 = usize::from(*src.first().ok_or(corrupt("sequences section missing"))?);
+        let byte = |i: usize| src.get(i).copied().map(usize::from).ok_or(corrupt("sequences header truncated"));
+        let (count, mut pos) = match b0 {
+            0..=127 => (b0, 1),
+            128..=254 => (((b0 - 128) << 8) + byte(1)?, 2),
+            _ => (byte(1)? + (byte(2)? << 8) + 0x7F00, 3),
+        };
+        if count == 0 {
+            if pos != src.len() {
+                return Err(corrupt("bytes after a zero-sequence header").into());
             }
+            return push_literals(dst, &literals[..lit_count]);
+        }
+        let modes = byte(pos)? as u8;
+        pos += 1;
+        if modes & 3 != 0 {
+            return Err(corrupt("reserved bits set in sequence modes").into());
+        }
+        read_table(modes >> 6, src, &mut pos, &mut tables.ll, &predefined.ll, LL_MAX, Code::LiteralLength)?;
+        read_table((modes >> 4) & 3, src, &mut pos, &mut tables.of, &predefined.of, OF_MAX, Code::Offset)?;
+        read_table((modes >> 2) & 3, src, &mut pos, &mut tables.ml, &predefined.ml, ML_MAX, Code::MatchLength)?;
+        let (Some(ll_t), Some(of_t), Some(ml_t)) = (&tables.ll, &tables.of, &tables.ml) else {
+            unreachable!("read_table fills every slot or fails");
         };
 
-        let (ll, ml, offset) = (ll as usize, ml as usize, offset as usize);
-        w.sequence(lits, lit_pos, ll, offset, ml, dst.history_start, dst.dict).map_err(|e| match e {
-            SequenceError::Limit => dst.limit_error.clone(),
-            SequenceError::Literals => corrupt("sequences use more literals than decoded").into(),
-            SequenceError::Offset => corrupt("match offset reaches before the start of the data").into(),
-        })?;
-        lit_pos += ll;
+        let mut bits = BackwardReader::new(&src[pos..])?;
+        let mut ll_state = bits.read(u32::from(ll_t.log)) as usize;
+        let mut of_state = bits.read(u32::from(of_t.log)) as usize;
+        let mut ml_state = bits.read(u32::from(ml_t.log)) as usize;
+        let [mut r0, mut r1, mut r2] = tables.rep;
+        let mut lit_pos = 0usize;
+        let mut w = Writer::new(dst.out, dst.limit);
+        // The block's literals and 16 bytes of slack: the bound `Writer::sequence` checks against.
+        let lits = &literals[..lit_count + 16];
+        let (ll_cells, of_cells, ml_cells) = (&*ll_t.cells, &*of_t.cells, &*ml_t.cells);
+        let mut last_update = 0;
+        for _ in 0..count {
+            // States are always below the table size: each is a cell's `next` plus fewer than
+            // 2^nb_bits, which the table construction bounds.
+            // The mask is a no-op that spares the bounds checks.
+            let llc = ll_cells[ll_state & (SEQ_CELLS - 1)];
+            let ofc = of_cells[of_state & (SEQ_CELLS - 1)];
+            let mlc = ml_cells[ml_state & (SEQ_CELLS - 1)];
+            // After a refill 56 bits are ready: enough for the offset and match-length extra bits
+            // (at most 31 + 16), and, unless all extra bits pass 30, for everything. Otherwise a
+            // second refill covers the literal-length extra bits and the state updates (16 + 26).
+            bits.refill();
+            let offset_value = ofc.base + bits.read_fast(u32::from(ofc.extra)) as u32;
+            let ml = mlc.base + bits.read_fast(u32::from(mlc.extra)) as u32;
+            if u32::from(ofc.extra) + u32::from(mlc.extra) + u32::from(llc.extra) > 30 {
+                bits.refill();
+            }
+            let ll = llc.base + bits.read_fast(u32::from(llc.extra)) as u32;
+            // The last sequence updates the states too (reading bits past the stream's end, which
+            // are garbage and given back after the loop): one branch less per sequence. In a valid
+            // stream nothing else reads past the end, so `read_fast` serves.
+            ll_state = usize::from(llc.next) + bits.read_fast(u32::from(llc.nb_bits)) as usize;
+            ml_state = usize::from(mlc.next) + bits.read_fast(u32::from(mlc.nb_bits)) as usize;
+            of_state = usize::from(ofc.next) + bits.read_fast(u32::from(ofc.nb_bits)) as usize;
+            last_update = u32::from(llc.nb_bits) + u32::from(mlc.nb_bits) + u32::from(ofc.nb_bits);
+
+            // Repeat offsets (RFC 8878 3.1.1.5): values 1..=3 pick from the history, shifted by one
+            // when the literal length is zero; index 3 then means "the last offset minus one". Three
+            // variables rather than an indexed array keep them in registers.
+            let offset = if offset_value > 3 {
+                (r0, r1, r2) = (offset_value - 3, r0, r1);
+                r0
+            } else {
+                match offset_value - 1 + u32::from(ll == 0) {
+                    0 => r0,
+                    1 => {
+                        (r0, r1) = (r1, r0);
+                        r0
+                    }
+                    2 => {
+                        (r0, r1, r2) = (r2, r0, r1);
+                        r0
+                    }
+                    _ => {
+                        let o = r0.wrapping_sub(1);
+                        if o == 0 {
+                            return Err(corrupt("repeat offset of zero").into());
+                        }
+                        (r0, r1, r2) = (o, r0, r1);
+                        o
+                    }
+                }
+            };
+
+            let (ll, ml, offset) = (ll as usize, ml as usize, offset as usize);
+            w.sequence(lits, lit_pos, ll, offset, ml, dst.history_start, dst.dict).map_err(|e| match e {
+                SequenceError::Limit => dst.limit_error.clone(),
+                SequenceError::Literals => corrupt("sequences use more literals than decoded").into(),
+                SequenceError::Offset => corrupt("match offset reaches before the start of the data").into(),
+            })?;
+            lit_pos += ll;
+        }
+        bits.unread(last_update);
+        bits.refill();
+        if !bits.is_exactly_done() {
+            return Err(corrupt("sequence bitstream does not end with the last sequence").into());
+        }
+        w.finish();
+        tables.rep = [r0, r1, r2];
+        push_literals(dst, &literals[lit_pos..lit_count])
     }
-    bits.unread(last_update);
-    bits.refill();
-    if !bits.is_exactly_done() {
-        return Err(corrupt("sequence bitstream does not end with the last sequence").into());
-    }
-    w.finish();
-    tables.rep = [r0, r1, r2];
-    push_literals(dst, &literals[lit_pos..lit_count])
 }
 
 fn push_literals(dst: &mut Output<'_>, lits: &[u8]) -> Result<(), Error> {
