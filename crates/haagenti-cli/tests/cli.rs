@@ -7,6 +7,11 @@ fn haagenti(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_haagenti")).args(args).current_dir(dir).output().unwrap()
 }
 
+/// Runs the reference `zstd` program in `dir`.
+fn zstd(args: &[&str], dir: &Path) -> Output {
+    Command::new("zstd").args(args).current_dir(dir).output().expect("the reference zstd program is needed")
+}
+
 fn scratch(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("haagenti-cli-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -184,33 +189,18 @@ fn train_and_compress_with_a_dictionary_both_ways_with_the_reference_cli() {
     // Ours compresses with our dictionary; the reference decodes it with the same dictionary.
     let out = haagenti(&["compress", "-D", "ours.dict", "-l", "19", "p.txt", "-o", "p.ours.zst"], &dir);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let z = Command::new("zstd")
-        .args(["-d", "-q", "-c", "-D", "ours.dict", "p.ours.zst"])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    let z = zstd(&["-d", "-q", "-c", "-D", "ours.dict", "p.ours.zst"], &dir);
     assert!(z.status.success(), "{}", String::from_utf8_lossy(&z.stderr));
     assert!(z.stdout == paragraphs[7]);
     // The reference compresses with our dictionary; ours decodes it.
-    let z = Command::new("zstd")
-        .args(["-q", "-D", "ours.dict", "p.txt", "-o", "p.ref.zst"])
-        .current_dir(&dir)
-        .status()
-        .unwrap();
-    assert!(z.success());
+    assert!(zstd(&["-q", "-D", "ours.dict", "p.txt", "-o", "p.ref.zst"], &dir).status.success());
     let out = haagenti(&["decompress", "-D", "ours.dict", "p.ref.zst", "-o", "-"], &dir);
     assert!(out.status.success() && out.stdout == paragraphs[7], "{}", String::from_utf8_lossy(&out.stderr));
     // A dictionary trained by the reference works for our compressor.
-    let mut train = Command::new("zstd");
-    train.args(["-q", "--train", "--maxdict=16384", "-r", "samples", "-o", "ref.dict"]).current_dir(&dir);
-    assert!(train.status().unwrap().success());
+    assert!(zstd(&["-q", "--train", "--maxdict=16384", "-r", "samples", "-o", "ref.dict"], &dir).status.success());
     let out = haagenti(&["compress", "-D", "ref.dict", "p.txt", "-o", "p.ours2.zst"], &dir);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let z = Command::new("zstd")
-        .args(["-d", "-q", "-c", "-D", "ref.dict", "p.ours2.zst"])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    let z = zstd(&["-d", "-q", "-c", "-D", "ref.dict", "p.ours2.zst"], &dir);
     assert!(z.status.success() && z.stdout == paragraphs[7], "{}", String::from_utf8_lossy(&z.stderr));
 }
 

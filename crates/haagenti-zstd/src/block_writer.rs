@@ -15,11 +15,12 @@ use crate::sequences::{LL_BASE, LL_BITS, ML_BASE, ML_BITS};
 /// Costs are in 1/16 bit.
 const BIT: u64 = 16;
 
-/// `16 * log2(x)` for `x >= 1`, to within 1/16.
-fn log2_16(x: u32) -> u64 {
+/// `16 * log2(x)` for `x >= 1`, to within 1/16 (the fraction interpolated linearly between
+/// powers of two). Shared with the optimal parser's prices.
+pub(crate) fn log2_16(x: u32) -> u32 {
     let hb = 31 - x.leading_zeros();
     let frac = if hb >= 4 { (x >> (hb - 4)) & 15 } else { (x << (4 - hb)) & 15 };
-    u64::from(hb * 16 + frac)
+    hb * 16 + frac
 }
 
 /// One sequence code's table, as the encoder and the cost estimate need it: FSE, or RLE (one
@@ -59,7 +60,7 @@ impl SeqCoder {
                 return None;
             }
             let c = c.max(1) as u32;
-            total += u64::from(h) * (log - log2_16(c).min(log));
+            total += u64::from(h) * (log - u64::from(log2_16(c)).min(log));
         }
         Some(total)
     }

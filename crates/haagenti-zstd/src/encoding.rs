@@ -11,8 +11,7 @@ use alloc::vec::Vec;
 
 use xxhash_rust::xxh64::Xxh64;
 
-use crate::block_writer::EntropyState;
-use crate::block_writer::{Predefined, write_compressed_block};
+use crate::block_writer::{EntropyState, Predefined, write_compressed_block};
 use crate::dict::ZstdDict;
 use crate::frame::{MAX_BLOCK_SIZE, ZSTD_MAGIC};
 pub use crate::matching::{LevelParams, Strategy};

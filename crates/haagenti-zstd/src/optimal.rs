@@ -10,6 +10,7 @@
 
 use alloc::vec::Vec;
 
+use crate::block_writer::log2_16;
 use crate::matching::{MatchFinder, Seq, code_offset, emit};
 use crate::sequences::{LL_BITS, ML_BITS};
 
@@ -34,14 +35,6 @@ fn price_table<const N: usize>(counts: &[u32; N]) -> [u32; N] {
         *p = log2_16(2 * total) - log2_16(c).min(log2_16(2 * total));
     }
     out
-}
-
-/// `16 * log2(x)`, approximately (x >= 1).
-fn log2_16(x: u32) -> u32 {
-    let hb = 31 - x.leading_zeros();
-    // Linear interpolation of the fraction between powers of two.
-    let frac = if hb >= 4 { (x >> (hb - 4)) & 15 } else { (x << (4 - hb)) & 15 };
-    hb * 16 + frac
 }
 
 fn ll_code(ll: u32) -> usize {
