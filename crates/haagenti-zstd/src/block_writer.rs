@@ -6,11 +6,12 @@
 
 use alloc::vec::Vec;
 
+use crate::cpu::multiversion;
 use crate::encoding::{ll_code, ml_code};
-use crate::fse::{self, BitWriter, Distribution, FseEncoder, FseTable};
+use crate::fse::{self, BitWriter, Distribution, FseEncoder, FseTable, SmallFseEncoder};
 use crate::huff0::{HuffmanEncoder, HuffmanTable};
 use crate::matching::Seq;
-use crate::sequences::{LL_BASE, LL_BITS, ML_BASE, ML_BITS};
+use crate::sequences::{LL_BITS, ML_BITS};
 
 /// Costs are in 1/16 bit.
 const BIT: u64 = 16;
@@ -24,11 +25,11 @@ pub(crate) fn log2_16(x: u32) -> u32 {
 }
 
 /// One sequence code's table, as the encoder and the cost estimate need it: FSE, or RLE (one
-/// symbol, no bits).
+/// symbol, no bits; its encoder is a one-cell table).
 #[derive(Debug, Clone)]
 pub(crate) enum SeqCoder {
     Fse { enc: FseEncoder, log: u8, counts: Vec<i16> },
-    Rle(u8),
+    Rle { symbol: u8, enc: FseEncoder },
 }
 
 impl SeqCoder {
@@ -37,16 +38,21 @@ impl SeqCoder {
         SeqCoder::Fse { enc: FseEncoder::new(table), log: d.accuracy_log, counts: d.counts.clone() }
     }
 
+    fn rle(symbol: u8) -> Self {
+        SeqCoder::Rle { symbol, enc: FseEncoder::rle(symbol) }
+    }
+
     pub(crate) fn from_distribution(dist: &Distribution) -> Option<Self> {
         FseTable::from_distribution(dist.clone()).ok().map(|t| Self::new(&t))
     }
 
     /// Estimated cost of coding symbols with counts `hist` (1/16 bits); `None` if one has no
-    /// cell in this table.
+    /// cell in this table. The encoding loop relies on this check: it codes only symbols that
+    /// passed it.
     fn cost(&self, hist: &[u32]) -> Option<u64> {
         let (log, counts) = match self {
-            SeqCoder::Rle(sym) => {
-                return hist.iter().enumerate().all(|(s, &h)| h == 0 || s == usize::from(*sym)).then_some(0);
+            SeqCoder::Rle { symbol, .. } => {
+                return hist.iter().enumerate().all(|(s, &h)| h == 0 || s == usize::from(*symbol)).then_some(0);
             }
             SeqCoder::Fse { log, counts, .. } => (u64::from(*log) * BIT, counts),
         };
@@ -65,25 +71,9 @@ impl SeqCoder {
         Some(total)
     }
 
-    #[inline(always)]
-    fn init_state(&self, s: u8) -> Option<u32> {
+    fn encoder(&self) -> &FseEncoder {
         match self {
-            SeqCoder::Fse { enc, .. } => enc.init_state(s),
-            SeqCoder::Rle(sym) => (s == *sym).then_some(0),
-        }
-    }
-
-    #[inline(always)]
-    fn encode_symbol(&self, w: &mut BitWriter, state: &mut u32, s: u8) -> Option<()> {
-        match self {
-            SeqCoder::Fse { enc, .. } => enc.encode_symbol(w, state, s),
-            SeqCoder::Rle(sym) => (s == *sym).then_some(()),
-        }
-    }
-
-    fn flush(&self, w: &mut BitWriter, state: u32) {
-        if let SeqCoder::Fse { enc, .. } = self {
-            enc.flush(w, state);
+            SeqCoder::Fse { enc, .. } | SeqCoder::Rle { enc, .. } => enc,
         }
     }
 }
@@ -154,12 +144,14 @@ pub(crate) fn write_compressed_block(
         .iter()
         .map(|s| [ll_code(s.lit_len), (31 - s.off_base.leading_zeros()) as u8, ml_code(s.match_len)])
         .collect();
-    let mut hists = [alloc::vec![0u32; 36], alloc::vec![0u32; 32], alloc::vec![0u32; 53]];
+    // Codes are below 64 (at most 35, 31 and 52): the masks only spare bounds checks.
+    let mut counts = [[0u32; 64]; 3];
     for c in &codes {
         for k in 0..3 {
-            hists[k][usize::from(c[k])] += 1;
+            counts[k][usize::from(c[k]) & 63] += 1;
         }
     }
+    let hists = [&counts[0][..36], &counts[1][..32], &counts[2][..53]];
     // Per code: predefined (mode 0), RLE (mode 1, when one symbol is used), a new table (mode
     // 2) or the previous one (mode 3), whichever is estimated smallest with its description.
     let max_logs = [9u8, 8, 9];
@@ -167,7 +159,7 @@ pub(crate) fn write_compressed_block(
     let mut coders: [Option<SeqCoder>; 3] = [None, None, None];
     let mut descs: [Vec<u8>; 3] = Default::default();
     for k in 0..3 {
-        let hist = &hists[k];
+        let hist = hists[k];
         let mut best: (u64, u8, Option<(SeqCoder, Vec<u8>)>) =
             (predefined.0[k].cost(hist).unwrap_or(u64::MAX), 0, None);
         if let Some(prev) = &state.seq[k]
@@ -180,7 +172,7 @@ pub(crate) fn write_compressed_block(
         if let (Some((sym, _)), None) = (used.next(), used.next())
             && 8 * BIT < best.0
         {
-            best = (8 * BIT, 1, Some((SeqCoder::Rle(sym as u8), alloc::vec![sym as u8])));
+            best = (8 * BIT, 1, Some((SeqCoder::rle(sym as u8), alloc::vec![sym as u8])));
         }
         if let Some(table) = fitted_table(hist, n, max_logs[k]) {
             let desc = table.serialize();
@@ -211,38 +203,95 @@ pub(crate) fn write_compressed_block(
         out.extend_from_slice(desc);
     }
     let [Some(ll), Some(of), Some(ml)] = &coders else { return false };
-    let mut w = BitWriter::with_capacity(n * 8);
-    let write_extras = |w: &mut BitWriter, s: &Seq, c: &[u8; 3]| {
-        let (llc, ofc, mlc) = (usize::from(c[0]), u32::from(c[1]), usize::from(c[2]));
-        // Literal-length then match-length extra bits in one write (at most 32 bits).
-        let ll_bits = u32::from(LL_BITS[llc]);
-        let v = u64::from(s.lit_len - LL_BASE[llc]) | u64::from(s.match_len - ML_BASE[mlc]) << ll_bits;
-        w.write_fitting(v, ll_bits + u32::from(ML_BITS[mlc]));
-        w.write_fitting(u64::from(s.off_base - (1 << ofc)), ofc);
-    };
+    let small = |c: &SeqCoder| SmallFseEncoder::new(c.encoder());
+    let (Some(ll), Some(of), Some(ml)) = (small(ll), small(of), small(ml)) else { return false };
+    let tables = [ll, of, ml];
+    // Every code passed its table's cost check above, so each has cells. Per sequence at most
+    // 8 + 9 + 9 state bits, 16 + 16 length bits and 31 offset bits: flushes at fixed points
+    // keep the accumulator under 64 bits.
+    let mut w = BitWriter::appending(core::mem::take(out), n * 12);
     let last = &codes[n - 1];
-    let (Some(mut ml_s), Some(mut of_s), Some(mut ll_s)) =
-        (ml.init_state(last[2]), of.init_state(last[1]), ll.init_state(last[0]))
+    let (Some(ll_s), Some(of_s), Some(ml_s)) =
+        (coders_init(&coders[0], last[0]), coders_init(&coders[1], last[1]), coders_init(&coders[2], last[2]))
     else {
+        *out = w.finish();
         return false;
     };
+    let mut states = [ll_s, of_s, ml_s];
     write_extras(&mut w, &seqs[n - 1], last);
-    for (s, c) in seqs[..n - 1].iter().zip(&codes[..n - 1]).rev() {
-        if of.encode_symbol(&mut w, &mut of_s, c[1]).is_none()
-            || ml.encode_symbol(&mut w, &mut ml_s, c[2]).is_none()
-            || ll.encode_symbol(&mut w, &mut ll_s, c[0]).is_none()
-        {
-            return false;
-        }
-        write_extras(&mut w, s, c);
-    }
-    ml.flush(&mut w, ml_s);
-    of.flush(&mut w, of_s);
-    ll.flush(&mut w, ll_s);
+    encode_sequences(&mut w, &tables, &mut states, &seqs[..n - 1], &codes[..n - 1]);
+    let [ll_s, of_s, ml_s] = states;
+    tables[2].flush(&mut w, ml_s);
+    tables[1].flush(&mut w, of_s);
+    tables[0].flush(&mut w, ll_s);
     w.write(1, 1);
-    out.extend_from_slice(&w.finish());
+    *out = w.finish();
     state.seq = coders;
     true
+}
+
+/// The initial state of `coder` for its last symbol `s`.
+fn coders_init(coder: &Option<SeqCoder>, s: u8) -> Option<u32> {
+    coder.as_ref()?.encoder().init_state(s)
+}
+
+/// Extra bits per literal-length and match-length code, padded to 64 so a masked code needs no
+/// bounds check.
+const LL_BITS64: [u8; 64] = pad64(&LL_BITS);
+const ML_BITS64: [u8; 64] = pad64(&ML_BITS);
+
+const fn pad64(bits: &[u8]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    let mut i = 0;
+    while i < bits.len() {
+        out[i] = bits[i];
+        i += 1;
+    }
+    out
+}
+
+multiversion! {
+    /// Codes `seqs` (with their `codes`) last to first, after the last sequence's extra bits.
+    /// Every code passed its table's cost check, so each has cells.
+    fn encode_sequences(
+        w: &mut BitWriter,
+        tables: &[SmallFseEncoder; 3],
+        states: &mut [u32; 3],
+        seqs: &[Seq],
+        codes: &[[u8; 3]],
+    ) -> () {
+        // A local writer and states: nothing the loop touches is behind a pointer.
+        let mut lw = core::mem::take(w);
+        let [mut lls, mut ofs, mut mls] = *states;
+        let [ll, of, ml] = tables;
+        for (s, c) in seqs.iter().zip(codes).rev() {
+            of.encode_present(&mut lw, &mut ofs, c[1]);
+            ml.encode_present(&mut lw, &mut mls, c[2]);
+            ll.encode_present(&mut lw, &mut lls, c[0]);
+            lw.flush();
+            write_extras(&mut lw, s, c);
+        }
+        *states = [lls, ofs, mls];
+        *w = lw;
+    }
+}
+
+/// Writes a sequence's extra bits: literal length and match length together (at most 32
+/// bits), then the offset's (at most 31); leaves fewer than 8 bits waiting. Needs fewer than 8
+/// waiting. Every code's base is a multiple of its extra bits' range, so the extra bits are
+/// the value's low bits.
+#[inline(always)]
+fn write_extras(w: &mut BitWriter, s: &Seq, c: &[u8; 3]) {
+    let ll_bits = u32::from(LL_BITS64[usize::from(c[0]) & 63]);
+    let ml_bits = u32::from(ML_BITS64[usize::from(c[2]) & 63]);
+    let ofc = u32::from(c[1]);
+    let low = |v: u32, bits: u32| u64::from(v) & ((1u64 << bits) - 1);
+    w.add(low(s.lit_len, ll_bits) | low(s.match_len - 3, ml_bits) << ll_bits, ll_bits + ml_bits);
+    if ofc > 24 {
+        w.flush();
+    }
+    w.add(low(s.off_base, ofc), ofc);
+    w.flush();
 }
 
 /// A table fitted to `hist` (from `n` symbols): enough cells for every symbol present, no more
@@ -282,14 +331,12 @@ fn write_literals(out: &mut Vec<u8>, lits: &[u8], huffman: &mut Option<HuffmanEn
         if old_size.min(new_size).saturating_add(5) < n {
             if old_size <= new_size {
                 let enc = old.expect("cheaper than something").1;
-                if let Some(section) = huffman_section(3, lits, enc, &[]) {
-                    out.extend_from_slice(&section);
+                if huffman_section(out, 3, lits, enc, &[]) {
                     return;
                 }
             } else {
                 let (_, enc, desc) = new.expect("cheaper than something");
-                if let Some(section) = huffman_section(2, lits, &enc, &desc) {
-                    out.extend_from_slice(&section);
+                if huffman_section(out, 2, lits, &enc, &desc) {
                     *huffman = Some(enc);
                     return;
                 }
@@ -311,30 +358,36 @@ fn write_lit_header(out: &mut Vec<u8>, kind: u8, n: usize) {
     }
 }
 
-/// A Huffman-coded literals section of type 2 (with `desc`) or 3 (treeless).
-fn huffman_section(kind: u64, lits: &[u8], enc: &HuffmanEncoder, desc: &[u8]) -> Option<Vec<u8>> {
-    let mut body = desc.to_vec();
+/// Appends a Huffman-coded literals section of type 2 (with `desc`) or 3 (treeless) to
+/// `out`; false (and `out` as it was) when the streams come out too large for the header.
+fn huffman_section(out: &mut Vec<u8>, kind: u64, lits: &[u8], enc: &HuffmanEncoder, desc: &[u8]) -> bool {
     let single = lits.len() <= 1023;
-    if single {
-        body.extend_from_slice(&enc.encode_1(lits));
-    } else {
-        body.extend_from_slice(&enc.encode_4(lits).ok()?);
-    }
-    let (regen, comp) = (lits.len() as u64, body.len() as u64);
-    let (size_format, bits, header_len) = match regen.max(comp) {
-        m if single => {
-            if m > 1023 {
-                return None;
-            }
-            (0u64, 10, 3)
-        }
+    let regen = lits.len() as u64;
+    // The header's size format follows the larger of the two sizes; the literals were chosen
+    // to be coded because they shrink, so it is picked by the regenerated size and checked
+    // against the compressed one after.
+    let (size_format, bits, header_len) = match regen {
+        _ if single => (0u64, 10, 3),
         m if m <= 1023 => (1, 10, 3),
         m if m <= 16383 => (2, 14, 4),
         m if m <= 262_143 => (3, 18, 5),
-        _ => return None,
+        _ => return false,
     };
+    let start = out.len();
+    out.extend_from_slice(&[0; 5][..header_len]);
+    out.extend_from_slice(desc);
+    if single {
+        enc.encode_1_into(lits, out);
+    } else if enc.encode_4_into(lits, out).is_err() {
+        out.truncate(start);
+        return false;
+    }
+    let comp = (out.len() - start - header_len) as u64;
+    if comp >= 1 << bits {
+        out.truncate(start);
+        return false;
+    }
     let v = kind | size_format << 2 | regen << 4 | comp << (4 + bits);
-    let mut out = v.to_le_bytes()[..header_len].to_vec();
-    out.extend_from_slice(&body);
-    Some(out)
+    out[start..start + header_len].copy_from_slice(&v.to_le_bytes()[..header_len]);
+    true
 }

@@ -449,62 +449,93 @@ impl FseTable {
     }
 }
 
-/// Writes bits forward, least significant first.
+/// Writes bits forward, least significant first, keeping at least 8 bytes of spare capacity
+/// past what it has written: a flush is one unconditional 8-byte store, after which the length
+/// moves by the whole bytes in the accumulator (the reference's `BIT_flushBits`).
+///
+/// Invariant: fewer than 64 bits wait in `acc` (`n < 64`), and after a flush fewer than 8.
 #[derive(Debug, Default)]
 pub(crate) struct BitWriter {
-    out: Vec<u8>,
+    buf: Vec<u8>,
     acc: u64,
     n: u32,
 }
 
 impl BitWriter {
-    /// Appends the low `bits` bits of `value` (at most 56).
+    /// A writer appending to `buf`, with room for `capacity` bytes before it has to grow.
+    pub(crate) fn appending(mut buf: Vec<u8>, capacity: usize) -> Self {
+        buf.reserve(capacity + 8);
+        BitWriter { buf, acc: 0, n: 0 }
+    }
+
+    /// Appends the low `bits` bits of `value` (at most 56), flushing first when needed.
     #[inline(always)]
     pub(crate) fn write(&mut self, value: u64, bits: u32) {
         debug_assert!(bits <= 56);
         if self.n + bits >= 64 {
             self.flush();
         }
-        // After a flush fewer than 8 bits wait, so `n + bits < 64`.
-        self.acc |= (value & ((1u64 << bits) - 1)) << self.n;
-        self.n += bits;
+        self.add(value & ((1u64 << bits) - 1), bits);
     }
 
     /// [`write`](Self::write) for values known to fit in `bits` bits (no masking).
     #[inline(always)]
     pub(crate) fn write_fitting(&mut self, value: u64, bits: u32) {
-        debug_assert!(bits <= 56 && value >> bits == 0);
+        debug_assert!(bits <= 56);
         if self.n + bits >= 64 {
             self.flush();
         }
+        self.add(value, bits);
+    }
+
+    /// Appends `value`, which fits in `bits` bits, without flushing: the caller knows that the
+    /// bits waiting and these stay under 64 (a hot loop flushes at fixed points instead).
+    #[inline(always)]
+    pub(crate) fn add(&mut self, value: u64, bits: u32) {
+        debug_assert!(self.n + bits < 64 && value >> bits == 0);
         self.acc |= value << self.n;
         self.n += bits;
     }
 
-    /// Moves the whole bytes of the accumulator to the output: one 8-byte store, then the
-    /// length set back to the bytes that were whole.
+    /// Moves the whole bytes of the accumulator to the buffer: one 8-byte store, then the
+    /// length moved by the bytes that were whole. Afterwards fewer than 8 bits wait.
     #[inline(always)]
-    fn flush(&mut self) {
-        let bytes = self.n / 8;
-        let len = self.out.len();
-        self.out.extend_from_slice(&self.acc.to_le_bytes());
-        self.out.truncate(len + bytes as usize);
-        self.acc = if bytes == 8 { 0 } else { self.acc >> (bytes * 8) };
-        self.n -= bytes * 8;
+    #[allow(unsafe_code)]
+    pub(crate) fn flush(&mut self) {
+        let len = self.buf.len();
+        if self.buf.capacity() - len < 8 {
+            // By value, so the writer's fields can stay in registers across the loop around.
+            self.buf = grow(core::mem::take(&mut self.buf));
+        }
+        let bytes = self.n >> 3;
+        // SAFETY: at least 8 bytes of capacity follow `len` (checked just above), so the store
+        // stays inside the allocation; the new length covers only bytes this store initialized
+        // (`bytes <= 7` since `n < 64`).
+        unsafe {
+            self.buf.as_mut_ptr().add(len).cast::<[u8; 8]>().write_unaligned(self.acc.to_le_bytes());
+            self.buf.set_len(len + bytes as usize);
+        }
+        // `bytes <= 7`: the shift stays below 64.
+        self.acc >>= bytes * 8;
+        self.n &= 7;
     }
 
-    /// A writer whose output starts with room for `capacity` bytes.
-    pub(crate) fn with_capacity(capacity: usize) -> Self {
-        BitWriter { out: Vec::with_capacity(capacity + 8), acc: 0, n: 0 }
-    }
-
+    /// The buffer, ending with the last partial byte (its unused high bits zero).
     pub(crate) fn finish(mut self) -> Vec<u8> {
         self.flush();
         if self.n > 0 {
-            self.out.push(self.acc as u8);
+            self.buf.push(self.acc as u8);
         }
-        self.out
+        self.buf
     }
+}
+
+/// `buf` with room for as many bytes again (at least 64).
+#[cold]
+#[inline(never)]
+fn grow(mut buf: Vec<u8>) -> Vec<u8> {
+    buf.reserve(buf.len().max(64));
+    buf
 }
 
 /// Per-symbol encoding parameters (the reference's `symbolTT`).
@@ -584,6 +615,15 @@ impl FseEncoder {
         FseEncoder { log, state_table, symbols, present }
     }
 
+    /// The encoder of an RLE "table" (RFC 8878 3.1.1.3.2.1, mode 1): `symbol` only, in zero
+    /// bits, the state always 0.
+    pub(crate) fn rle(symbol: u8) -> Self {
+        let n = usize::from(symbol) + 1;
+        let mut present = alloc::vec![false; n];
+        present[n - 1] = true;
+        FseEncoder { log: 0, state_table: alloc::vec![0], symbols: alloc::vec![SymbolTransform::default(); n], present }
+    }
+
     /// Encodes `symbols` into a backward bitstream with its end marker: the initial decoder
     /// state is read first, then the symbols in order. `None` if a symbol has no cell.
     pub fn encode(&self, symbols: &[u8]) -> Option<Vec<u8>> {
@@ -644,11 +684,6 @@ impl FseEncoder {
         Some(())
     }
 
-    /// Writes a final state for the decoder to start from.
-    pub(crate) fn flush(&self, w: &mut BitWriter, state: u32) {
-        w.write(u64::from(state), self.log);
-    }
-
     #[inline(always)]
     fn transform(&self, s: u8) -> Option<SymbolTransform> {
         (*self.present.get(usize::from(s))?).then(|| self.symbols[usize::from(s)])
@@ -659,6 +694,42 @@ impl FseEncoder {
         let nb_bits = (t.delta_nb_bits + (1 << 15)) >> 16;
         let value = (nb_bits << 16).wrapping_sub(t.delta_nb_bits);
         Some(u32::from(self.state_table[((value >> nb_bits) as i32 + t.delta_find_state) as usize]))
+    }
+}
+
+/// An [`FseEncoder`] copied into fixed-size arrays (symbols below 64, at most 512 cells),
+/// indexed through masks: the sequence codes' tables, for a loop without bounds checks.
+#[derive(Debug, Clone)]
+pub(crate) struct SmallFseEncoder {
+    log: u32,
+    symbols: [SymbolTransform; 64],
+    states: [u16; 512],
+}
+
+impl SmallFseEncoder {
+    /// `None` when `enc` has more than 64 symbols or 512 cells.
+    pub(crate) fn new(enc: &FseEncoder) -> Option<Self> {
+        if enc.symbols.len() > 64 || enc.state_table.len() > 512 {
+            return None;
+        }
+        let mut t = SmallFseEncoder { log: enc.log, symbols: [SymbolTransform::default(); 64], states: [0; 512] };
+        t.symbols[..enc.symbols.len()].copy_from_slice(&enc.symbols);
+        t.states[..enc.state_table.len()].copy_from_slice(&enc.state_table);
+        Some(t)
+    }
+
+    /// [`FseEncoder::encode_present`] on these arrays.
+    #[inline(always)]
+    pub(crate) fn encode_present(&self, w: &mut BitWriter, state: &mut u32, s: u8) {
+        let t = self.symbols[usize::from(s) & 63];
+        let nb_bits = (*state + t.delta_nb_bits) >> 16;
+        w.add(u64::from(*state) & ((1u64 << nb_bits) - 1), nb_bits);
+        *state = u32::from(self.states[((*state >> nb_bits) as i32 + t.delta_find_state) as usize & 511]);
+    }
+
+    /// Writes a final state for the decoder to start from.
+    pub(crate) fn flush(&self, w: &mut BitWriter, state: u32) {
+        w.write(u64::from(state), self.log);
     }
 }
 

@@ -484,6 +484,20 @@ impl HuffmanEncoder {
     /// Encodes `data` as one stream. Symbols without a code are encoded as if absent (callers
     /// build the encoder from `data`'s own frequencies).
     pub fn encode_1(&self, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_1_into(data, &mut out);
+        out
+    }
+
+    /// Encodes `data` as four streams behind their 6-byte jump table.
+    pub fn encode_4(&self, data: &[u8]) -> Result<Vec<u8>, HuffmanError> {
+        let mut out = Vec::new();
+        self.encode_4_into(data, &mut out)?;
+        Ok(out)
+    }
+
+    /// Code and length per byte value (0, 0 for bytes without a code).
+    fn code_table(&self) -> [(u64, u32); 256] {
         let mut table = [(0u64, 0u32); 256];
         for (s, t) in table.iter_mut().enumerate() {
             *t = (
@@ -491,8 +505,48 @@ impl HuffmanEncoder {
                 u32::from(self.lengths.get(s).copied().unwrap_or(0)),
             );
         }
-        let mut w = crate::fse::BitWriter::with_capacity(data.len() * usize::from(self.max_bits) / 8 + 8);
-        // Four codes (at most 48 bits) per write.
+        table
+    }
+
+    /// [`encode_1`](Self::encode_1), appending to `out`.
+    pub(crate) fn encode_1_into(&self, data: &[u8], out: &mut Vec<u8>) {
+        self.stream_into(&self.code_table(), data, out);
+    }
+
+    /// [`encode_4`](Self::encode_4), appending to `out`.
+    pub(crate) fn encode_4_into(&self, data: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
+        let table = self.code_table();
+        let seg = data.len().div_ceil(4);
+        let jump = out.len();
+        out.extend_from_slice(&[0; 6]);
+        for i in 0..4 {
+            let start = out.len();
+            self.stream_into(&table, &data[(i * seg).min(data.len())..((i + 1) * seg).min(data.len())], out);
+            if i < 3 {
+                let size = u16::try_from(out.len() - start).map_err(|_| HuffmanError::StreamTooLarge)?;
+                out[jump + 2 * i..jump + 2 * i + 2].copy_from_slice(&size.to_le_bytes());
+            }
+        }
+        Ok(())
+    }
+
+    /// One stream: the codes of `data` last to first (so a backward reader meets them first to
+    /// last), then the end marker.
+    fn stream_into(&self, table: &[(u64, u32); 256], data: &[u8], out: &mut Vec<u8>) {
+        let room = data.len() * usize::from(self.max_bits) / 8 + 8;
+        let mut w = crate::fse::BitWriter::appending(core::mem::take(out), room);
+        write_codes(&mut w, table, data);
+        w.write(1, 1);
+        *out = w.finish();
+    }
+}
+
+multiversion! {
+    /// The codes of `data`, last to first (codes at most 11 bits).
+    fn write_codes(w0: &mut crate::fse::BitWriter, table: &[(u64, u32); 256], data: &[u8]) -> () {
+        // A local writer, kept in registers; four codes (at most 44 bits) per flush.
+        let mut lw = core::mem::take(w0);
+        let w = &mut lw;
         let mut chunks = data.rchunks_exact(4);
         for c in &mut chunks {
             let (c3, l3) = table[usize::from(c[3])];
@@ -500,29 +554,14 @@ impl HuffmanEncoder {
             let (c1, l1) = table[usize::from(c[1])];
             let (c0, l0) = table[usize::from(c[0])];
             let v = c3 | c2 << l3 | c1 << (l3 + l2) | c0 << (l3 + l2 + l1);
-            w.write_fitting(v, l3 + l2 + l1 + l0);
+            w.add(v, l3 + l2 + l1 + l0);
+            w.flush();
         }
         for &b in chunks.remainder().iter().rev() {
             let (code, len) = table[usize::from(b)];
             w.write_fitting(code, len);
         }
-        w.write(1, 1);
-        w.finish()
-    }
-
-    /// Encodes `data` as four streams behind their 6-byte jump table.
-    pub fn encode_4(&self, data: &[u8]) -> Result<Vec<u8>, HuffmanError> {
-        let seg = data.len().div_ceil(4);
-        let parts: Vec<Vec<u8>> =
-            (0..4).map(|i| self.encode_1(&data[(i * seg).min(data.len())..((i + 1) * seg).min(data.len())])).collect();
-        let mut out = Vec::with_capacity(6 + parts.iter().map(Vec::len).sum::<usize>());
-        for p in &parts[..3] {
-            out.extend_from_slice(&u16::try_from(p.len()).map_err(|_| HuffmanError::StreamTooLarge)?.to_le_bytes());
-        }
-        for p in &parts {
-            out.extend_from_slice(p);
-        }
-        Ok(out)
+        *w0 = lw;
     }
 }
 

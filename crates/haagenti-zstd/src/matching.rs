@@ -21,6 +21,8 @@
 
 use alloc::vec::Vec;
 
+use crate::cpu::multiversion;
+
 /// One sequence: literals to copy, then a match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Seq {
@@ -251,52 +253,7 @@ impl MatchFinder {
     }
 
     fn fast(&mut self, data: &[u8], start: usize, end: usize, seqs: &mut Vec<Seq>, lits: &mut Vec<u8>) {
-        let (mm, log, skip) = (self.p.min_match, self.p.hash_log, self.p.skip_shift);
-        let window = self.window();
-        let shift = 64 - 8 * u32::from(mm);
-        let hash_of = |v: u64| ((v << shift).wrapping_mul(0xCF1B_BCDC_B7A5_6463) >> (64 - u32::from(log))) as usize;
-        let mut anchor = start;
-        let mut ip = start;
-        'blocks: while ip + 8 <= end {
-            // The search, two positions per step: their table and data loads are independent,
-            // so their memory latencies overlap. One 8-byte load per position gives the hash
-            // and the bytes to compare.
-            let (at, offset, repeat) = loop {
-                if ip + 9 > end {
-                    break 'blocks;
-                }
-                let (cur0, cur1) = (read64(data, ip), read64(data, ip + 1));
-                let head = &mut self.head[..];
-                let mask = head.len() - 1;
-                let (h0, h1) = (hash_of(cur0) & mask, hash_of(cur1) & mask);
-                let cand0 = head[h0] as usize;
-                head[h0] = ip as u32;
-                let cand1 = head[h1] as usize;
-                head[h1] = (ip + 1) as u32;
-                // The repeat offset one byte on first, as the reference does: the byte before
-                // it stays a literal, which keeps the match a cheap repeat code.
-                let rep = self.rep[0] as usize;
-                if rep <= ip + 1 && rep <= window && read32(data, ip + 1 - rep) == (cur0 >> 8) as u32 {
-                    break (ip + 1, rep, true);
-                }
-                if cand0 < ip && ip - cand0 <= window && read32(data, cand0) == cur0 as u32 {
-                    break (ip, ip - cand0, false);
-                }
-                if cand1 < ip + 1 && ip + 1 - cand1 <= window && read32(data, cand1) == cur1 as u32 {
-                    break (ip + 1, ip + 1 - cand1, false);
-                }
-                ip += 2 + ((ip - anchor) >> skip);
-            };
-            let len = 4 + common(data, at - offset + 4, at + 4, end);
-            let (at, offset, len) = if repeat { (at, offset, len) } else { catch_up(data, anchor, at, offset, len) };
-            emit(&mut self.rep, data, &mut anchor, at, offset, len, seqs, lits);
-            ip = at + len;
-            if ip + 6 <= end {
-                let h = hash_of(read64(data, ip - 2)) & (self.head.len() - 1);
-                self.head[h] = (ip - 2) as u32;
-            }
-        }
-        lits.extend_from_slice(&data[anchor..end]);
+        fast_search(self, data, start, end, seqs, lits);
     }
 
     fn dfast(&mut self, data: &[u8], start: usize, end: usize, seqs: &mut Vec<Seq>, lits: &mut Vec<u8>) {
@@ -539,6 +496,68 @@ impl MatchFinder {
                 }
                 emit(&mut self.rep, data, &mut anchor, ip, r1, l, seqs, lits);
                 ip += l;
+            }
+        }
+        lits.extend_from_slice(&data[anchor..end]);
+    }
+}
+
+multiversion! {
+    /// The `Fast` strategy's parse of `data[start..end]`.
+    fn fast_search(
+        mf: &mut MatchFinder,
+        data: &[u8],
+        start: usize,
+        end: usize,
+        seqs: &mut Vec<Seq>,
+        lits: &mut Vec<u8>,
+    ) -> () {
+        let (mm, log, skip) = (mf.p.min_match, mf.p.hash_log, mf.p.skip_shift);
+        let window = mf.window();
+        let shift = 64 - 8 * u32::from(mm);
+        let hash_of = |v: u64| ((v << shift).wrapping_mul(0xCF1B_BCDC_B7A5_6463) >> (64 - u32::from(log))) as usize;
+        // A candidate `c` is usable from `i` when `c < i` and `i - c <= window`: one unsigned
+        // comparison (empty slots hold `u32::MAX`, which wraps to a huge distance).
+        let in_window = |i: usize, c: usize| i.wrapping_sub(c).wrapping_sub(1) < window;
+        let head = &mut mf.head[..];
+        let mask = head.len() - 1;
+        let mut anchor = start;
+        let mut ip = start;
+        'blocks: while ip + 8 <= end {
+            // The search, two positions per step: their table and data loads are independent,
+            // so their memory latencies overlap. One 8-byte load per position gives the hash
+            // and the bytes to compare.
+            let rep = mf.rep[0] as usize;
+            let rep_ok = rep <= window;
+            let (at, offset, repeat) = loop {
+                if ip + 9 > end {
+                    break 'blocks;
+                }
+                let (cur0, cur1) = (read64(data, ip), read64(data, ip + 1));
+                let (h0, h1) = (hash_of(cur0) & mask, hash_of(cur1) & mask);
+                let cand0 = head[h0] as usize;
+                head[h0] = ip as u32;
+                let cand1 = head[h1] as usize;
+                head[h1] = (ip + 1) as u32;
+                // The repeat offset one byte on first, as the reference does: the byte before
+                // it stays a literal, which keeps the match a cheap repeat code.
+                if rep_ok && rep <= ip + 1 && read32(data, ip + 1 - rep) == (cur0 >> 8) as u32 {
+                    break (ip + 1, rep, true);
+                }
+                if in_window(ip, cand0) && read32(data, cand0) == cur0 as u32 {
+                    break (ip, ip - cand0, false);
+                }
+                if in_window(ip + 1, cand1) && read32(data, cand1) == cur1 as u32 {
+                    break (ip + 1, ip + 1 - cand1, false);
+                }
+                ip += 2 + ((ip - anchor) >> skip);
+            };
+            let len = 4 + common(data, at - offset + 4, at + 4, end);
+            let (at, offset, len) = if repeat { (at, offset, len) } else { catch_up(data, anchor, at, offset, len) };
+            emit(&mut mf.rep, data, &mut anchor, at, offset, len, seqs, lits);
+            ip = at + len;
+            if ip + 6 <= end {
+                head[hash_of(read64(data, ip - 2)) & mask] = (ip - 2) as u32;
             }
         }
         lits.extend_from_slice(&data[anchor..end]);
