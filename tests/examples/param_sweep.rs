@@ -5,9 +5,11 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let data = std::fs::read(&args[1]).expect("input");
     let level: i32 = args[2].parse().expect("level");
-    let theirs = zstd::bulk::compress(&data, level).expect("libzstd").len();
+    let mut libzstd = zstd::bulk::Compressor::new(level).expect("libzstd");
+    libzstd.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true)).expect("checksum flag");
+    let theirs = libzstd.compress(&data).expect("libzstd").len();
     let best_of = |f: &mut dyn FnMut()| {
-        (0..5)
+        (0..9)
             .map(|_| {
                 let t = std::time::Instant::now();
                 f();
@@ -16,7 +18,7 @@ fn main() {
             .fold(f64::MAX, f64::min)
     };
     let t_theirs = best_of(&mut || {
-        zstd::bulk::compress(&data, level).expect("libzstd");
+        libzstd.compress(&data).expect("libzstd");
     });
     for s in &args[3..] {
         let mut p = haagenti_zstd::matching::LevelParams::for_level(level);

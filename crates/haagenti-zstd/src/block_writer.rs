@@ -268,7 +268,6 @@ multiversion! {
             of.encode_present(&mut lw, &mut ofs, c[1]);
             ml.encode_present(&mut lw, &mut mls, c[2]);
             ll.encode_present(&mut lw, &mut lls, c[0]);
-            lw.flush();
             write_extras(&mut lw, s, c);
         }
         *states = [lls, ofs, mls];
@@ -276,19 +275,25 @@ multiversion! {
     }
 }
 
-/// Writes a sequence's extra bits: literal length and match length together (at most 32
-/// bits), then the offset's (at most 31); leaves fewer than 8 bits waiting. Needs fewer than 8
-/// waiting. Every code's base is a multiple of its extra bits' range, so the extra bits are
-/// the value's low bits.
+/// Writes a sequence's extra bits, literal length and match length together (at most 32
+/// bits), then the offset's (at most 31), and flushes. Needs fewer than 34 bits waiting (fewer
+/// than 8 after a flush, plus the three states' at most 26): with fewer than 30 extra bits, as
+/// most sequences have, everything fits before one flush (the reference's choice too).
+/// Every code's base is a multiple of its extra bits' range, so the extra bits are the value's
+/// low bits.
 #[inline(always)]
 fn write_extras(w: &mut BitWriter, s: &Seq, c: &[u8; 3]) {
     let ll_bits = u32::from(LL_BITS64[usize::from(c[0]) & 63]);
     let ml_bits = u32::from(ML_BITS64[usize::from(c[2]) & 63]);
     let ofc = u32::from(c[1]);
     let low = |v: u32, bits: u32| u64::from(v) & ((1u64 << bits) - 1);
-    w.add(low(s.lit_len, ll_bits) | low(s.match_len - 3, ml_bits) << ll_bits, ll_bits + ml_bits);
-    if ofc > 24 {
+    let lengths = low(s.lit_len, ll_bits) | low(s.match_len - 3, ml_bits) << ll_bits;
+    if ll_bits + ml_bits + ofc >= 30 {
         w.flush();
+        w.add(lengths, ll_bits + ml_bits);
+        w.flush();
+    } else {
+        w.add(lengths, ll_bits + ml_bits);
     }
     w.add(low(s.off_base, ofc), ofc);
     w.flush();

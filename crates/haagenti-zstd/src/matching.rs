@@ -94,7 +94,7 @@ impl LevelParams {
         };
         match level {
             ..=-1 => LevelParams { skip_shift: (5 + level).max(1) as u8, ..p(Fast, 19, 13, 0, 0, 5, 0) },
-            1 => LevelParams { skip_shift: 6, ..p(Fast, 19, 15, 0, 0, 6, 0) },
+            1 => LevelParams { skip_shift: 7, ..p(Fast, 19, 14, 0, 0, 6, 0) },
             2 => LevelParams { skip_shift: 7, ..p(Fast, 20, 16, 0, 0, 6, 0) },
             3 => LevelParams { skip_shift: 7, ..p(DFast, 21, 17, 16, 0, 5, 0) },
             4 => LevelParams { skip_shift: 7, ..p(DFast, 21, 18, 17, 0, 5, 0) },
@@ -257,51 +257,7 @@ impl MatchFinder {
     }
 
     fn dfast(&mut self, data: &[u8], start: usize, end: usize, seqs: &mut Vec<Seq>, lits: &mut Vec<u8>) {
-        let (mm, hlog, slog) = (self.p.min_match, self.p.hash_log, self.p.chain_log);
-        let mut anchor = start;
-        let mut ip = start;
-        while ip + 9 <= end {
-            // The repeat offset one byte on first (the byte before stays a literal).
-            let rep = self.rep[0] as usize;
-            let len = self.match_at(data, ip + 1, rep, end, 4);
-            if len > 0 {
-                emit(&mut self.rep, data, &mut anchor, ip + 1, rep, len, seqs, lits);
-                ip += 1 + len;
-                continue;
-            }
-            let hl = Self::hash(data, ip, 8, hlog);
-            let hs = Self::hash(data, ip, mm, slog);
-            let (cl, cs) = (self.head[hl], self.chain[hs]);
-            self.head[hl] = ip as u32;
-            self.chain[hs] = ip as u32;
-            let long = if cl == EMPTY { 0 } else { self.match_at(data, ip, ip - cl as usize, end, 8) };
-            let (at, offset, len) = if long > 0 {
-                (ip, ip - cl as usize, long)
-            } else {
-                let short = if cs == EMPTY { 0 } else { self.match_at(data, ip, ip - cs as usize, end, 4) };
-                if short == 0 {
-                    ip += 1 + ((ip - anchor) >> self.p.skip_shift);
-                    continue;
-                }
-                // A long match one byte later beats a short one here.
-                let hl1 = Self::hash(data, ip + 1, 8, hlog);
-                let cl1 = self.head[hl1];
-                self.head[hl1] = (ip + 1) as u32;
-                let long1 = if cl1 == EMPTY { 0 } else { self.match_at(data, ip + 1, ip + 1 - cl1 as usize, end, 8) };
-                if long1 > short { (ip + 1, ip + 1 - cl1 as usize, long1) } else { (ip, ip - cs as usize, short) }
-            };
-            let (at, offset, len) = catch_up(data, anchor, at, offset, len);
-            emit(&mut self.rep, data, &mut anchor, at, offset, len, seqs, lits);
-            ip = at + len;
-            // Index a couple of positions inside the match, as the reference does.
-            for i in [at + 2, ip.saturating_sub(2)] {
-                if i + 8 <= end && i > at {
-                    self.head[Self::hash(data, i, 8, hlog)] = i as u32;
-                    self.chain[Self::hash(data, i, mm, slog)] = i as u32;
-                }
-            }
-        }
-        lits.extend_from_slice(&data[anchor..end]);
+        dfast_search(self, data, start, end, seqs, lits);
     }
 
     /// Adds every position before `target` to the hash chains.
@@ -512,56 +468,224 @@ multiversion! {
         seqs: &mut Vec<Seq>,
         lits: &mut Vec<u8>,
     ) -> () {
-        let (mm, log, skip) = (mf.p.min_match, mf.p.hash_log, mf.p.skip_shift);
-        let window = mf.window();
-        let shift = 64 - 8 * u32::from(mm);
-        let hash_of = |v: u64| ((v << shift).wrapping_mul(0xCF1B_BCDC_B7A5_6463) >> (64 - u32::from(log))) as usize;
-        // A candidate `c` is usable from `i` when `c < i` and `i - c <= window`: one unsigned
-        // comparison (empty slots hold `u32::MAX`, which wraps to a huge distance).
-        let in_window = |i: usize, c: usize| i.wrapping_sub(c).wrapping_sub(1) < window;
-        let head = &mut mf.head[..];
-        let mask = head.len() - 1;
-        let mut anchor = start;
-        let mut ip = start;
-        'blocks: while ip + 8 <= end {
-            // The search, two positions per step: their table and data loads are independent,
-            // so their memory latencies overlap. One 8-byte load per position gives the hash
-            // and the bytes to compare.
-            let rep = mf.rep[0] as usize;
-            let rep_ok = rep <= window;
-            let (at, offset, repeat) = loop {
-                if ip + 9 > end {
-                    break 'blocks;
-                }
-                let (cur0, cur1) = (read64(data, ip), read64(data, ip + 1));
-                let (h0, h1) = (hash_of(cur0) & mask, hash_of(cur1) & mask);
-                let cand0 = head[h0] as usize;
-                head[h0] = ip as u32;
-                let cand1 = head[h1] as usize;
-                head[h1] = (ip + 1) as u32;
-                // The repeat offset one byte on first, as the reference does: the byte before
-                // it stays a literal, which keeps the match a cheap repeat code.
-                if rep_ok && rep <= ip + 1 && read32(data, ip + 1 - rep) == (cur0 >> 8) as u32 {
-                    break (ip + 1, rep, true);
-                }
-                if in_window(ip, cand0) && read32(data, cand0) == cur0 as u32 {
-                    break (ip, ip - cand0, false);
-                }
-                if in_window(ip + 1, cand1) && read32(data, cand1) == cur1 as u32 {
-                    break (ip + 1, ip + 1 - cand1, false);
-                }
-                ip += 2 + ((ip - anchor) >> skip);
+        // Constant hash widths for the usual minimum lengths: the shifts become immediates.
+        match mf.p.min_match {
+            5 => fast_parse::<5>(mf, data, start, end, seqs, lits),
+            6 => fast_parse::<6>(mf, data, start, end, seqs, lits),
+            mm => fast_parse_dyn(mf, data, start, end, seqs, lits, mm),
+        }
+    }
+}
+
+fn fast_parse_dyn(
+    mf: &mut MatchFinder,
+    data: &[u8],
+    start: usize,
+    end: usize,
+    seqs: &mut Vec<Seq>,
+    lits: &mut Vec<u8>,
+    mm: u8,
+) {
+    match mm {
+        ..=4 => fast_parse::<4>(mf, data, start, end, seqs, lits),
+        _ => fast_parse::<7>(mf, data, start, end, seqs, lits),
+    }
+}
+
+/// [`fast_search`] for a minimum match of `MM` bytes (4 to 7).
+#[inline(always)]
+fn fast_parse<const MM: u32>(
+    mf: &mut MatchFinder,
+    data: &[u8],
+    start: usize,
+    end: usize,
+    seqs: &mut Vec<Seq>,
+    lits: &mut Vec<u8>,
+) {
+    // Bounds checks against `end` cover every read below.
+    let data = &data[..end];
+    let (log, skip) = (mf.p.hash_log, mf.p.skip_shift);
+    let window = mf.window();
+    let shift = 64 - 8 * MM;
+    let hash_of = |v: u64| ((v << shift).wrapping_mul(0xCF1B_BCDC_B7A5_6463) >> (64 - u32::from(log))) as usize;
+    // A candidate `c` is usable from `i` when `c < i` and `i - c <= window`: one unsigned
+    // comparison (empty slots hold `u32::MAX`, which wraps to a huge distance).
+    let in_window = |i: usize, c: usize| i.wrapping_sub(c).wrapping_sub(1) < window;
+    let head = &mut mf.head[..];
+    let mask = head.len() - 1;
+    let mut anchor = start;
+    let mut ip = start;
+    'blocks: while ip + 8 <= end {
+        // The search, two positions per step: their table and data loads are independent,
+        // so their memory latencies overlap. One 8-byte load per position gives the hash
+        // and the bytes to compare.
+        let rep = mf.rep[0] as usize;
+        let rep_ok = rep <= window;
+        let (at, offset, repeat) = loop {
+            if ip + 9 > end {
+                break 'blocks;
+            }
+            let (cur0, cur1) = (read64(data, ip), read64(data, ip + 1));
+            let (h0, h1) = (hash_of(cur0) & mask, hash_of(cur1) & mask);
+            let cand0 = head[h0] as usize;
+            head[h0] = ip as u32;
+            let cand1 = head[h1] as usize;
+            head[h1] = (ip + 1) as u32;
+            // The repeat offset one byte on first, as the reference does: the byte before
+            // it stays a literal, which keeps the match a cheap repeat code.
+            if rep_ok && rep <= ip + 1 && read32(data, ip + 1 - rep) == (cur0 >> 8) as u32 {
+                break (ip + 1, rep, true);
+            }
+            if in_window(ip, cand0) && read32(data, cand0) == cur0 as u32 {
+                break (ip, ip - cand0, false);
+            }
+            if in_window(ip + 1, cand1) && read32(data, cand1) == cur1 as u32 {
+                break (ip + 1, ip + 1 - cand1, false);
+            }
+            ip += 2 + ((ip - anchor) >> skip);
+        };
+        let len = 4 + common(data, at - offset + 4, at + 4, end);
+        let (at, offset, len) = if repeat { (at, offset, len) } else { catch_up(data, anchor, at, offset, len) };
+        emit(&mut mf.rep, data, &mut anchor, at, offset, len, seqs, lits);
+        ip = at + len;
+        // Index two positions of the match, as the reference does.
+        if ip + 6 <= end {
+            head[hash_of(read64(data, at + 2)) & mask] = (at + 2) as u32;
+            head[hash_of(read64(data, ip - 2)) & mask] = (ip - 2) as u32;
+        }
+        // The second repeat offset right after the match (no literals between): the
+        // reference's "immediate repcode" check.
+        loop {
+            let rep = mf.rep[1] as usize;
+            if ip + 9 > end || rep > ip || rep > window || read32(data, ip) != read32(data, ip - rep) {
+                break;
+            }
+            let len = 4 + common(data, ip - rep + 4, ip + 4, end);
+            head[hash_of(read64(data, ip)) & mask] = ip as u32;
+            emit(&mut mf.rep, data, &mut anchor, ip, rep, len, seqs, lits);
+            ip += len;
+        }
+    }
+    lits.extend_from_slice(&data[anchor..end]);
+}
+
+multiversion! {
+    /// The `DFast` strategy's parse of `data[start..end]`.
+    fn dfast_search(
+        mf: &mut MatchFinder,
+        data: &[u8],
+        start: usize,
+        end: usize,
+        seqs: &mut Vec<Seq>,
+        lits: &mut Vec<u8>,
+    ) -> () {
+        match mf.p.min_match {
+            5 => dfast_parse::<5>(mf, data, start, end, seqs, lits),
+            6 => dfast_parse::<6>(mf, data, start, end, seqs, lits),
+            mm => dfast_parse_dyn(mf, data, start, end, seqs, lits, mm),
+        }
+    }
+}
+
+fn dfast_parse_dyn(
+    mf: &mut MatchFinder,
+    data: &[u8],
+    start: usize,
+    end: usize,
+    seqs: &mut Vec<Seq>,
+    lits: &mut Vec<u8>,
+    mm: u8,
+) {
+    match mm {
+        ..=4 => dfast_parse::<4>(mf, data, start, end, seqs, lits),
+        _ => dfast_parse::<7>(mf, data, start, end, seqs, lits),
+    }
+}
+
+/// [`dfast_search`] for a short hash of `MM` bytes (4 to 7): two tables, 8-byte hashes (`head`)
+/// and `MM`-byte ones (`chain`); the long match wins when there is one.
+#[inline(always)]
+fn dfast_parse<const MM: u32>(
+    mf: &mut MatchFinder,
+    data: &[u8],
+    start: usize,
+    end: usize,
+    seqs: &mut Vec<Seq>,
+    lits: &mut Vec<u8>,
+) {
+    // Bounds checks against `end` cover every read below.
+    let data = &data[..end];
+    let (hlog, slog, skip) = (mf.p.hash_log, mf.p.chain_log, mf.p.skip_shift);
+    let window = mf.window();
+    let hash = |v: u64, n: u32, log: u8| {
+        ((v << (64 - 8 * n)).wrapping_mul(0xCF1B_BCDC_B7A5_6463) >> (64 - u32::from(log))) as usize
+    };
+    // `c < i` and `i - c <= window` in one comparison (empty slots wrap to a huge distance).
+    let in_window = |i: usize, c: usize| i.wrapping_sub(c).wrapping_sub(1) < window;
+    let (long_t, short_t, rep) = (&mut mf.head[..], &mut mf.chain[..], &mut mf.rep);
+    let (lmask, smask) = (long_t.len() - 1, short_t.len() - 1);
+    let mut anchor = start;
+    let mut ip = start;
+    while ip + 9 <= end {
+        let cur = read64(data, ip);
+        // The repeat offset one byte on first (the byte before stays a literal).
+        let r = rep[0] as usize;
+        if r <= window && r <= ip + 1 && read32(data, ip + 1 - r) == (cur >> 8) as u32 {
+            let len = 4 + common(data, ip + 5 - r, ip + 5, end);
+            emit(rep, data, &mut anchor, ip + 1, r, len, seqs, lits);
+            ip += 1 + len;
+            continue;
+        }
+        let (hl, hs) = (hash(cur, 8, hlog) & lmask, hash(cur, MM, slog) & smask);
+        let (cl, cs) = (long_t[hl] as usize, short_t[hs] as usize);
+        long_t[hl] = ip as u32;
+        short_t[hs] = ip as u32;
+        let (at, offset, len) = if in_window(ip, cl) && read64(data, cl) == cur {
+            (ip, ip - cl, 8 + common(data, cl + 8, ip + 8, end))
+        } else if in_window(ip, cs) && read32(data, cs) == cur as u32 {
+            let short = 4 + common(data, cs + 4, ip + 4, end);
+            // A long match one byte later beats a short one here.
+            let cur1 = read64(data, ip + 1);
+            let hl1 = hash(cur1, 8, hlog) & lmask;
+            let cl1 = long_t[hl1] as usize;
+            long_t[hl1] = (ip + 1) as u32;
+            let long1 = if in_window(ip + 1, cl1) && read64(data, cl1) == cur1 {
+                8 + common(data, cl1 + 8, ip + 9, end)
+            } else {
+                0
             };
-            let len = 4 + common(data, at - offset + 4, at + 4, end);
-            let (at, offset, len) = if repeat { (at, offset, len) } else { catch_up(data, anchor, at, offset, len) };
-            emit(&mut mf.rep, data, &mut anchor, at, offset, len, seqs, lits);
-            ip = at + len;
-            if ip + 6 <= end {
-                head[hash_of(read64(data, ip - 2)) & mask] = (ip - 2) as u32;
+            if long1 > short { (ip + 1, ip + 1 - cl1, long1) } else { (ip, ip - cs, short) }
+        } else {
+            ip += 1 + ((ip - anchor) >> skip);
+            continue;
+        };
+        let (at, offset, len) = catch_up(data, anchor, at, offset, len);
+        emit(rep, data, &mut anchor, at, offset, len, seqs, lits);
+        ip = at + len;
+        // Index a couple of positions inside the match, as the reference does.
+        for i in [at + 2, ip.saturating_sub(2)] {
+            if i + 8 <= end && i > at {
+                let v = read64(data, i);
+                long_t[hash(v, 8, hlog) & lmask] = i as u32;
+                short_t[hash(v, MM, slog) & smask] = i as u32;
             }
         }
-        lits.extend_from_slice(&data[anchor..end]);
+        // The second repeat offset right after the match (no literals between): the
+        // reference's "immediate repcode" check.
+        loop {
+            let r = rep[1] as usize;
+            if ip + 9 > end || r > ip || r > window || read32(data, ip) != read32(data, ip - r) {
+                break;
+            }
+            let len = 4 + common(data, ip - r + 4, ip + 4, end);
+            let v = read64(data, ip);
+            long_t[hash(v, 8, hlog) & lmask] = ip as u32;
+            short_t[hash(v, MM, slog) & smask] = ip as u32;
+            emit(rep, data, &mut anchor, ip, r, len, seqs, lits);
+            ip += len;
+        }
     }
+    lits.extend_from_slice(&data[anchor..end]);
 }
 
 /// Extends a match at `at` backward over literals that match too.
