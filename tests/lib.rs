@@ -166,3 +166,93 @@ pub fn photo_rgb(name: &str) -> Vec<u8> {
     let img = image::load_from_memory(&read(&format!("images/{name}"))).expect("decodable image");
     img.to_rgb8().into_raw()
 }
+
+/// The MiniLM safetensors file itself (f32).
+///
+/// # Panics
+/// If the weights are missing, with the command that fetches them.
+pub fn minilm_safetensors() -> Vec<u8> {
+    let path = minilm_path();
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("{}: {e}; fetch it with ../shared/scripts/fetch-minilm.sh ~/.cache/haagenti/minilm", path.display())
+    })
+}
+
+/// An f32 safetensors file with every F32 tensor converted to `dtype` ("BF16" or "F16", both
+/// rounded to nearest even) and a fresh header: the same model in the dtypes people ship.
+pub fn safetensors_converted(f32_file: &[u8], dtype: &str) -> Vec<u8> {
+    let st = haagenti_hct::safetensors::parse(f32_file).expect("a valid safetensors file");
+    let convert: fn(f32) -> u16 = match dtype {
+        "BF16" => f32_to_bf16,
+        "F16" => f32_to_f16,
+        other => panic!("no conversion to {other}"),
+    };
+    let mut header = String::from("{");
+    let mut data = Vec::new();
+    for (i, t) in st.tensors.iter().enumerate() {
+        let begin = data.len();
+        let name = if t.dtype == haagenti_hct::DType::F32 {
+            for w in t.data.chunks_exact(4) {
+                data.extend_from_slice(&convert(f32::from_le_bytes(w.try_into().unwrap())).to_le_bytes());
+            }
+            dtype
+        } else {
+            data.extend_from_slice(t.data);
+            t.dtype.name()
+        };
+        let shape: Vec<String> = t.shape.iter().map(u64::to_string).collect();
+        header += &format!(
+            "{}\"{}\":{{\"dtype\":\"{name}\",\"shape\":[{}],\"data_offsets\":[{begin},{}]}}",
+            if i > 0 { "," } else { "" },
+            t.name,
+            shape.join(","),
+            data.len()
+        );
+    }
+    header += "}";
+    while header.len() % 8 != 0 {
+        header.push(' ');
+    }
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(&data);
+    out
+}
+
+/// f32 to bfloat16, rounded to nearest even (NaN kept quiet).
+pub fn f32_to_bf16(v: f32) -> u16 {
+    let b = v.to_bits();
+    if v.is_nan() {
+        return (b >> 16) as u16 | 0x40;
+    }
+    ((b + 0x7fff + (b >> 16 & 1)) >> 16) as u16
+}
+
+/// f32 to IEEE binary16, rounded to nearest even, with subnormals, overflow to infinity and
+/// NaN.
+pub fn f32_to_f16(v: f32) -> u16 {
+    let b = v.to_bits();
+    let sign = ((b >> 16) & 0x8000) as u16;
+    let exp = ((b >> 23) & 0xff) as i32;
+    let man = b & 0x7f_ffff;
+    if exp == 0xff {
+        return sign | 0x7c00 | if man != 0 { 0x200 } else { 0 };
+    }
+    let e = exp - 127 + 15;
+    if e >= 31 {
+        return sign | 0x7c00;
+    }
+    if e <= 0 {
+        if e < -10 {
+            return sign;
+        }
+        // Subnormal: shift the full mantissa (with its implicit bit) into place, rounding.
+        let m = man | 0x80_0000;
+        let shift = (14 - e) as u32;
+        let half = 1 << (shift - 1);
+        let rounded = (m + half - 1 + ((m >> shift) & 1)) >> shift;
+        return sign | rounded as u16;
+    }
+    let rounded = (((e as u32) << 10) | (man >> 13)) + (((man & 0x1fff) + 0xfff + ((man >> 13) & 1)) >> 13);
+    sign | rounded as u16
+}

@@ -67,6 +67,31 @@ fn edge_inputs_and_options() {
     assert_eq!(zstd::stream::decode_all(&without[..]).unwrap(), text);
 }
 
+#[test]
+fn entropy_only_frames_have_no_sequences_and_beat_matching_on_exponent_bytes() {
+    let c = haagenti_zstd::ZstdCompressor::entropy_only();
+    let (weights, _) = haagenti_tests::minilm_f32_and_bf16();
+    // The exponent byte of each f32 weight (bits 23..31 after moving the sign out).
+    let exps: Vec<u8> = weights
+        .chunks_exact(4)
+        .take(1 << 20)
+        .map(|w| (u32::from_le_bytes(w.try_into().unwrap()) >> 23) as u8)
+        .collect();
+    for (name, data) in [("exponents", exps.clone()), ("alice", read("corpus/alice29.txt")), ("empty", Vec::new())] {
+        let frame = c.compress(&data);
+        assert_eq!(zstd::stream::decode_all(&frame[..]).unwrap(), data, "{name}: libzstd");
+        assert_eq!(decompress(&frame).unwrap(), data, "{name}: ours");
+    }
+    // On skewed bytes whose repeats are chance, literals alone beat a match search.
+    let lit = c.compress(&exps).len();
+    let lz = compress(&exps, 3).len();
+    assert!(lit < lz, "entropy only {lit} vs level 3 {lz}");
+    // Text still shrinks (Huffman alone) but less than with matches.
+    let text = read("corpus/alice29.txt");
+    let (lit, lz) = (c.compress(&text).len(), compress(&text, 3).len());
+    assert!(lit < text.len() * 7 / 10 && lz < lit, "text: entropy only {lit}, level 3 {lz}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
     #[test]

@@ -111,6 +111,13 @@ impl ZstdCompressor {
         ZstdCompressor { params: LevelParams::for_level(level.into().number()), checksum: true }
     }
 
+    /// Entropy coding only: every block's bytes are Huffman-coded literals, no match search
+    /// ([`Strategy::Literals`]); with a content checksum. Smaller than any level for data whose
+    /// bytes are skewed but whose repeats are chance, and fast to decode.
+    pub fn entropy_only() -> Self {
+        Self::with_params(LevelParams::literals_only(27))
+    }
+
     /// Custom parameters (see [`LevelParams::for_level`] for a starting point). Logs are
     /// clamped to what the format and a default decoder accept.
     pub fn with_params(params: LevelParams) -> Self {

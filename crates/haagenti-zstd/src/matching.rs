@@ -36,6 +36,10 @@ pub(crate) struct Seq {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Strategy {
+    /// No match search: every byte is a literal, so a block is only entropy coded (Huffman).
+    /// For data whose bytes are skewed but whose repeats are chance, like the exponent bytes
+    /// of float weights, where short matches cost more than the literals they replace.
+    Literals,
     /// One hash probe per position, greedy.
     Fast,
     /// Long (8-byte) and short hash probes, greedy.
@@ -121,6 +125,16 @@ impl LevelParams {
 }
 
 impl LevelParams {
+    /// Entropy coding only ([`Strategy::Literals`]), with a window of `2^window_log`.
+    pub fn literals_only(window_log: u8) -> Self {
+        LevelParams { strategy: Strategy::Literals, ..Self::for_level(1) }.with_window_log(window_log)
+    }
+
+    fn with_window_log(mut self, window_log: u8) -> Self {
+        self.window_log = window_log;
+        self
+    }
+
     /// These parameters shrunk to what an input of `size` bytes can use: no window, hash table
     /// or chain larger than the input needs (so small inputs do not allocate the tables of a
     /// large window).
@@ -154,10 +168,14 @@ pub(crate) struct MatchFinder {
 impl MatchFinder {
     pub(crate) fn new(p: LevelParams) -> Self {
         let chain = match p.strategy {
-            Strategy::Fast => Vec::new(),
+            Strategy::Literals | Strategy::Fast => Vec::new(),
             _ => alloc::vec![EMPTY; 1 << p.chain_log],
         };
-        MatchFinder { p, head: alloc::vec![EMPTY; 1 << p.hash_log], chain, next_to_update: 0, rep: [1, 4, 8] }
+        let head = match p.strategy {
+            Strategy::Literals => Vec::new(),
+            _ => alloc::vec![EMPTY; 1 << p.hash_log],
+        };
+        MatchFinder { p, head, chain, next_to_update: 0, rep: [1, 4, 8] }
     }
 
     fn window(&self) -> usize {
@@ -188,6 +206,7 @@ impl MatchFinder {
     /// Indexes `data[..end]` (a dictionary's content) so the first block can refer to it.
     pub(crate) fn prime(&mut self, data: &[u8], end: usize) {
         match self.p.strategy {
+            Strategy::Literals => {}
             Strategy::Fast | Strategy::DFast => {
                 let n = if self.p.strategy == Strategy::DFast { 8 } else { self.p.min_match };
                 for i in 0..end.saturating_sub(8) {
@@ -206,6 +225,7 @@ impl MatchFinder {
     /// to it.
     pub(crate) fn skip(&mut self, data: &[u8], start: usize, end: usize) {
         match self.p.strategy {
+            Strategy::Literals => {}
             Strategy::Fast | Strategy::DFast => {
                 let n = if self.p.strategy == Strategy::DFast { 8 } else { self.p.min_match };
                 let mut i = start;
@@ -228,6 +248,7 @@ impl MatchFinder {
     /// matching anywhere in the window before `end`.
     pub(crate) fn find(&mut self, data: &[u8], start: usize, end: usize, seqs: &mut Vec<Seq>, lits: &mut Vec<u8>) {
         match self.p.strategy {
+            Strategy::Literals => lits.extend_from_slice(&data[start..end]),
             Strategy::Fast => self.fast(data, start, end, seqs, lits),
             Strategy::DFast => self.dfast(data, start, end, seqs, lits),
             Strategy::Greedy => self.lazy(data, start, end, 0, seqs, lits),

@@ -110,7 +110,7 @@ impl ZstdStreamEncoder {
     /// Drops history the window no longer reaches, in whole slide units.
     fn slide(&mut self) {
         let unit = match self.params.strategy {
-            Strategy::Fast | Strategy::DFast => 1 << 16,
+            Strategy::Literals | Strategy::Fast | Strategy::DFast => 1 << 16,
             _ => 1usize << self.params.chain_log,
         };
         let keep = self.window();
