@@ -21,6 +21,7 @@ for target in $(cargo fuzz list); do
   mkdir -p "$corpus"
   cp -n ../shared/testdata/zstd/decodecorpus/*.zst ../shared/testdata/zstd/golden-decompression/*.zst "$corpus"/ 2>/dev/null || true
   cp -n fuzz/regressions/"$target"/* "$corpus"/ 2>/dev/null || true
+  cp -n fuzz/seeds/"$target"/* "$corpus"/ 2>/dev/null || true
   echo "[fuzz] $target for ${seconds}s"
   cargo fuzz run -s none "$target" "$corpus" -- -max_total_time="$seconds" -max_len=8192 2>&1 |
     grep -E "^#[0-9]+ +DONE|Done [0-9]+ runs|panicked|ERROR|SUMMARY|crash-" || true

@@ -219,40 +219,4 @@ pub fn safetensors_converted(f32_file: &[u8], dtype: &str) -> Vec<u8> {
     out
 }
 
-/// f32 to bfloat16, rounded to nearest even (NaN kept quiet).
-pub fn f32_to_bf16(v: f32) -> u16 {
-    let b = v.to_bits();
-    if v.is_nan() {
-        return (b >> 16) as u16 | 0x40;
-    }
-    ((b + 0x7fff + (b >> 16 & 1)) >> 16) as u16
-}
-
-/// f32 to IEEE binary16, rounded to nearest even, with subnormals, overflow to infinity and
-/// NaN.
-pub fn f32_to_f16(v: f32) -> u16 {
-    let b = v.to_bits();
-    let sign = ((b >> 16) & 0x8000) as u16;
-    let exp = ((b >> 23) & 0xff) as i32;
-    let man = b & 0x7f_ffff;
-    if exp == 0xff {
-        return sign | 0x7c00 | if man != 0 { 0x200 } else { 0 };
-    }
-    let e = exp - 127 + 15;
-    if e >= 31 {
-        return sign | 0x7c00;
-    }
-    if e <= 0 {
-        if e < -10 {
-            return sign;
-        }
-        // Subnormal: shift the full mantissa (with its implicit bit) into place, rounding.
-        let m = man | 0x80_0000;
-        let shift = (14 - e) as u32;
-        let half = 1 << (shift - 1);
-        let rounded = (m + half - 1 + ((m >> shift) & 1)) >> shift;
-        return sign | rounded as u16;
-    }
-    let rounded = (((e as u32) << 10) | (man >> 13)) + (((man & 0x1fff) + 0xfff + ((man >> 13) & 1)) >> 13);
-    sign | rounded as u16
-}
+pub use haagenti_hct::{f32_to_bf16, f32_to_f16};

@@ -49,6 +49,6 @@ pub use dtype::DType;
 pub use error::HctError;
 pub use format::{BlockCodec, BlockEntry, Limits, MAGIC, PREAMBLE_LEN, TensorInfo, VERSION};
 pub use quant::QuantScheme;
-pub use reader::{ByteSource, HctReaderV2, f16_to_f32};
+pub use reader::{ByteSource, HctReaderV2, f16_to_f32, f32_to_bf16, f32_to_f16};
 pub use transform::Transform;
 pub use writer::{HctWriterV2, WriterOptions};

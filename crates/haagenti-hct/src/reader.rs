@@ -259,6 +259,44 @@ impl<S: ByteSource> HctReaderV2<S> {
     }
 }
 
+/// f32 to bfloat16, rounded to nearest even (NaN stays a quiet NaN).
+pub fn f32_to_bf16(v: f32) -> u16 {
+    let b = v.to_bits();
+    if v.is_nan() {
+        return (b >> 16) as u16 | 0x40;
+    }
+    ((b + 0x7fff + (b >> 16 & 1)) >> 16) as u16
+}
+
+/// f32 to IEEE binary16, rounded to nearest even, with subnormals, overflow to infinity and
+/// NaN.
+pub fn f32_to_f16(v: f32) -> u16 {
+    let b = v.to_bits();
+    let sign = ((b >> 16) & 0x8000) as u16;
+    let exp = ((b >> 23) & 0xff) as i32;
+    let man = b & 0x7f_ffff;
+    if exp == 0xff {
+        return sign | 0x7c00 | if man != 0 { 0x200 } else { 0 };
+    }
+    let e = exp - 127 + 15;
+    if e >= 31 {
+        return sign | 0x7c00;
+    }
+    if e <= 0 {
+        if e < -10 {
+            return sign;
+        }
+        // Subnormal: the mantissa with its implicit bit, shifted into place and rounded.
+        let m = man | 0x80_0000;
+        let shift = (14 - e) as u32;
+        let half = 1 << (shift - 1);
+        return sign | ((m + half - 1 + ((m >> shift) & 1)) >> shift) as u16;
+    }
+    // A carry out of the mantissa rounds up into the exponent (and to infinity past 65504).
+    let rounded = (((e as u32) << 10) | (man >> 13)) + (((man & 0x1fff) + 0xfff + ((man >> 13) & 1)) >> 13);
+    sign | rounded as u16
+}
+
 /// An IEEE binary16 value as f32 (exact).
 pub fn f16_to_f32(h: u16) -> f32 {
     let sign = u32::from(h >> 15) << 31;

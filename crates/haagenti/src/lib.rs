@@ -9,6 +9,10 @@ pub use haagenti_codec::{
 #[cfg(feature = "zstd")]
 pub use haagenti_zstd as zstd;
 
+/// HCT, the compressed tensor container (random access, checksums, float transforms).
+#[cfg(feature = "hct")]
+pub use haagenti_hct as hct;
+
 /// The wire protocol: messages, gRPC-web framing and the tonic client and server code.
 #[cfg(feature = "grpc")]
 pub use haagenti_proto as proto;

@@ -1,0 +1,257 @@
+//! Decoding from any subset of fragments, one push at a time, with preview frames.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::HoloError;
+use crate::asset::{AssetHeader, AssetKind, Fragment, Reconstruction};
+use crate::schemes::State;
+
+/// What a pushed fragment did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// A new fragment, now part of the reconstruction.
+    Accepted {
+        /// Its index.
+        index: u16,
+    },
+    /// A fragment already received; ignored.
+    Duplicate {
+        /// Its index.
+        index: u16,
+    },
+}
+
+/// Collects fragments of one asset in any order and reconstructs from whatever arrived.
+///
+/// Fragments are verified (BLAKE3 checksum, every field) before anything of them is used; a
+/// corrupted fragment, or one of another asset, is an error for that push and changes nothing.
+#[derive(Debug, Clone, Default)]
+pub struct HoloDecoder {
+    header: Option<AssetHeader>,
+    header_bytes: Vec<u8>,
+    state: Option<State>,
+    received: Vec<bool>,
+    bytes: u64,
+}
+
+impl HoloDecoder {
+    /// A decoder that has received nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Verifies and adds one fragment.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Pushed, HoloError> {
+        let f = Fragment::parse(bytes)?;
+        match &self.header {
+            Some(_) if f.header_bytes != self.header_bytes => return Err(HoloError::OtherAsset),
+            Some(_) => {}
+            None => {
+                let h = &f.header;
+                let state = State::new(h.encoding, &h.kind, h.fragment_count, &h.params)?;
+                self.state = Some(state);
+                self.received = vec![false; usize::from(h.fragment_count)];
+                self.header_bytes = f.header_bytes.clone();
+                self.header = Some(f.header.clone());
+            }
+        }
+        let i = usize::from(f.index);
+        if self.received[i] {
+            return Ok(Pushed::Duplicate { index: f.index });
+        }
+        // Decode into a copy, so a payload that fails half-way leaves nothing behind.
+        let mut state = self.state.clone().expect("set with the header");
+        state.add(i, &f.payload)?;
+        self.state = Some(state);
+        self.received[i] = true;
+        self.bytes += bytes.len() as u64;
+        Ok(Pushed::Accepted { index: f.index })
+    }
+
+    /// The asset's header, once a fragment arrived.
+    pub fn header(&self) -> Option<&AssetHeader> {
+        self.header.as_ref()
+    }
+
+    /// Which fragments arrived, by index.
+    pub fn received(&self) -> &[bool] {
+        &self.received
+    }
+
+    /// Number of distinct fragments received.
+    pub fn received_count(&self) -> usize {
+        self.received.iter().filter(|&&r| r).count()
+    }
+
+    /// Bytes of the distinct fragments received.
+    pub fn bytes_received(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Whether every fragment arrived.
+    pub fn is_complete(&self) -> bool {
+        !self.received.is_empty() && self.received.iter().all(|&r| r)
+    }
+
+    /// The quality the encoder measured with as many fragments as have arrived (exact for
+    /// arrivals in index order; an estimate otherwise).
+    pub fn expected_quality(&self) -> Option<f64> {
+        self.header.as_ref()?.curve.at(self.received_count()).map(|p| p.quality)
+    }
+
+    /// The best reconstruction from the fragments received.
+    pub fn reconstruct(&self) -> Result<Reconstruction, HoloError> {
+        match (&self.header, &self.state) {
+            (Some(h), Some(s)) if self.received_count() > 0 => Ok(s.reconstruct(&h.kind, &self.received)),
+            _ => Err(HoloError::NoFragments),
+        }
+    }
+}
+
+/// When the streaming decoder makes preview frames.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PreviewConfig {
+    /// At least this long between two previews (0: after every fragment).
+    pub preview_interval_ms: u64,
+    /// No preview before the expected quality reaches this (dB for images, cosine for
+    /// tensors; 0 or below: from the first fragment).
+    pub min_quality: f64,
+    /// Previews are scaled down to at most this many pixels on their longer side.
+    pub max_preview_resolution: u32,
+}
+
+impl Default for PreviewConfig {
+    fn default() -> Self {
+        PreviewConfig { preview_interval_ms: 0, min_quality: 0.0, max_preview_resolution: 512 }
+    }
+}
+
+/// One preview: an image (RGBA, or gray for gray images and tensors).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviewFrame {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// 4 (RGBA) or 1 (gray).
+    pub channels: u8,
+    /// The quality the encoder measured for this many fragments.
+    pub quality: f64,
+    /// Bytes of fragments consumed so far.
+    pub bytes_processed: u64,
+    /// Fragments consumed so far.
+    pub fragments: usize,
+    /// `width * height * channels` bytes.
+    pub data: Vec<u8>,
+}
+
+/// A [`HoloDecoder`] that turns arrivals into preview frames, for the browser and the server.
+#[derive(Debug, Clone)]
+pub struct StreamingDecoder {
+    decoder: HoloDecoder,
+    config: PreviewConfig,
+    last_preview_ms: Option<u64>,
+}
+
+impl StreamingDecoder {
+    /// A decoder making previews as `config` says.
+    pub fn with_preview(config: PreviewConfig) -> Self {
+        StreamingDecoder { decoder: HoloDecoder::new(), config, last_preview_ms: None }
+    }
+
+    /// The underlying decoder.
+    pub fn decoder(&self) -> &HoloDecoder {
+        &self.decoder
+    }
+
+    /// Pushes a fragment that arrived at `now_ms` (any monotonic clock); returns a preview
+    /// when one is due. Corrupted fragments and fragments of another asset are errors and
+    /// change nothing; duplicates make no preview.
+    pub fn push(&mut self, fragment: &[u8], now_ms: u64) -> Result<Option<PreviewFrame>, HoloError> {
+        if let Pushed::Duplicate { .. } = self.decoder.push(fragment)? {
+            return Ok(None);
+        }
+        let due = self.last_preview_ms.is_none_or(|t| now_ms.saturating_sub(t) >= self.config.preview_interval_ms);
+        let quality = self.decoder.expected_quality().unwrap_or(0.0);
+        let last = self.decoder.is_complete();
+        if !(last || due && quality >= self.config.min_quality) {
+            return Ok(None);
+        }
+        self.last_preview_ms = Some(now_ms);
+        Ok(Some(self.preview()?))
+    }
+
+    /// Decodes `fragments` in order and calls `callback` with each preview; returns the final
+    /// reconstruction. Fragments that fail verification are skipped.
+    pub fn decode_with_previews<'a>(
+        &mut self,
+        fragments: impl IntoIterator<Item = &'a [u8]>,
+        mut callback: impl FnMut(&PreviewFrame),
+    ) -> Result<Reconstruction, HoloError> {
+        for (i, f) in fragments.into_iter().enumerate() {
+            // Arrival order stands in for time.
+            let now = i as u64 * self.config.preview_interval_ms;
+            if let Ok(Some(p)) = self.push(f, now) {
+                callback(&p);
+            }
+        }
+        self.decoder.reconstruct()
+    }
+
+    /// A preview of what has arrived, now.
+    pub fn preview(&self) -> Result<PreviewFrame, HoloError> {
+        let rec = self.decoder.reconstruct()?;
+        let (w, h, channels, data) = match &rec {
+            Reconstruction::Image { width, height, channels: 3, pixels } => {
+                (*width, *height, 4, pixels.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect())
+            }
+            Reconstruction::Image { width, height, pixels, .. } => (*width, *height, 1, pixels.clone()),
+            Reconstruction::Tensor { values, shape, .. } => tensor_heatmap(values, shape),
+        };
+        let (w2, h2, data) = downscale(w, h, usize::from(channels), &data, self.config.max_preview_resolution.max(1));
+        Ok(PreviewFrame {
+            width: w2,
+            height: h2,
+            channels,
+            quality: self.decoder.expected_quality().unwrap_or(0.0),
+            bytes_processed: self.decoder.bytes_received(),
+            fragments: self.decoder.received_count(),
+            data,
+        })
+    }
+}
+
+/// A gray picture of a tensor's matrix view: magnitude relative to the largest.
+fn tensor_heatmap(values: &[f32], shape: &[u64]) -> (u32, u32, u8, Vec<u8>) {
+    let kind = AssetKind::Tensor { dtype: haagenti_hct::DType::F32, shape: shape.to_vec() };
+    let (rows, cols) = kind.matrix();
+    let max = values.iter().fold(0f32, |m, v| m.max(v.abs())).max(f32::MIN_POSITIVE);
+    let data = values.iter().map(|v| (v.abs() / max * 255.0) as u8).collect();
+    (cols as u32, rows as u32, 1, data)
+}
+
+/// Box-filter downscale so the longer side is at most `max`.
+fn downscale(w: u32, h: u32, c: usize, data: &[u8], max: u32) -> (u32, u32, Vec<u8>) {
+    let f = w.max(h).div_ceil(max).max(1);
+    if f == 1 {
+        return (w, h, data.to_vec());
+    }
+    let (w2, h2) = (w.div_ceil(f), h.div_ceil(f));
+    let mut out = vec![0u8; (w2 * h2) as usize * c];
+    for y2 in 0..h2 {
+        for x2 in 0..w2 {
+            for ch in 0..c {
+                let (mut sum, mut n) = (0u32, 0u32);
+                for y in y2 * f..((y2 + 1) * f).min(h) {
+                    for x in x2 * f..((x2 + 1) * f).min(w) {
+                        sum += u32::from(data[(y * w + x) as usize * c + ch]);
+                        n += 1;
+                    }
+                }
+                out[(y2 * w2 + x2) as usize * c + ch] = (sum / n.max(1)) as u8;
+            }
+        }
+    }
+    (w2, h2, out)
+}
