@@ -217,3 +217,80 @@ fn train_reports_bad_samples_in_one_line() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.dict"));
 }
+
+fn minilm() -> PathBuf {
+    let home = std::env::var_os("HOME").expect("HOME");
+    let path = PathBuf::from(home).join(".cache/haagenti/minilm/model.safetensors");
+    assert!(
+        path.is_file(),
+        "{}: fetch it with ../shared/scripts/fetch-minilm.sh ~/.cache/haagenti/minilm",
+        path.display()
+    );
+    path
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn tensor_pack_unpack_is_bit_exact_and_inspect_prints_the_table() {
+    let dir = scratch("tensor");
+    let model = minilm();
+    let m = model.to_str().unwrap();
+    ok(&haagenti(&["tensor", "pack", m, "-o", "m.hct"], &dir));
+    assert!(std::fs::metadata(dir.join("m.hct")).unwrap().len() < std::fs::metadata(&model).unwrap().len() * 9 / 10);
+    let table = ok(&haagenti(&["tensor", "inspect", "m.hct"], &dir));
+    assert!(table.contains("| embeddings.word_embeddings.weight | F32 | [30522, 384] | 46881792 |"), "{table}");
+    assert!(table.contains("104 tensors"), "{table}");
+    ok(&haagenti(&["tensor", "unpack", "m.hct", "-o", "back.safetensors"], &dir));
+    assert!(std::fs::read(dir.join("back.safetensors")).unwrap() == std::fs::read(&model).unwrap());
+    // Quantized: smaller, and unpacks to an F32 safetensors file of the same tensors.
+    ok(&haagenti(&["tensor", "pack", m, "-o", "q.hct", "--quantize", "int8", "--codec", "lz4"], &dir));
+    let q = ok(&haagenti(&["tensor", "inspect", "q.hct"], &dir));
+    assert!(q.contains("| Q8 (group 64) |"), "{q}");
+    ok(&haagenti(&["tensor", "unpack", "q.hct", "-o", "q.safetensors"], &dir));
+    let listing = ok(&haagenti(&["tensor", "inspect", "q.safetensors"], &dir));
+    assert!(listing.contains("104 tensors"), "{listing}");
+    // Damage is reported on one line, with no output file.
+    let mut bad = std::fs::read(dir.join("m.hct")).unwrap();
+    let n = bad.len();
+    bad[n / 2] ^= 1;
+    std::fs::write(dir.join("bad.hct"), bad).unwrap();
+    let out = haagenti(&["tensor", "unpack", "bad.hct", "-o", "bad.safetensors"], &dir);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("checksum"));
+    assert!(!dir.join("bad.safetensors").exists());
+}
+
+#[test]
+fn holo_encode_decode_and_curve() {
+    let dir = scratch("holo");
+    let photo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/images/chelsea.png");
+    let p = photo.to_str().unwrap();
+    ok(&haagenti(&["holo", "encode", p, "--fragments", "6", "-o", "cat"], &dir));
+    let manifest = std::fs::read_to_string(dir.join("cat/manifest.json")).unwrap();
+    assert!(manifest.contains("\"encoding\": \"spectral\""), "{manifest}");
+    let curve = ok(&haagenti(&["holo", "curve", "cat"], &dir));
+    assert_eq!(curve.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| fragments")).count(), 6, "{curve}");
+    ok(&haagenti(&["holo", "decode", "cat", "--use", "2", "-o", "two.png"], &dir));
+    ok(&haagenti(&["holo", "decode", "cat", "--fragments", "0,3,5", "-o", "some.png"], &dir));
+    let img = image::open(dir.join("some.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (451, 300));
+    // A deleted fragment is skipped with a message; the rest still decode.
+    let first = manifest.split("\"fragments\": [").nth(1).unwrap().split('"').nth(1).unwrap().to_string();
+    std::fs::remove_file(dir.join("cat/fragments").join(&first[..2]).join(&first)).unwrap();
+    let out = haagenti(&["holo", "decode", "cat", "-o", "rest.png"], &dir);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stderr).contains("missing"));
+    // Residual on a weight tensor: exact back to safetensors.
+    let model = minilm();
+    let m = model.to_str().unwrap();
+    let name = "encoder.layer.0.attention.self.query.weight";
+    ok(&haagenti(
+        &["holo", "encode", m, "--tensor", name, "--encoding", "residual", "--fragments", "4", "-o", "w"],
+        &dir,
+    ));
+    ok(&haagenti(&["holo", "decode", "w", "-o", "w.safetensors"], &dir));
+    let listing = ok(&haagenti(&["tensor", "inspect", "w.safetensors"], &dir));
+    assert!(listing.contains(&format!("| {name} | F32 | [384, 384] | 589824 |")), "{listing}");
+}

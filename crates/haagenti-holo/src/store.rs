@@ -60,6 +60,8 @@ pub fn shard_path(id: &str) -> String {
 /// An asset's manifest: its header fields, quality curve and fragment ids in index order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
+    /// A name for the asset (a file or tensor name; may be empty).
+    pub name: String,
     /// BLAKE3 of the asset's content, hex.
     pub asset_id: String,
     /// The encoding.
@@ -81,7 +83,14 @@ impl Manifest {
 
     fn of(h: &AssetHeader, fragments: Vec<String>) -> Self {
         let asset_id = h.asset_id.iter().map(|b| alloc::format!("{b:02x}")).collect();
-        Manifest { asset_id, encoding: h.encoding, kind: h.kind.clone(), fragments, curve: h.curve.clone() }
+        Manifest {
+            name: String::new(),
+            asset_id,
+            encoding: h.encoding,
+            kind: h.kind.clone(),
+            fragments,
+            curve: h.curve.clone(),
+        }
     }
 
     /// The manifest as JSON (infinite PSNR, an exact reconstruction, is written as null).
@@ -102,6 +111,7 @@ impl Manifest {
         let v = json!({
             "format": "haagenti-holo",
             "version": 1,
+            "name": self.name,
             "asset_id": self.asset_id,
             "encoding": self.encoding.name(),
             "asset": kind,
@@ -168,6 +178,7 @@ impl Manifest {
             .collect::<Result<Vec<_>, HoloError>>()?;
         let max_error = v.get("max_error").and_then(Value::as_f64).ok_or(bad("max_error"))?;
         Ok(Manifest {
+            name: v.get("name").and_then(Value::as_str).unwrap_or("").to_string(),
             asset_id: s("asset_id")?.to_string(),
             encoding,
             kind,

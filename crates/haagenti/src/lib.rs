@@ -13,6 +13,10 @@ pub use haagenti_zstd as zstd;
 #[cfg(feature = "hct")]
 pub use haagenti_hct as hct;
 
+/// HoloTensor: progressive, fragment-tolerant encodings of images and tensors.
+#[cfg(feature = "holo")]
+pub use haagenti_holo as holo;
+
 /// The wire protocol: messages, gRPC-web framing and the tonic client and server code.
 #[cfg(feature = "grpc")]
 pub use haagenti_proto as proto;
