@@ -60,10 +60,9 @@ impl HoloDecoder {
         if self.received[i] {
             return Ok(Pushed::Duplicate { index: f.index });
         }
-        // Decode into a copy, so a payload that fails half-way leaves nothing behind.
-        let mut state = self.state.clone().expect("set with the header");
-        state.add(i, &f.payload)?;
-        self.state = Some(state);
+        // Each encoding decodes a payload completely before storing any of it, so a payload
+        // that fails leaves the state as it was.
+        self.state.as_mut().expect("set with the header").add(i, &f.payload)?;
         self.received[i] = true;
         self.bytes += bytes.len() as u64;
         Ok(Pushed::Accepted { index: f.index })
@@ -204,12 +203,16 @@ impl StreamingDecoder {
         let rec = self.decoder.reconstruct()?;
         let (w, h, channels, data) = match &rec {
             Reconstruction::Image { width, height, channels: 3, pixels } => {
-                (*width, *height, 4, pixels.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect())
+                let mut rgba = vec![255u8; pixels.len() / 3 * 4];
+                for (o, p) in rgba.chunks_exact_mut(4).zip(pixels.chunks_exact(3)) {
+                    o[..3].copy_from_slice(p);
+                }
+                (*width, *height, 4, rgba)
             }
             Reconstruction::Image { width, height, pixels, .. } => (*width, *height, 1, pixels.clone()),
             Reconstruction::Tensor { values, shape, .. } => tensor_heatmap(values, shape),
         };
-        let (w2, h2, data) = downscale(w, h, usize::from(channels), &data, self.config.max_preview_resolution.max(1));
+        let (w2, h2, data) = downscale(w, h, usize::from(channels), data, self.config.max_preview_resolution.max(1));
         Ok(PreviewFrame {
             width: w2,
             height: h2,
@@ -232,10 +235,10 @@ fn tensor_heatmap(values: &[f32], shape: &[u64]) -> (u32, u32, u8, Vec<u8>) {
 }
 
 /// Box-filter downscale so the longer side is at most `max`.
-fn downscale(w: u32, h: u32, c: usize, data: &[u8], max: u32) -> (u32, u32, Vec<u8>) {
+fn downscale(w: u32, h: u32, c: usize, data: Vec<u8>, max: u32) -> (u32, u32, Vec<u8>) {
     let f = w.max(h).div_ceil(max).max(1);
     if f == 1 {
-        return (w, h, data.to_vec());
+        return (w, h, data);
     }
     let (w2, h2) = (w.div_ceil(f), h.div_ceil(f));
     let mut out = vec![0u8; (w2 * h2) as usize * c];

@@ -74,14 +74,17 @@ impl State {
 fn from_planes(kind: &AssetKind, planes: &[Vec<f32>]) -> Reconstruction {
     match kind {
         AssetKind::Image { width, height, channels } => {
-            let c = usize::from(*channels);
-            let n = planes[0].len();
-            let mut pixels = vec![0u8; n * c];
-            for (ch, plane) in planes.iter().enumerate() {
-                for (i, &v) in plane.iter().enumerate() {
-                    pixels[i * c + ch] = libm::roundf(v).clamp(0.0, 255.0) as u8;
+            let pixels = match planes {
+                [r, g, b] => {
+                    let mut pixels = vec![0u8; r.len() * 3];
+                    for (((p, &r), &g), &b) in pixels.chunks_exact_mut(3).zip(r).zip(g).zip(b) {
+                        p.copy_from_slice(&[to_u8(r), to_u8(g), to_u8(b)]);
+                    }
+                    pixels
                 }
-            }
+                _ => planes[0].iter().map(|&v| to_u8(v)).collect(),
+            };
+            debug_assert_eq!(pixels.len() as u64, u64::from(*width) * u64::from(*height) * u64::from(*channels));
             Reconstruction::Image { width: *width, height: *height, channels: *channels, pixels }
         }
         AssetKind::Tensor { dtype, shape } => {
@@ -90,6 +93,13 @@ fn from_planes(kind: &AssetKind, planes: &[Vec<f32>]) -> Reconstruction {
             Reconstruction::Tensor { dtype: *dtype, shape: shape.clone(), values, data: bytes_of(*dtype, &elements) }
         }
     }
+}
+
+/// A sample rounded to the nearest 8-bit value (halves up), clamped (`as` saturates, and
+/// takes NaN to 0).
+#[inline(always)]
+fn to_u8(v: f32) -> u8 {
+    (v + 0.5) as u8
 }
 
 /// A reconstruction from raw element bit patterns (exact).
@@ -239,22 +249,31 @@ fn half(plane: &[f32], w: usize, h: usize) -> Vec<f32> {
 /// Bilinear upsampling of a half-size plane back to `w x h` (sample centres aligned).
 fn double(plane: &[f32], w: usize, h: usize) -> Vec<f32> {
     let (w2, h2) = (w.div_ceil(2), h.div_ceil(2));
-    let mut out = Vec::with_capacity(w * h);
-    let coord = |i: usize, n2: usize| {
-        let c = (i as f32 - 0.5) * 0.5;
-        let lo = libm::floorf(c).max(0.0);
-        let t = (c - lo).clamp(0.0, 1.0);
-        let lo = (lo as usize).min(n2 - 1);
-        (lo, (lo + 1).min(n2 - 1), if c < 0.0 { 0.0 } else { t })
+    // Output sample i sits at (i - 0.5) / 2 in half-size coordinates: between samples
+    // (i - 1) / 2 and (i + 1) / 2 with weights 1/4 and 3/4 (edges clamped).
+    let taps = |n: usize, n2: usize| -> Vec<(usize, usize, f32)> {
+        (0..n)
+            .map(|i| {
+                if i == 0 {
+                    (0, 0, 0.0)
+                } else {
+                    let lo = ((i - 1) / 2).min(n2 - 1);
+                    let t = if i % 2 == 1 { 0.25 } else { 0.75 };
+                    (lo, (lo + 1).min(n2 - 1), t)
+                }
+            })
+            .collect()
     };
-    for y in 0..h {
-        let (y0, y1, ty) = coord(y, h2);
-        for x in 0..w {
-            let (x0, x1, tx) = coord(x, w2);
-            let top = plane[y0 * w2 + x0] * (1.0 - tx) + plane[y0 * w2 + x1] * tx;
-            let bottom = plane[y1 * w2 + x0] * (1.0 - tx) + plane[y1 * w2 + x1] * tx;
-            out.push(top * (1.0 - ty) + bottom * ty);
-        }
+    let (xs, ys) = (taps(w, w2), taps(h, h2));
+    // Rows first (each half-size row widened once), then columns, row against row.
+    let mut wide = Vec::with_capacity(h2 * w);
+    for r in plane.chunks_exact(w2) {
+        wide.extend(xs.iter().map(|&(x0, x1, tx)| r[x0] + (r[x1] - r[x0]) * tx));
+    }
+    let mut out = Vec::with_capacity(w * h);
+    for &(y0, y1, ty) in &ys {
+        let (r0, r1) = (&wide[y0 * w..(y0 + 1) * w], &wide[y1 * w..(y1 + 1) * w]);
+        out.extend(r0.iter().zip(r1).map(|(&a, &b)| a + (b - a) * ty));
     }
     out
 }
@@ -470,20 +489,8 @@ impl Spectral {
         Ok(Spectral { steps, order, bands, geoms, coefs, core_loaded: false })
     }
 
-    fn fill(&mut self, cells: &[u8], packed: &[u8]) -> Result<(), HoloError> {
-        let blocks: usize = self.coefs.iter().map(|c| c.len() / 64).sum();
-        let values = rle_unpack(packed, cells.len() * blocks)?;
-        let mut it = values.into_iter();
-        for &cell in cells {
-            for c in &mut self.coefs {
-                for blk in c.chunks_exact_mut(64) {
-                    blk[usize::from(cell)] = it.next().expect("counted");
-                }
-            }
-        }
-        Ok(())
-    }
-
+    /// Decodes every section of the payload before changing anything: a payload that fails
+    /// leaves the state as it was.
     fn add(&mut self, index: usize, payload: &[u8]) -> Result<(), HoloError> {
         let mut r = Reader::new(payload);
         let (core, band, refine) = (r.bytes()?, r.bytes()?, r.bytes()?);
@@ -491,21 +498,23 @@ impl Spectral {
             return Err(HoloError::Corrupt("spectral sections"));
         }
         let blocks: usize = self.coefs.iter().map(|c| c.len() / 64).sum();
-        if !self.core_loaded {
+        let cells = self.order[usize::from(self.bands[index])..usize::from(self.bands[index + 1])].to_vec();
+        let core = if self.core_loaded { None } else { Some(rle_unpack(core, blocks)?) };
+        let fine = if index == 0 { Some(rle_unpack(refine, blocks)?) } else { None };
+        let band = rle_unpack(band, cells.len() * blocks)?;
+        if let Some(diffs) = core {
             // DC = 8 * coarse (+ the fine part, once fragment 0 arrives).
-            let diffs = rle_unpack(core, blocks)?;
             let mut it = diffs.into_iter();
             for c in &mut self.coefs {
                 let mut prev = 0i32;
                 for blk in c.chunks_exact_mut(64) {
                     prev = prev.wrapping_add(it.next().expect("counted"));
-                    blk[0] = prev.wrapping_mul(8);
+                    blk[0] = blk[0].wrapping_add(prev.wrapping_mul(8));
                 }
             }
             self.core_loaded = true;
         }
-        if index == 0 {
-            let fine = rle_unpack(refine, blocks)?;
+        if let Some(fine) = fine {
             let mut it = fine.into_iter();
             for c in &mut self.coefs {
                 for blk in c.chunks_exact_mut(64) {
@@ -513,8 +522,15 @@ impl Spectral {
                 }
             }
         }
-        let cells = self.order[usize::from(self.bands[index])..usize::from(self.bands[index + 1])].to_vec();
-        self.fill(&cells, band)
+        let mut it = band.into_iter();
+        for &cell in &cells {
+            for c in &mut self.coefs {
+                for blk in c.chunks_exact_mut(64) {
+                    blk[usize::from(cell)] = it.next().expect("counted");
+                }
+            }
+        }
+        Ok(())
     }
 
     fn reconstruct(&self, kind: &AssetKind) -> Reconstruction {
@@ -536,16 +552,17 @@ impl Spectral {
             AssetKind::Image { channels: 3, width, height } => {
                 let (w, h) = (*width as usize, *height as usize);
                 let (y, cb, cr) = (&planes[0], double(&planes[1], w, h), double(&planes[2], w, h));
-                let rgb = vec![
-                    y.iter().zip(&cr).map(|(y, cr)| y + 128.0 + 1.402 * cr).collect(),
-                    y.iter()
-                        .zip(&cb)
-                        .zip(&cr)
-                        .map(|((y, cb), cr)| y + 128.0 - 0.344_136 * cb - 0.714_136 * cr)
-                        .collect(),
-                    y.iter().zip(&cb).map(|(y, cb)| y + 128.0 + 1.772 * cb).collect(),
-                ];
-                from_planes(kind, &rgb)
+                // YCbCr to RGB straight into the pixels.
+                let mut pixels = vec![0u8; w * h * 3];
+                for (((p, &y), &cb), &cr) in pixels.chunks_exact_mut(3).zip(y).zip(&cb).zip(&cr) {
+                    let y = y + 128.0;
+                    p.copy_from_slice(&[
+                        to_u8(y + 1.402 * cr),
+                        to_u8(y - 0.344_136 * cb - 0.714_136 * cr),
+                        to_u8(y + 1.772 * cb),
+                    ]);
+                }
+                Reconstruction::Image { width: *width, height: *height, channels: 3, pixels }
             }
             AssetKind::Image { .. } => from_planes(kind, &[planes[0].iter().map(|v| v + 128.0).collect()]),
             AssetKind::Tensor { .. } => from_planes(kind, &planes),
@@ -657,18 +674,21 @@ impl Projection {
         let per_block = self.owner.iter().filter(|&&o| usize::from(o) == index).count();
         let total = per_block * self.coefs.len() * (self.coefs[0].len() / self.block);
         let raw = unpack(payload, total.saturating_mul(5))?;
+        // Every value decoded before any is stored: a failing payload changes nothing.
         let mut v = Varints::new(&raw);
+        let values = (0..total).map(|_| v.next()).collect::<Result<Vec<_>, _>>()?;
+        if !v.is_done() {
+            return Err(HoloError::Corrupt("extra coefficients"));
+        }
+        let mut it = values.into_iter();
         for c in &mut self.coefs {
             for blk in c.chunks_mut(self.block) {
                 for (i, slot) in blk.iter_mut().enumerate() {
                     if usize::from(self.owner[i]) == index {
-                        *slot = v.next()?;
+                        *slot = it.next().expect("counted");
                     }
                 }
             }
-        }
-        if !v.is_done() {
-            return Err(HoloError::Corrupt("extra coefficients"));
         }
         Ok(())
     }
@@ -806,7 +826,7 @@ fn lowrank_encode(asset: &Asset, o: &EncodeOptions) -> Result<Encoded, HoloError
             AssetKind::Image { channels, .. } => {
                 let c = usize::from(*channels);
                 for (i, a) in approx.iter().enumerate() {
-                    let base = libm::roundf(*a).clamp(0.0, 255.0) as i32;
+                    let base = i32::from(to_u8(*a));
                     put_varint(&mut raw, elements[i * c + p] as i32 - base);
                 }
             }
@@ -847,8 +867,10 @@ impl LowRank {
         let rank = self.comps[0].len();
         let per = 10 + 2 * (self.rows + self.cols);
         let raw = unpack(payload, (rank * per + 2).saturating_mul(self.comps.len()).min(MAX_SECTION))?;
+        // Every component read before any is stored: a failing payload changes nothing.
         let mut r = Reader::new(&raw);
-        for plane in &mut self.comps {
+        let mut read = Vec::new();
+        for p in 0..self.comps.len() {
             let n = r.u16()?;
             for _ in 0..n {
                 let c = Component::read(&mut r, self.rows, self.cols)?;
@@ -856,11 +878,15 @@ impl LowRank {
                 if i >= rank || i % (self.count - 1) != index {
                     return Err(HoloError::Corrupt("component in the wrong fragment"));
                 }
-                plane[i] = Some(c);
+                read.push((p, c));
             }
         }
         if r.pos != raw.len() {
             return Err(HoloError::Corrupt("bytes after the components"));
+        }
+        for (p, c) in read {
+            let i = usize::from(c.index);
+            self.comps[p][i] = Some(c);
         }
         Ok(())
     }
@@ -890,7 +916,7 @@ impl LowRank {
                 let mut elements = vec![0u32; len * c];
                 for (p, plane) in approx.iter().enumerate() {
                     for (i, a) in plane.iter().enumerate() {
-                        let base = libm::roundf(*a).clamp(0.0, 255.0) as i32;
+                        let base = i32::from(to_u8(*a));
                         elements[i * c + p] = u32::try_from(base + v.next().ok()?).ok().filter(|&e| e <= 255)?;
                     }
                 }

@@ -1,0 +1,166 @@
+//! HoloTensor rate-distortion and preview latency, in one run:
+//! - photos: PSNR against bytes received for each encoding, next to one-shot JPEG (the `image`
+//!   crate's encoder) at the same size, interpolated between JPEG qualities;
+//! - weights: cosine similarity against bytes, next to plain int8 / int4 quantization (groups of
+//!   64, zstd-19 compressed) as reference points;
+//! - the time from a fragment's arrival to its preview frame (512x512 RGB).
+//!
+//! `cargo bench -p haagenti-tests --bench holo`
+
+use std::time::Instant;
+
+use haagenti_hct::{DType, QuantScheme, safetensors};
+use haagenti_holo::{Asset, EncodeOptions, Encoding, PreviewConfig, StreamingDecoder, cosine, encode, psnr};
+use haagenti_tests::{bench_stamp, minilm_safetensors, read};
+
+fn photo(name: &str) -> (Asset, Vec<u8>, u32, u32, u8) {
+    let img = image::load_from_memory(&read(&format!("images/{name}"))).unwrap();
+    if img.color().channel_count() == 1 {
+        let g = img.to_luma8();
+        let (w, h) = g.dimensions();
+        let px = g.into_raw();
+        (Asset::image(w, h, 1, px.clone()).unwrap(), px, w, h, 1)
+    } else {
+        let c = img.to_rgb8();
+        let (w, h) = c.dimensions();
+        let px = c.into_raw();
+        (Asset::image(w, h, 3, px.clone()).unwrap(), px, w, h, 3)
+    }
+}
+
+/// (bytes, PSNR) of one-shot JPEG at qualities 5..=95.
+fn jpeg_curve(px: &[u8], w: u32, h: u32, c: u8) -> Vec<(f64, f64)> {
+    let color = if c == 1 { image::ExtendedColorType::L8 } else { image::ExtendedColorType::Rgb8 };
+    (1..=19)
+        .map(|i| {
+            let mut out = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, (i * 5) as u8)
+                .encode(px, w, h, color)
+                .unwrap();
+            let img = image::load_from_memory(&out).unwrap();
+            let back = if c == 1 { img.to_luma8().into_raw() } else { img.to_rgb8().into_raw() };
+            (out.len() as f64, psnr(px, &back))
+        })
+        .collect()
+}
+
+/// A reference curve's value at `x`, linear in log(x) between points (clamped at the ends).
+fn at(curve: &[(f64, f64)], x: f64) -> f64 {
+    let mut pts = curve.to_vec();
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if x <= pts[0].0 {
+        return pts[0].1;
+    }
+    for w in pts.windows(2) {
+        if x <= w[1].0 {
+            let t = (x.ln() - w[0].0.ln()) / (w[1].0.ln() - w[0].0.ln());
+            return w[0].1 + t * (w[1].1 - w[0].1);
+        }
+    }
+    pts.last().unwrap().1
+}
+
+fn main() {
+    println!("HoloTensor rate-distortion, {}, one thread", bench_stamp());
+    println!();
+    println!(
+        "Photos: PSNR (dB) after k of 8 fragments, and one-shot JPEG at the same size (image crate, qualities 5-95, interpolated in log bytes; \"below\" means under JPEG's smallest file)."
+    );
+    println!();
+    let opts = |e: Encoding| EncodeOptions { encoding: e, fragments: 8, ..EncodeOptions::default() };
+    for name in ["astronaut.png", "camera.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg"] {
+        let (asset, px, w, h, c) = photo(name);
+        let jpeg = jpeg_curve(&px, w, h, c);
+        println!("{name} ({w}x{h}, {c} channel(s); JPEG q75: {:.0} bytes, {:.2} dB)", jpeg[14].0, jpeg[14].1);
+        println!();
+        println!("| encoding | k | bytes | PSNR | JPEG at same bytes | difference |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        for e in Encoding::ALL {
+            let enc = encode(&asset, &opts(e)).unwrap();
+            for p in &enc.header.curve.points {
+                let j = at(&jpeg, p.bytes as f64);
+                let below = (p.bytes as f64) < jpeg.iter().map(|p| p.0).fold(f64::MAX, f64::min);
+                let q = if p.quality.is_finite() { format!("{:.2}", p.quality) } else { "exact".into() };
+                let d = if p.quality.is_finite() { format!("{:+.2}", p.quality - j) } else { "-".into() };
+                println!(
+                    "| {} | {} | {} | {q} | {:.2}{} | {d} |",
+                    e.name(),
+                    p.fragments,
+                    p.bytes,
+                    j,
+                    if below { " (below)" } else { "" }
+                );
+            }
+        }
+        println!();
+    }
+
+    println!(
+        "Weights (MiniLM, f32): cosine similarity after k fragments, and plain quantization (groups of 64, zstd -19) at its size."
+    );
+    println!();
+    let f32_file = minilm_safetensors();
+    let st = safetensors::parse(&f32_file).unwrap();
+    for tname in ["encoder.layer.0.attention.self.query.weight", "encoder.layer.3.intermediate.dense.weight"] {
+        let t = st.tensors.iter().find(|t| t.name == tname).unwrap();
+        let values: Vec<f32> = t.data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        let asset = Asset::tensor(DType::F32, t.shape.clone(), t.data.to_vec()).unwrap();
+        let mut refs = Vec::new();
+        for s in [QuantScheme::Int8 { group: 64 }, QuantScheme::Int4 { group: 64 }] {
+            let p = s.quantize(&values).unwrap();
+            let bytes = haagenti_zstd::compress(&p, 19).len();
+            refs.push((
+                format!("{s:?}"),
+                bytes as f64,
+                cosine(&values, &s.dequantize(&p, values.len() as u64).unwrap()),
+            ));
+        }
+        println!("{tname} {:?}, {} bytes", t.shape, t.data.len());
+        println!();
+        println!("| encoding | k | bytes | cosine | relative L2 |");
+        println!("|---|---:|---:|---:|---:|");
+        for (e, n) in
+            [(Encoding::Residual, 8), (Encoding::Spectral, 8), (Encoding::RandomProjection, 8), (Encoding::LowRank, 8)]
+        {
+            let enc = encode(&asset, &EncodeOptions { encoding: e, fragments: n, ..EncodeOptions::default() }).unwrap();
+            for p in &enc.header.curve.points {
+                println!("| {} | {} | {} | {:.6} | {:.5} |", e.name(), p.fragments, p.bytes, p.quality, p.relative_l2);
+            }
+        }
+        for (name, bytes, cos) in &refs {
+            println!("| {name} (one shot) | - | {bytes:.0} | {cos:.6} | - |");
+        }
+        println!();
+    }
+
+    println!(
+        "Preview latency: a fragment's arrival to its preview frame, astronaut.png 512x512 RGB, spectral, 8 fragments, full-size RGBA previews (median of 5 runs per fragment)."
+    );
+    println!();
+    let (asset, ..) = photo("astronaut.png");
+    let enc = encode(&asset, &opts(Encoding::Spectral)).unwrap();
+    let mut per_fragment = vec![Vec::new(); 8];
+    for _ in 0..5 {
+        let mut s = StreamingDecoder::with_preview(PreviewConfig {
+            preview_interval_ms: 0,
+            min_quality: 0.0,
+            max_preview_resolution: 512,
+        });
+        for (i, f) in enc.fragments.iter().enumerate() {
+            let t = Instant::now();
+            let p = s.push(f, i as u64).unwrap().expect("a preview per fragment");
+            per_fragment[i].push(t.elapsed().as_secs_f64() * 1e3);
+            assert_eq!((p.width, p.height), (512, 512));
+        }
+    }
+    let med: Vec<f64> = per_fragment
+        .iter_mut()
+        .map(|v| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        })
+        .collect();
+    println!("| fragment | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| ms | {} |", med.iter().map(|m| format!("{m:.1}")).collect::<Vec<_>>().join(" | "));
+}
