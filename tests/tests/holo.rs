@@ -72,8 +72,12 @@ fn check(name: &str, asset: &Asset, enc: &Encoded, exact: bool) {
         let refs: Vec<&[u8]> = enc.fragments[..k].iter().map(Vec::as_slice).collect();
         let q = quality(asset, &decode(&refs));
         let stored = curve.points[k - 1].quality;
-        assert!(q == stored || (q - stored).abs() < 1e-9, "{name} {e:?} k={k}: measured {q}, stored {stored}");
-        assert!(q >= last - 1e-9, "{name} {e:?}: quality fell from {last} to {q} at {k} fragments");
+        // The header stores f32.
+        assert!(
+            q == stored || (q - stored).abs() <= 1e-6 * q.abs().max(1.0),
+            "{name} {e:?} k={k}: measured {q}, stored {stored}"
+        );
+        assert!(q >= last - 1e-6, "{name} {e:?}: quality fell from {last} to {q} at {k} fragments");
         assert_eq!(curve.points[k - 1].bytes, enc.fragments[..k].iter().map(|f| f.len() as u64).sum::<u64>());
         last = q;
     }
@@ -89,7 +93,7 @@ fn check(name: &str, asset: &Asset, enc: &Encoded, exact: bool) {
         if matches!(e, Encoding::Spectral | Encoding::RandomProjection) && lost > 0 {
             // Fragment-tolerant encodings: the fragments after a lost one still add to the
             // ones before it.
-            assert!(q >= curve.points[lost - 1].quality - 1e-9, "{name} {e:?}: losing {lost} gives {q}");
+            assert!(q >= curve.points[lost - 1].quality - 1e-5, "{name} {e:?}: losing {lost} gives {q}");
         }
         if e == Encoding::Spectral && lost == 0 && matches!(asset, Asset::Image { .. }) {
             // The core every fragment repeats keeps the picture without the first one.

@@ -370,8 +370,8 @@ impl AssetHeader {
         for p in &self.curve.points {
             out.extend_from_slice(&p.fragments.to_le_bytes());
             out.extend_from_slice(&p.bytes.to_le_bytes());
-            out.extend_from_slice(&p.quality.to_le_bytes());
-            out.extend_from_slice(&p.relative_l2.to_le_bytes());
+            out.extend_from_slice(&(p.quality as f32).to_le_bytes());
+            out.extend_from_slice(&(p.relative_l2 as f32).to_le_bytes());
         }
         out.extend_from_slice(&self.curve.max_error.to_le_bytes());
         out
@@ -394,8 +394,8 @@ impl AssetHeader {
         for _ in 0..n {
             let fragments = r.u16()?;
             let bytes = r.u64()?;
-            let quality = f64::from_bits(r.u64()?);
-            let relative_l2 = f64::from_bits(r.u64()?);
+            let quality = f64::from(r.f32()?);
+            let relative_l2 = f64::from(r.f32()?);
             points.push(QualityPoint { fragments, bytes, quality, relative_l2 });
         }
         let max_error = f64::from_bits(r.u64()?);

@@ -110,8 +110,8 @@ pub fn encode(asset: &Asset, opts: &EncodeOptions) -> Result<Encoded, HoloError>
         payloads.iter().enumerate().map(|(i, p)| Fragment::build(i as u16, &hb, p)).collect()
     };
     let draft = build(&header);
-    // Each curve point adds 26 bytes to the header of every fragment.
-    let sizes: Vec<u64> = draft.iter().map(|f| (f.len() + 26 * payloads.len()) as u64).collect();
+    // Each curve point adds 18 bytes to the header of every fragment.
+    let sizes: Vec<u64> = draft.iter().map(|f| (f.len() + 18 * payloads.len()) as u64).collect();
     let original = schemes::values_of(asset);
     let mut dec = HoloDecoder::new();
     let mut points = Vec::with_capacity(payloads.len());
@@ -122,6 +122,8 @@ pub fn encode(asset: &Asset, opts: &EncodeOptions) -> Result<Encoded, HoloError>
         bytes += sizes[k];
         let rec = dec.reconstruct()?;
         let (quality, rel, err) = measure(asset, &original, &rec);
+        // Kept at the precision the header stores.
+        let (quality, rel) = (f64::from(quality as f32), f64::from(rel as f32));
         points.push(QualityPoint { fragments: k as u16 + 1, bytes, quality, relative_l2: rel });
         max_error = err;
     }

@@ -49,9 +49,10 @@ pub struct QualityPoint {
     pub fragments: u16,
     /// Their total size in bytes.
     pub bytes: u64,
-    /// PSNR in dB for images (infinite when exact), cosine similarity for tensors.
+    /// PSNR in dB for images (infinite when exact), cosine similarity for tensors (stored
+    /// with f32 precision).
     pub quality: f64,
-    /// Relative L2 error of the reconstruction.
+    /// Relative L2 error of the reconstruction (stored with f32 precision).
     pub relative_l2: f64,
 }
 
