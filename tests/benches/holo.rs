@@ -80,6 +80,7 @@ fn main() {
             for p in &enc.header.curve.points {
                 let j = at(&jpeg, p.bytes as f64);
                 let below = (p.bytes as f64) < jpeg.iter().map(|p| p.0).fold(f64::MAX, f64::min);
+                let above = (p.bytes as f64) > jpeg.iter().map(|p| p.0).fold(0.0, f64::max);
                 let q = if p.quality.is_finite() { format!("{:.2}", p.quality) } else { "exact".into() };
                 let d = if p.quality.is_finite() { format!("{:+.2}", p.quality - j) } else { "-".into() };
                 println!(

@@ -23,6 +23,7 @@ pub(crate) fn encode(asset: &Asset, o: &EncodeOptions) -> Result<Encoded, HoloEr
         Encoding::Spectral => spectral_encode(asset, o),
         Encoding::RandomProjection => projection_encode(asset, o),
         Encoding::LowRank => lowrank_encode(asset, o),
+        Encoding::Residual if matches!(asset, Asset::Tensor { .. }) => refine_encode(asset, o),
         Encoding::Residual => residual_encode(asset, o),
     }
 }
@@ -34,6 +35,7 @@ pub(crate) enum State {
     Projection(Projection),
     LowRank(LowRank),
     Residual(Residual),
+    Refine(Refine),
 }
 
 impl State {
@@ -43,7 +45,11 @@ impl State {
             Encoding::Spectral => State::Spectral(Spectral::new(kind, count, &mut r)?),
             Encoding::RandomProjection => State::Projection(Projection::new(kind, count, &mut r)?),
             Encoding::LowRank => State::LowRank(LowRank::new(kind, count, &mut r)?),
-            Encoding::Residual => State::Residual(Residual::new(kind, count, &mut r)?),
+            Encoding::Residual => match r.u8()? {
+                0 => State::Residual(Residual::new(kind, count, &mut r)?),
+                1 => State::Refine(Refine::new(kind, count, &mut r)?),
+                _ => return Err(HoloError::Corrupt("residual profile")),
+            },
         };
         if r.pos != params.len() {
             return Err(HoloError::Corrupt("bytes after the parameters"));
@@ -57,6 +63,7 @@ impl State {
             State::Projection(s) => s.add(index, payload),
             State::LowRank(s) => s.add(index, payload),
             State::Residual(s) => s.add(index, payload),
+            State::Refine(s) => s.add(index, payload),
         }
     }
 
@@ -66,6 +73,7 @@ impl State {
             State::Projection(s) => s.reconstruct(kind, received),
             State::LowRank(s) => s.reconstruct(kind, received),
             State::Residual(s) => s.reconstruct(kind),
+            State::Refine(s) => s.reconstruct(kind),
         }
     }
 }
@@ -1095,7 +1103,8 @@ fn residual_encode(asset: &Asset, o: &EncodeOptions) -> Result<Encoded, HoloErro
     }
     let bounds = residual_bounds(bits, n);
     let elements = asset.elements();
-    let mut params = vec![bits as u8];
+    // Profile 0: bit groups.
+    let mut params = vec![0, bits as u8];
     params.extend_from_slice(&bounds);
     let payloads = (0..n)
         .map(|k| {
@@ -1169,6 +1178,195 @@ impl Residual {
         }
         debug_assert!(self.bits >= low);
         from_elements(kind, &elements)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Residual for tensors: a quantizer, then refinement bits, then the exact residual
+
+/// Values per scale of the first layer.
+const REFINE_GROUP: usize = 64;
+/// Bits of the first layer (as plain int4 quantization).
+const REFINE_BITS: u32 = 4;
+
+/// Successive refinement of a tensor: fragment 0 holds every value quantized to 4 bits as plain
+/// asymmetric int4 does, a scale and a zero point per group of 64 (`s = (max - min) / 15`,
+/// `z = round(-min / s)`, `q = clamp(round(x / s) + z, 0, 15)`, value `(q - z) s`),
+/// each middle fragment one more bit of where the value lies in its cell (the step halved),
+/// and the last fragment the exact residual (the original bits XOR those of the finest
+/// approximation).
+#[derive(Debug, Clone)]
+pub(crate) struct Refine {
+    len: usize,
+    count: usize,
+    scales: Option<Vec<(f32, i64)>>,
+    q0: Option<Vec<u8>>,
+    bits: Vec<Option<Vec<u8>>>,
+    exact: Option<Vec<u8>>,
+}
+
+/// Highest first-layer level (16 levels, 0..=15).
+const REFINE_MAX: i64 = 15;
+
+/// Each group's (scale, zero point), as asymmetric int4 (scale 0 for a constant group).
+fn refine_scales(values: &[f32]) -> Vec<(f32, i64)> {
+    values
+        .chunks(REFINE_GROUP)
+        .map(|g| {
+            let (lo, hi) = g.iter().fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+            let s = (hi - lo) / REFINE_MAX as f32;
+            let z = if s > 0.0 { libm::round(f64::from(-lo / s)).clamp(0.0, REFINE_MAX as f64) as i64 } else { 0 };
+            (s, z)
+        })
+        .collect()
+}
+
+/// Values after `r` refinements: the first layer's level `q`, then `r` bits `b` of the
+/// position in the cell `[q - 1/2, q + 1/2)`, at the centre of the part they leave.
+fn refine_values(q: &[i64], b: &[u64], scales: &[(f32, i64)], r: u32) -> Vec<f32> {
+    let f = 1.0 / (1u64 << r) as f32;
+    q.iter()
+        .zip(b)
+        .enumerate()
+        .map(|(i, (&q, &b))| {
+            let (s, z) = scales[i / REFINE_GROUP];
+            let level = (q - z) as f32;
+            if r == 0 { level * s } else { (level - 0.5 + (b as f32 + 0.5) * f) * s }
+        })
+        .collect()
+}
+
+fn refine_encode(asset: &Asset, o: &EncodeOptions) -> Result<Encoded, HoloError> {
+    let Asset::Tensor { dtype, .. } = asset else { unreachable!("tensors only") };
+    let n = usize::from(o.fragments);
+    if !(2..=21).contains(&n) {
+        return Err(HoloError::InvalidInput("residual encoding of tensors has 2 to 21 fragments".into()));
+    }
+    let values = values_of(asset);
+    let scales = refine_scales(&values);
+    let mut params = vec![1u8];
+    params.extend_from_slice(&(REFINE_GROUP as u32).to_le_bytes());
+    params.push(REFINE_BITS as u8);
+    // Level, and position in the cell in [0, 1).
+    let (q, u): (Vec<i64>, Vec<f64>) = values
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            let (s, z) = scales[i / REFINE_GROUP];
+            if s == 0.0 {
+                return (z, 0.5);
+            }
+            let t = f64::from(x) / f64::from(s);
+            let q = (libm::round(t) as i64 + z).clamp(0, REFINE_MAX);
+            (q, (t - (q - z) as f64 + 0.5).clamp(0.0, 1.0 - 1e-12))
+        })
+        .unzip();
+    let mut first = Vec::with_capacity(scales.len() * 5 + q.len());
+    scales.iter().for_each(|(s, _)| first.extend_from_slice(&s.to_le_bytes()));
+    first.extend(scales.iter().map(|&(_, z)| z as u8));
+    // Two levels per byte (the first in the low nibble): Huffman codes pairs.
+    first.extend(q.chunks(2).map(|p| (p[0] | p.get(1).copied().unwrap_or(0) << 4) as u8));
+    let mut payloads = vec![pack(&first)];
+    let mut b = vec![0u64; q.len()];
+    for k in 1..n as u32 - 1 {
+        let mut sink = BitSink::default();
+        for (bi, &ui) in b.iter_mut().zip(&u) {
+            let bit = ((ui * (1u64 << k) as f64) as u64).saturating_sub(2 * *bi).min(1);
+            *bi = 2 * *bi + bit;
+            sink.put(bit, 1);
+        }
+        payloads.push(pack(&sink.finish()));
+    }
+    let approx = refine_values(&q, &b, &scales, n as u32 - 2);
+    let xs: Vec<u32> = asset.elements().iter().zip(&approx).map(|(&e, &a)| e ^ f32_to_element(*dtype, a)).collect();
+    payloads.push(pack(&Transform::BytePlanes.forward(dtype.size(), &bytes_of(*dtype, &xs))));
+    Ok((params, payloads))
+}
+
+impl Refine {
+    fn new(kind: &AssetKind, count: u16, r: &mut Reader<'_>) -> Result<Self, HoloError> {
+        let (group, bits) = (r.u32()?, r.u8()?);
+        if !matches!(kind, AssetKind::Tensor { .. })
+            || group as usize != REFINE_GROUP
+            || u32::from(bits) != REFINE_BITS
+            || !(2..=21).contains(&count)
+        {
+            return Err(HoloError::Corrupt("refinement parameters"));
+        }
+        let count = usize::from(count);
+        Ok(Refine {
+            len: kind.samples() as usize,
+            count,
+            scales: None,
+            q0: None,
+            bits: vec![None; count - 2],
+            exact: None,
+        })
+    }
+
+    fn add(&mut self, index: usize, payload: &[u8]) -> Result<(), HoloError> {
+        let groups = self.len.div_ceil(REFINE_GROUP);
+        if index == 0 {
+            let size = groups * 5 + self.len.div_ceil(2);
+            let raw = unpack(payload, size)?;
+            if raw.len() != size || raw[groups * 4..groups * 5].iter().any(|&z| i64::from(z) > REFINE_MAX) {
+                return Err(HoloError::Corrupt("first layer"));
+            }
+            let scales: Vec<(f32, i64)> = raw[..groups * 4]
+                .chunks_exact(4)
+                .zip(&raw[groups * 4..groups * 5])
+                .map(|(b, &z)| (f32::from_le_bytes([b[0], b[1], b[2], b[3]]), i64::from(z)))
+                .collect();
+            if scales.iter().any(|(s, _)| !(s.is_finite() && *s >= 0.0)) {
+                return Err(HoloError::Corrupt("scale"));
+            }
+            self.q0 = Some((0..self.len).map(|i| raw[groups * 5 + i / 2] >> (4 * (i % 2)) & 15).collect());
+            self.scales = Some(scales);
+        } else if index == self.count - 1 {
+            let w = self.len * 4;
+            let raw = unpack(payload, w)?;
+            if raw.len() != self.len * 4 && raw.len() != self.len * 2 {
+                return Err(HoloError::Corrupt("exact layer size"));
+            }
+            self.exact = Some(raw);
+        } else {
+            let raw = unpack(payload, self.len.div_ceil(8))?;
+            if raw.len() != self.len.div_ceil(8) {
+                return Err(HoloError::Corrupt("refinement layer size"));
+            }
+            self.bits[index - 1] = Some(raw);
+        }
+        Ok(())
+    }
+
+    fn reconstruct(&self, kind: &AssetKind) -> Reconstruction {
+        let AssetKind::Tensor { dtype, .. } = kind else { unreachable!("tensors only") };
+        let (Some(scales), Some(q0)) = (&self.scales, &self.q0) else {
+            // Without the first layer nothing is known: zeros.
+            return from_planes(kind, &[vec![0.0; self.len]]);
+        };
+        let q: Vec<i64> = q0.iter().map(|&v| i64::from(v)).collect();
+        let mut b = vec![0u64; self.len];
+        let r = self.bits.iter().take_while(|b| b.is_some()).count();
+        for layer in self.bits.iter().take(r).flatten() {
+            for (i, bi) in b.iter_mut().enumerate() {
+                *bi = 2 * *bi + u64::from(layer[i / 8] >> (i % 8) & 1);
+            }
+        }
+        let approx = refine_values(&q, &b, scales, r as u32);
+        match &self.exact {
+            Some(res) if r == self.count - 2 && res.len() == self.len * dtype.size() => {
+                let mut bytes = Vec::with_capacity(res.len());
+                Transform::BytePlanes.inverse(dtype.size(), res, &mut bytes);
+                let elements: Vec<u32> = elements_of(*dtype, &bytes)
+                    .iter()
+                    .zip(&approx)
+                    .map(|(&x, &a)| x ^ f32_to_element(*dtype, a))
+                    .collect();
+                from_elements(kind, &elements)
+            }
+            _ => from_planes(kind, &[approx]),
+        }
     }
 }
 
