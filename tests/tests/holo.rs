@@ -363,3 +363,29 @@ proptest! {
 thread_local! {
     static SMALL: Encoded = encode(&astronaut_small(), &opts(Encoding::Spectral, 4)).unwrap();
 }
+
+#[test]
+fn residual_weights_start_as_int4_and_refine_a_bit_per_fragment() {
+    let f32_file = minilm_safetensors();
+    let st = safetensors::parse(&f32_file).unwrap();
+    let t = st.tensors.iter().find(|t| t.name == "encoder.layer.4.attention.output.dense.weight").unwrap();
+    let values: Vec<f32> = t.data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    let asset = Asset::tensor(DType::F32, t.shape.clone(), t.data.to_vec()).unwrap();
+    let enc = encode(&asset, &opts(Encoding::Residual, 8)).unwrap();
+    // Plain int4 (groups of 64, asymmetric) compressed by libzstd at level 19: the one-shot
+    // reference point.
+    let s = haagenti_hct::QuantScheme::Int4 { group: 64 };
+    let q = s.quantize(&values).unwrap();
+    let int4_bytes = zstd::bulk::compress(&q, 19).unwrap().len() as f64;
+    let int4_cos = cosine(&values, &s.dequantize(&q, values.len() as u64).unwrap());
+    let first = &enc.header.curve.points[0];
+    assert!(first.quality >= int4_cos - 1e-6, "first fragment {} against int4 {int4_cos}", first.quality);
+    assert!((first.bytes as f64) < int4_bytes * 1.05, "first fragment {} bytes against int4 {int4_bytes}", first.bytes);
+    // Each refinement halves the error and costs one bit per weight.
+    for w in enc.header.curve.points[..7].windows(2) {
+        let ratio = w[1].relative_l2 / w[0].relative_l2;
+        assert!((0.45..0.56).contains(&ratio), "error ratio {ratio}");
+        let bits = (w[1].bytes - w[0].bytes) as f64 * 8.0 / values.len() as f64;
+        assert!((0.99..1.05).contains(&bits), "{bits} bits per weight");
+    }
+}
