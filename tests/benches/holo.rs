@@ -64,7 +64,7 @@ fn main() {
     println!("HoloTensor rate-distortion, {}, one thread", bench_stamp());
     println!();
     println!(
-        "Photos: PSNR (dB) after k of 8 fragments, and one-shot JPEG at the same size (image crate, qualities 5-95, interpolated in log bytes; \"below\" means under JPEG's smallest file)."
+        "Photos: PSNR (dB) after k of 8 fragments, and one-shot JPEG at the same size (image crate, qualities 5-95, interpolated in log bytes; \"below\" and \"above\" mean outside JPEG's range, compared with its smallest or largest file)."
     );
     println!();
     let opts = |e: Encoding| EncodeOptions { encoding: e, fragments: 8, ..EncodeOptions::default() };
@@ -83,14 +83,14 @@ fn main() {
                 let above = (p.bytes as f64) > jpeg.iter().map(|p| p.0).fold(0.0, f64::max);
                 let q = if p.quality.is_finite() { format!("{:.2}", p.quality) } else { "exact".into() };
                 let d = if p.quality.is_finite() { format!("{:+.2}", p.quality - j) } else { "-".into() };
-                println!(
-                    "| {} | {} | {} | {q} | {:.2}{} | {d} |",
-                    e.name(),
-                    p.fragments,
-                    p.bytes,
-                    j,
-                    if below { " (below)" } else { "" }
-                );
+                let mark = if below {
+                    " (below)"
+                } else if above {
+                    " (above)"
+                } else {
+                    ""
+                };
+                println!("| {} | {} | {} | {q} | {j:.2}{mark} | {d} |", e.name(), p.fragments, p.bytes);
             }
         }
         println!();

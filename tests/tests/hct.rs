@@ -195,6 +195,9 @@ fn bit_flips_are_detected() {
     }
 }
 
+/// A named change to a file's index bytes.
+type Edit = Box<dyn Fn(&mut Vec<u8>)>;
+
 /// Rewrites the index through `edit` and fixes both checksums, so only the validation of
 /// the fields themselves stands between the reader and the edited values.
 fn with_index(file: &[u8], edit: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
@@ -230,7 +233,7 @@ fn first_rank_offset(index: &[u8]) -> usize {
 #[test]
 fn absurd_fields_with_valid_checksums_are_refused() {
     let (file, originals) = small_file();
-    let edits: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
+    let edits: Vec<(&str, Edit)> = vec![
         (
             "rank 255",
             Box::new(|ix: &mut Vec<u8>| {

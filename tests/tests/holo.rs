@@ -222,6 +222,9 @@ fn corrupted_duplicated_and_foreign_fragments_are_ignored() {
     assert!(HoloDecoder::new().reconstruct().is_err());
 }
 
+/// A named change to a file's or fragment's header bytes.
+type Edit = Box<dyn Fn(&mut Vec<u8>)>;
+
 /// Rebuilds a fragment with its header edited (and a valid checksum).
 fn with_header(fragment: &[u8], edit: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
     let body = &fragment[..fragment.len() - 32];
@@ -244,7 +247,7 @@ fn absurd_headers_with_valid_checksums_are_refused() {
     let f = &enc.fragments[0];
     // Header layout: asset id (32), encoding (1), count (2), kind (1), width (4), height (4),
     // channels (1), params...
-    let edits: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
+    let edits: Vec<(&str, Edit)> = vec![
         ("huge image", Box::new(|h: &mut Vec<u8>| h[36..40].copy_from_slice(&u32::MAX.to_le_bytes()))),
         ("zero width", Box::new(|h: &mut Vec<u8>| h[36..40].copy_from_slice(&0u32.to_le_bytes()))),
         ("seven channels", Box::new(|h: &mut Vec<u8>| h[44] = 7)),

@@ -799,7 +799,7 @@ impl Projection {
         let (mut means, mut steps) = (Vec::new(), Vec::new());
         for _ in 0..planes {
             let (m, s) = (r.f32()?, r.f32()?);
-            if !m.is_finite() || !(s.is_finite() && s > 0.0) {
+            if !(m.is_finite() && s.is_finite() && s > 0.0) {
                 return Err(HoloError::Corrupt("projection mean or step"));
             }
             means.push(m);
