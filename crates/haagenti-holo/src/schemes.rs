@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use haagenti_hct::{DType, Transform};
 
 use crate::asset::{Asset, AssetKind, Encoding, Reconstruction, bytes_of, element_to_f32, elements_of, f32_to_element};
-use crate::coding::{MAX_SECTION, Reader, Varints, pack, put_bytes, put_varint, unpack};
+use crate::coding::{MAX_SECTION, Reader, Varints, pack, pack_hard, put_bytes, put_varint, unpack};
 use crate::math::{Dct8, SplitMix, ZIGZAG, hadamard_forward, hadamard_inverse, truncated_svd};
 use crate::{EncodeOptions, HoloError};
 
@@ -1266,7 +1266,7 @@ fn refine_encode(asset: &Asset, o: &EncodeOptions) -> Result<Encoded, HoloError>
     first.extend(scales.iter().map(|&(_, z)| z as u8));
     // Two levels per byte (the first in the low nibble): Huffman codes pairs.
     first.extend(q.chunks(2).map(|p| (p[0] | p.get(1).copied().unwrap_or(0) << 4) as u8));
-    let mut payloads = vec![pack(&first)];
+    let mut payloads = vec![pack_hard(&first)];
     let mut b = vec![0u64; q.len()];
     for k in 1..n as u32 - 1 {
         let mut sink = BitSink::default();

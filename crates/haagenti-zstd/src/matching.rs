@@ -479,6 +479,19 @@ impl MatchFinder {
     }
 }
 
+/// Calls `$parse::<MM>(args)` for the minimum match `$mm` (4 to 7): with the hash width a
+/// constant, its shifts become immediates.
+macro_rules! by_min_match {
+    ($parse:ident, $mm:expr, $($arg:expr),* $(,)?) => {
+        match $mm {
+            ..=4 => $parse::<4>($($arg),*),
+            5 => $parse::<5>($($arg),*),
+            6 => $parse::<6>($($arg),*),
+            _ => $parse::<7>($($arg),*),
+        }
+    };
+}
+
 multiversion! {
     /// The `Fast` strategy's parse of `data[start..end]`.
     fn fast_search(
@@ -489,27 +502,7 @@ multiversion! {
         seqs: &mut Vec<Seq>,
         lits: &mut Vec<u8>,
     ) -> () {
-        // Constant hash widths for the usual minimum lengths: the shifts become immediates.
-        match mf.p.min_match {
-            5 => fast_parse::<5>(mf, data, start, end, seqs, lits),
-            6 => fast_parse::<6>(mf, data, start, end, seqs, lits),
-            mm => fast_parse_dyn(mf, data, start, end, seqs, lits, mm),
-        }
-    }
-}
-
-fn fast_parse_dyn(
-    mf: &mut MatchFinder,
-    data: &[u8],
-    start: usize,
-    end: usize,
-    seqs: &mut Vec<Seq>,
-    lits: &mut Vec<u8>,
-    mm: u8,
-) {
-    match mm {
-        ..=4 => fast_parse::<4>(mf, data, start, end, seqs, lits),
-        _ => fast_parse::<7>(mf, data, start, end, seqs, lits),
+        by_min_match!(fast_parse, mf.p.min_match, mf, data, start, end, seqs, lits)
     }
 }
 
@@ -529,9 +522,7 @@ fn fast_parse<const MM: u32>(
     let window = mf.window();
     let shift = 64 - 8 * MM;
     let hash_of = |v: u64| ((v << shift).wrapping_mul(0xCF1B_BCDC_B7A5_6463) >> (64 - u32::from(log))) as usize;
-    // A candidate `c` is usable from `i` when `c < i` and `i - c <= window`: one unsigned
-    // comparison (empty slots hold `u32::MAX`, which wraps to a huge distance).
-    let in_window = |i: usize, c: usize| i.wrapping_sub(c).wrapping_sub(1) < window;
+    let in_window = |i: usize, c: usize| in_window(i, c, window);
     let head = &mut mf.head[..];
     let mask = head.len() - 1;
     let mut anchor = start;
@@ -600,26 +591,7 @@ multiversion! {
         seqs: &mut Vec<Seq>,
         lits: &mut Vec<u8>,
     ) -> () {
-        match mf.p.min_match {
-            5 => dfast_parse::<5>(mf, data, start, end, seqs, lits),
-            6 => dfast_parse::<6>(mf, data, start, end, seqs, lits),
-            mm => dfast_parse_dyn(mf, data, start, end, seqs, lits, mm),
-        }
-    }
-}
-
-fn dfast_parse_dyn(
-    mf: &mut MatchFinder,
-    data: &[u8],
-    start: usize,
-    end: usize,
-    seqs: &mut Vec<Seq>,
-    lits: &mut Vec<u8>,
-    mm: u8,
-) {
-    match mm {
-        ..=4 => dfast_parse::<4>(mf, data, start, end, seqs, lits),
-        _ => dfast_parse::<7>(mf, data, start, end, seqs, lits),
+        by_min_match!(dfast_parse, mf.p.min_match, mf, data, start, end, seqs, lits)
     }
 }
 
@@ -641,8 +613,7 @@ fn dfast_parse<const MM: u32>(
     let hash = |v: u64, n: u32, log: u8| {
         ((v << (64 - 8 * n)).wrapping_mul(0xCF1B_BCDC_B7A5_6463) >> (64 - u32::from(log))) as usize
     };
-    // `c < i` and `i - c <= window` in one comparison (empty slots wrap to a huge distance).
-    let in_window = |i: usize, c: usize| i.wrapping_sub(c).wrapping_sub(1) < window;
+    let in_window = |i: usize, c: usize| in_window(i, c, window);
     let (long_t, short_t, rep) = (&mut mf.head[..], &mut mf.chain[..], &mut mf.rep);
     let (lmask, smask) = (long_t.len() - 1, short_t.len() - 1);
     let mut anchor = start;
@@ -801,6 +772,14 @@ pub(crate) fn common(data: &[u8], a: usize, b: usize, end: usize) -> usize {
     i
 }
 
+/// Whether candidate position `c` (a table slot: a position, or `EMPTY`) is usable from `i`:
+/// `c < i` and `i - c <= window`, in one comparison done in 64 bits, so that `EMPTY`
+/// (`u32::MAX`) is a huge distance on 32-bit targets too, where it is `usize::MAX`.
+#[inline(always)]
+fn in_window(i: usize, c: usize, window: usize) -> bool {
+    (i as u64).wrapping_sub(c as u64).wrapping_sub(1) < window as u64
+}
+
 #[inline(always)]
 fn read64(data: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(data[i..i + 8].try_into().expect("8 bytes"))
@@ -813,6 +792,17 @@ fn read32(data: &[u8], i: usize) -> u32 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn empty_slots_are_never_in_the_window() {
+        // EMPTY as a usize is u32::MAX here and usize::MAX on 32-bit targets: both far.
+        let empty = EMPTY as usize;
+        for i in [0usize, 1, 5, 1 << 20, (u32::MAX - 1) as usize] {
+            assert!(!in_window(i, empty, 1 << 27), "{i}");
+            assert!(!in_window(i, usize::MAX.min(empty), 1 << 27), "{i}");
+        }
+        assert!(in_window(10, 9, 1) && !in_window(10, 10, 1) && !in_window(10, 8, 1));
+    }
     use super::*;
 
     /// Text-like data: words from a small vocabulary, picked by a fixed generator.
