@@ -175,6 +175,8 @@ pub(crate) struct Spectral {
     core_loaded: bool,
     /// Chroma planes at half size (4:2:0).
     subsampled: bool,
+    /// Fragment 0's divisor of the AC coefficients.
+    base: i32,
 }
 
 /// Whether the encoder halves chroma planes (4:2:0). Measured on the photos: at quality 75 the
@@ -506,8 +508,6 @@ fn spectral_encode(asset: &Asset, o: &EncodeOptions) -> Result<Encoded, HoloErro
     };
     let dct = Dct8::new();
     let mut coefs: Vec<Vec<i32>> = Vec::with_capacity(planes.len());
-    let mut energy = [0f64; 64];
-    let mut nonzero = [0u64; 64];
     for ((plane, step), g) in planes.iter().zip(&steps).zip(&geoms) {
         let blocks = g.blocks();
         let mut c = vec![0i32; blocks * 64];
@@ -517,32 +517,57 @@ fn spectral_encode(asset: &Asset, o: &EncodeOptions) -> Result<Encoded, HoloErro
             for i in 0..64 {
                 let v = quantize(blk[i], step[i]);
                 c[b * 64 + i] = v;
-                energy[i] += crate::quality::sq(f64::from(v) * f64::from(step[i]));
-                nonzero[i] += u64::from(v != 0);
             }
         }
         coefs.push(c);
     }
-    // Cells by energy, the DC first; ties in zigzag order.
-    let mut order: Vec<u8> = ZIGZAG.to_vec();
-    order[1..].sort_by(|&a, &b| energy[usize::from(b)].total_cmp(&energy[usize::from(a)]));
-    // Bands after the core, of about equal numbers of non-zero coefficients (a proxy for bytes).
-    let total: u64 = order[CORE..].iter().map(|&c| nonzero[usize::from(c)] + 1).sum();
-    let mut bands = vec![CORE as u8];
-    let mut acc = 0u64;
-    for (i, &c) in order.iter().enumerate().skip(CORE) {
-        acc += nonzero[usize::from(c)] + 1;
-        let k = bands.len();
-        let left = 64 - (i + 1);
-        if k < n && (acc * n as u64 >= total * k as u64 || left == n - k) {
-            bands.push(i as u8 + 1);
+    // Fragment 0 holds every AC cell at 1/BASE of its precision (a complete coarse picture, as
+    // a low-quality JPEG); fragments 1.. refine bands of cells to full precision. With one
+    // fragment there is nothing to refine.
+    let base = if n == 1 { 1 } else { BASE };
+    let split = |q: i32| -> (i32, i32) {
+        let half = base / 2;
+        let c = if q >= 0 { (q + half) / base } else { -((half - q) / base) };
+        (c, q - base * c)
+    };
+    // Per cell: the error its refinement removes, and how many refinements are non-zero (a
+    // proxy for their bytes).
+    let mut gain = [0f64; 64];
+    let mut nonzero = [0u64; 64];
+    for (c, step) in coefs.iter().zip(&steps) {
+        for blk in c.chunks_exact(64) {
+            for i in 1..64 {
+                let r = split(blk[i]).1;
+                gain[i] += crate::quality::sq(f64::from(r) * f64::from(step[i]));
+                nonzero[i] += u64::from(r != 0);
+            }
         }
     }
+    // The DC first, then cells by error removed per refinement, most first (ties in zigzag
+    // order): the prefix of the fragments gains the most per byte.
+    let mut order: Vec<u8> = ZIGZAG.to_vec();
+    let density = |c: u8| gain[usize::from(c)] / (nonzero[usize::from(c)] + 1) as f64;
+    order[1..].sort_by(|&a, &b| density(b).total_cmp(&density(a)));
+    let order: [u8; 64] = order.try_into().expect("64 cells");
+    let mut bands = vec![CORE as u8, CORE as u8];
+    if n >= 2 {
+        let parts = n as u64 - 1;
+        let total: u64 = order[CORE..].iter().map(|&c| nonzero[usize::from(c)] + 1).sum();
+        let mut acc = 0u64;
+        for (i, &c) in order.iter().enumerate().skip(CORE) {
+            acc += nonzero[usize::from(c)] + 1;
+            let k = bands.len() as u64 - 1;
+            let left = 64 - (i + 1);
+            if k < parts && (acc * parts >= total * k || left as u64 == parts - k) {
+                bands.push(i as u8 + 1);
+            }
+        }
+    }
+    bands.truncate(n);
     while bands.len() < n + 1 {
         bands.push(64);
     }
     *bands.last_mut().expect("n + 1 entries") = 64;
-    let order: [u8; 64] = order.try_into().expect("64 cells");
     let mut params = Vec::new();
     params.push(steps.len() as u8);
     params.push(u8::from(subsampled));
@@ -553,11 +578,14 @@ fn spectral_encode(asset: &Asset, o: &EncodeOptions) -> Result<Encoded, HoloErro
     }
     params.extend_from_slice(&order);
     params.extend_from_slice(&bands);
-    // Sections list each block's cells in band order, block after block, plane after plane.
-    let section = |cells: &[u8]| {
+    params.push(base as u8);
+    // Sections list each block's cells in order, block after block, plane after plane.
+    let section = |cells: &[u8], part: fn((i32, i32)) -> i32| {
         let values: Vec<i32> = coefs
             .iter()
-            .flat_map(|c| c.chunks_exact(64).flat_map(|blk| cells.iter().map(|&cell| blk[usize::from(cell)])))
+            .flat_map(|c| {
+                c.chunks_exact(64).flat_map(|blk| cells.iter().map(|&cell| part(split(blk[usize::from(cell)]))))
+            })
             .collect();
         rle_pack(&values, cells.len())
     };
@@ -572,13 +600,22 @@ fn spectral_encode(asset: &Asset, o: &EncodeOptions) -> Result<Encoded, HoloErro
         .map(|k| {
             let mut p = Vec::new();
             put_bytes(&mut p, &core);
-            put_bytes(&mut p, &section(&order[usize::from(bands[k])..usize::from(bands[k + 1])]));
-            put_bytes(&mut p, if k == 0 { &refine } else { &[] });
+            if k == 0 {
+                // Zigzag order: a block's high frequencies, mostly zero, end it.
+                put_bytes(&mut p, &section(&ZIGZAG[CORE..], |(c, _)| c));
+                put_bytes(&mut p, &refine);
+            } else {
+                put_bytes(&mut p, &section(&order[usize::from(bands[k])..usize::from(bands[k + 1])], |(_, r)| r));
+                put_bytes(&mut p, &[]);
+            }
             p
         })
         .collect();
     Ok((params, payloads))
 }
+
+/// Fragment 0 holds the AC coefficients divided by this (rounded); later fragments the rest.
+const BASE: i32 = 4;
 
 /// A DC value as (coarse, fine): `dc = 16 * coarse + fine`, `fine` in -8..=7.
 fn dc_split(dc: i32) -> (i32, i32) {
@@ -617,12 +654,18 @@ impl Spectral {
             }
         }
         let bands = r.take(usize::from(count) + 1)?.to_vec();
-        if bands[0] != CORE as u8 || bands.windows(2).any(|w| w[0] > w[1]) || bands[usize::from(count)] != 64 {
+        let base = i32::from(r.u8()?);
+        if bands[0] != CORE as u8
+            || (count >= 2 && bands[1] != CORE as u8)
+            || bands.windows(2).any(|w| w[0] > w[1])
+            || bands[usize::from(count)] != 64
+            || base != if count == 1 { 1 } else { BASE }
+        {
             return Err(HoloError::Corrupt("band boundaries"));
         }
         let geoms = geoms(kind, subsampled);
         let coefs = geoms.iter().map(|g| vec![0; g.blocks() * 64]).collect();
-        Ok(Spectral { steps, order, bands, geoms, coefs, core_loaded: false, subsampled })
+        Ok(Spectral { steps, order, bands, geoms, coefs, core_loaded: false, subsampled, base })
     }
 
     /// Decodes every section of the payload before changing anything: a payload that fails
@@ -634,7 +677,13 @@ impl Spectral {
             return Err(HoloError::Corrupt("spectral sections"));
         }
         let blocks: usize = self.coefs.iter().map(|c| c.len() / 64).sum();
-        let cells = self.order[usize::from(self.bands[index])..usize::from(self.bands[index + 1])].to_vec();
+        // Fragment 0: every AC cell, coarse; the others: their band's refinements. Both add to
+        // the coefficients, so fragments combine in any order.
+        let (cells, scale) = if index == 0 {
+            (ZIGZAG[CORE..].to_vec(), self.base)
+        } else {
+            (self.order[usize::from(self.bands[index])..usize::from(self.bands[index + 1])].to_vec(), 1)
+        };
         let core = if self.core_loaded { None } else { Some(rle_unpack(core, blocks, 1)?) };
         let fine = if index == 0 { Some(rle_unpack(refine, blocks, 1)?) } else { None };
         let band = if cells.is_empty() { Vec::new() } else { rle_unpack(band, blocks, cells.len())? };
@@ -662,7 +711,8 @@ impl Spectral {
         for c in &mut self.coefs {
             for blk in c.chunks_exact_mut(64) {
                 for &cell in &cells {
-                    blk[usize::from(cell)] = it.next().expect("counted");
+                    let v = it.next().expect("counted");
+                    blk[usize::from(cell)] = blk[usize::from(cell)].wrapping_add(v.wrapping_mul(scale));
                 }
             }
         }
