@@ -136,6 +136,40 @@ fn every_encoding_on_every_photo() {
     }
 }
 
+/// PSNR of one-shot JPEG (the `image` crate) at `bytes`, interpolated in log bytes between
+/// qualities 5..=95.
+fn jpeg_psnr_at(asset: &Asset, bytes: f64) -> f64 {
+    let Asset::Image { width, height, channels, pixels } = asset else { unreachable!() };
+    let color = if *channels == 1 { image::ExtendedColorType::L8 } else { image::ExtendedColorType::Rgb8 };
+    let pts: Vec<(f64, f64)> = (1..=19)
+        .map(|i| {
+            let mut out = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, i * 5)
+                .encode(pixels, *width, *height, color)
+                .unwrap();
+            let img = image::load_from_memory(&out).unwrap();
+            let back = if *channels == 1 { img.to_luma8().into_raw() } else { img.to_rgb8().into_raw() };
+            (out.len() as f64, psnr(pixels, &back))
+        })
+        .collect();
+    let w = pts.windows(2).find(|w| bytes <= w[1].0).expect("inside JPEG's range");
+    let t = (bytes.ln() - w[0].0.ln()) / (w[1].0.ln() - w[0].0.ln());
+    w[0].1 + t.clamp(0.0, 1.0) * (w[1].1 - w[0].1)
+}
+
+#[test]
+fn spectral_first_fragment_is_close_to_one_shot_jpeg() {
+    // The first fragment is a complete coarse picture: within 1 dB of a JPEG file of the same
+    // size on every photo (docs/holo.md has the whole curves).
+    for name in PHOTOS {
+        let asset = photo(name);
+        let enc = encode(&asset, &opts(Encoding::Spectral, 8)).unwrap();
+        let p = &enc.header.curve.points[0];
+        let jpeg = jpeg_psnr_at(&asset, p.bytes as f64);
+        assert!(p.quality > jpeg - 1.0, "{name}: {:.2} dB in {} bytes, JPEG {jpeg:.2} dB", p.quality, p.bytes);
+    }
+}
+
 #[test]
 fn spectral_photos_reach_jpeg_like_quality_with_every_fragment() {
     // Quality 75 tables: every photo above 30 dB with all fragments, and the first fragment
