@@ -274,11 +274,11 @@ impl MatchFinder {
     }
 
     fn fast(&mut self, data: &[u8], start: usize, end: usize, seqs: &mut Vec<Seq>, lits: &mut Vec<u8>) {
-        fast_search(self, data, start, end, seqs, lits);
+        hash_search(self, data, start, end, seqs, lits);
     }
 
     fn dfast(&mut self, data: &[u8], start: usize, end: usize, seqs: &mut Vec<Seq>, lits: &mut Vec<u8>) {
-        dfast_search(self, data, start, end, seqs, lits);
+        hash_search(self, data, start, end, seqs, lits);
     }
 
     /// Adds every position before `target` to the hash chains.
@@ -493,8 +493,8 @@ macro_rules! by_min_match {
 }
 
 multiversion! {
-    /// The `Fast` strategy's parse of `data[start..end]`.
-    fn fast_search(
+    /// The `Fast` or `DFast` parse of `data[start..end]`, per minimum match.
+    fn hash_search(
         mf: &mut MatchFinder,
         data: &[u8],
         start: usize,
@@ -502,11 +502,15 @@ multiversion! {
         seqs: &mut Vec<Seq>,
         lits: &mut Vec<u8>,
     ) -> () {
-        by_min_match!(fast_parse, mf.p.min_match, mf, data, start, end, seqs, lits)
+        if mf.p.strategy == Strategy::DFast {
+            by_min_match!(dfast_parse, mf.p.min_match, mf, data, start, end, seqs, lits)
+        } else {
+            by_min_match!(fast_parse, mf.p.min_match, mf, data, start, end, seqs, lits)
+        }
     }
 }
 
-/// [`fast_search`] for a minimum match of `MM` bytes (4 to 7).
+/// The `Fast` parse ([`hash_search`]) for a minimum match of `MM` bytes (4 to 7).
 #[inline(always)]
 fn fast_parse<const MM: u32>(
     mf: &mut MatchFinder,
@@ -581,22 +585,8 @@ fn fast_parse<const MM: u32>(
     lits.extend_from_slice(&data[anchor..end]);
 }
 
-multiversion! {
-    /// The `DFast` strategy's parse of `data[start..end]`.
-    fn dfast_search(
-        mf: &mut MatchFinder,
-        data: &[u8],
-        start: usize,
-        end: usize,
-        seqs: &mut Vec<Seq>,
-        lits: &mut Vec<u8>,
-    ) -> () {
-        by_min_match!(dfast_parse, mf.p.min_match, mf, data, start, end, seqs, lits)
-    }
-}
-
-/// [`dfast_search`] for a short hash of `MM` bytes (4 to 7): two tables, 8-byte hashes (`head`)
-/// and `MM`-byte ones (`chain`); the long match wins when there is one.
+/// The `DFast` parse ([`hash_search`]) for a short hash of `MM` bytes (4 to 7): two tables,
+/// 8-byte hashes (`head`) and `MM`-byte ones (`chain`); the long match wins when there is one.
 #[inline(always)]
 fn dfast_parse<const MM: u32>(
     mf: &mut MatchFinder,
