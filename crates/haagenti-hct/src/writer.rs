@@ -112,20 +112,31 @@ impl HctWriterV2 {
         }
         let width = dtype.size().max(1);
         let block_size = (self.opts.block_size.max(1) as usize / width).max(1) * width;
+        // The first block is the sample every transform is tried on; the winner's encoding of
+        // it is kept as the first stored block.
+        let mut first: Option<Vec<u8>> = None;
         let transform = match self.opts.transform {
             Some(t) => t,
             None if dtype.is_wide_float() && !data.is_empty() => {
                 let sample = &data[..data.len().min(block_size)];
-                Transform::ALL
-                    .into_iter()
-                    .min_by_key(|&t| self.encode_block(t, width, sample).len())
-                    .expect("three transforms")
+                let mut best = (Transform::None, Vec::new());
+                for (i, t) in Transform::ALL.into_iter().enumerate() {
+                    let stored = self.encode_block(t, width, sample);
+                    if i == 0 || stored.len() < best.1.len() {
+                        best = (t, stored);
+                    }
+                }
+                first = Some(best.1);
+                best.0
             }
             None => Transform::None,
         };
         let mut blocks = Vec::new();
-        for chunk in data.chunks(block_size) {
-            let stored = self.encode_block(transform, width, chunk);
+        for (i, chunk) in data.chunks(block_size).enumerate() {
+            let stored = match first.take() {
+                Some(stored) if i == 0 => stored,
+                _ => self.encode_block(transform, width, chunk),
+            };
             blocks.push(BlockEntry {
                 offset: self.out.len() as u64,
                 stored_len: stored.len() as u64,

@@ -185,8 +185,7 @@ impl MatchFinder {
     /// Hash of the `n` bytes at `i` (needs 8 readable bytes), `log` bits.
     #[inline(always)]
     fn hash(data: &[u8], i: usize, n: u8, log: u8) -> usize {
-        let v = read64(data, i) << (64 - 8 * u32::from(n));
-        (v.wrapping_mul(0xCF1B_BCDC_B7A5_6463) >> (64 - u32::from(log))) as usize
+        hash_bytes(read64(data, i), u32::from(n), log)
     }
 
     /// Forgets the first `by` bytes of the input: positions move down by `by`, entries before
@@ -524,8 +523,7 @@ fn fast_parse<const MM: u32>(
     let data = &data[..end];
     let (log, skip) = (mf.p.hash_log, mf.p.skip_shift);
     let window = mf.window();
-    let shift = 64 - 8 * MM;
-    let hash_of = |v: u64| ((v << shift).wrapping_mul(0xCF1B_BCDC_B7A5_6463) >> (64 - u32::from(log))) as usize;
+    let hash_of = |v: u64| hash_bytes(v, MM, log);
     let in_window = |i: usize, c: usize| in_window(i, c, window);
     let head = &mut mf.head[..];
     let mask = head.len() - 1;
@@ -600,9 +598,7 @@ fn dfast_parse<const MM: u32>(
     let data = &data[..end];
     let (hlog, slog, skip) = (mf.p.hash_log, mf.p.chain_log, mf.p.skip_shift);
     let window = mf.window();
-    let hash = |v: u64, n: u32, log: u8| {
-        ((v << (64 - 8 * n)).wrapping_mul(0xCF1B_BCDC_B7A5_6463) >> (64 - u32::from(log))) as usize
-    };
+    let hash = hash_bytes;
     let in_window = |i: usize, c: usize| in_window(i, c, window);
     let (long_t, short_t, rep) = (&mut mf.head[..], &mut mf.chain[..], &mut mf.rep);
     let (lmask, smask) = (long_t.len() - 1, short_t.len() - 1);
@@ -760,6 +756,12 @@ pub(crate) fn common(data: &[u8], a: usize, b: usize, end: usize) -> usize {
         i += 1;
     }
     i
+}
+
+/// Hash, `log` bits, of the low `n` bytes (1 to 8) of `v` (little-endian bytes from the input).
+#[inline(always)]
+fn hash_bytes(v: u64, n: u32, log: u8) -> usize {
+    ((v << (64 - 8 * n)).wrapping_mul(0xCF1B_BCDC_B7A5_6463) >> (64 - u32::from(log))) as usize
 }
 
 /// Whether candidate position `c` (a table slot: a position, or `EMPTY`) is usable from `i`:
