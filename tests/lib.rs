@@ -220,3 +220,53 @@ pub fn safetensors_converted(f32_file: &[u8], dtype: &str) -> Vec<u8> {
 }
 
 pub use haagenti_hct::{f32_to_bf16, f32_to_f16};
+
+/// A photo from shared/testdata/images as a HoloTensor asset: gray photos as 1 channel,
+/// colour ones as RGB.
+pub fn photo_asset(name: &str) -> haagenti_holo::Asset {
+    let img = image::load_from_memory(&read(&format!("images/{name}"))).expect("decodable image");
+    if img.color().channel_count() == 1 {
+        let g = img.to_luma8();
+        haagenti_holo::Asset::image(g.width(), g.height(), 1, g.into_raw()).expect("valid image")
+    } else {
+        let c = img.to_rgb8();
+        haagenti_holo::Asset::image(c.width(), c.height(), 3, c.into_raw()).expect("valid image")
+    }
+}
+
+/// The photos of shared/testdata/images.
+pub const PHOTOS: [&str; 5] = ["astronaut.png", "camera.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg"];
+
+/// (bytes, PSNR) of one-shot JPEG (the `image` crate's encoder) at qualities 5, 10, ..., 95.
+pub fn jpeg_curve(asset: &haagenti_holo::Asset) -> Vec<(f64, f64)> {
+    let haagenti_holo::Asset::Image { width, height, channels, pixels } = asset else { panic!("an image") };
+    let color = if *channels == 1 { image::ExtendedColorType::L8 } else { image::ExtendedColorType::Rgb8 };
+    (1..=19)
+        .map(|i| {
+            let mut out = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, (i * 5) as u8)
+                .encode(pixels, *width, *height, color)
+                .expect("JPEG encoding");
+            let img = image::load_from_memory(&out).expect("decodable JPEG");
+            let back = if *channels == 1 { img.to_luma8().into_raw() } else { img.to_rgb8().into_raw() };
+            (out.len() as f64, haagenti_holo::psnr(pixels, &back))
+        })
+        .collect()
+}
+
+/// A reference curve's value at `x`, linear in log(x) between its points (clamped at the
+/// ends), and whether `x` lies outside the curve (-1 below, 1 above, 0 inside).
+pub fn curve_at(curve: &[(f64, f64)], x: f64) -> (f64, i8) {
+    let mut pts = curve.to_vec();
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (first, last) = (pts[0], pts[pts.len() - 1]);
+    if x < first.0 {
+        return (first.1, -1);
+    }
+    if x > last.0 {
+        return (last.1, 1);
+    }
+    let w = pts.windows(2).find(|w| x <= w[1].0).expect("inside");
+    let t = if w[1].0 > w[0].0 { (x.ln() - w[0].0.ln()) / (w[1].0.ln() - w[0].0.ln()) } else { 0.0 };
+    (w[0].1 + t * (w[1].1 - w[0].1), 0)
+}

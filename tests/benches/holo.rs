@@ -10,55 +10,8 @@
 use std::time::Instant;
 
 use haagenti_hct::{DType, QuantScheme, safetensors};
-use haagenti_holo::{Asset, EncodeOptions, Encoding, PreviewConfig, StreamingDecoder, cosine, encode, psnr};
-use haagenti_tests::{bench_stamp, minilm_safetensors, read};
-
-fn photo(name: &str) -> (Asset, Vec<u8>, u32, u32, u8) {
-    let img = image::load_from_memory(&read(&format!("images/{name}"))).unwrap();
-    if img.color().channel_count() == 1 {
-        let g = img.to_luma8();
-        let (w, h) = g.dimensions();
-        let px = g.into_raw();
-        (Asset::image(w, h, 1, px.clone()).unwrap(), px, w, h, 1)
-    } else {
-        let c = img.to_rgb8();
-        let (w, h) = c.dimensions();
-        let px = c.into_raw();
-        (Asset::image(w, h, 3, px.clone()).unwrap(), px, w, h, 3)
-    }
-}
-
-/// (bytes, PSNR) of one-shot JPEG at qualities 5..=95.
-fn jpeg_curve(px: &[u8], w: u32, h: u32, c: u8) -> Vec<(f64, f64)> {
-    let color = if c == 1 { image::ExtendedColorType::L8 } else { image::ExtendedColorType::Rgb8 };
-    (1..=19)
-        .map(|i| {
-            let mut out = Vec::new();
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, (i * 5) as u8)
-                .encode(px, w, h, color)
-                .unwrap();
-            let img = image::load_from_memory(&out).unwrap();
-            let back = if c == 1 { img.to_luma8().into_raw() } else { img.to_rgb8().into_raw() };
-            (out.len() as f64, psnr(px, &back))
-        })
-        .collect()
-}
-
-/// A reference curve's value at `x`, linear in log(x) between points (clamped at the ends).
-fn at(curve: &[(f64, f64)], x: f64) -> f64 {
-    let mut pts = curve.to_vec();
-    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-    if x <= pts[0].0 {
-        return pts[0].1;
-    }
-    for w in pts.windows(2) {
-        if x <= w[1].0 {
-            let t = (x.ln() - w[0].0.ln()) / (w[1].0.ln() - w[0].0.ln());
-            return w[0].1 + t * (w[1].1 - w[0].1);
-        }
-    }
-    pts.last().unwrap().1
-}
+use haagenti_holo::{Asset, EncodeOptions, Encoding, PreviewConfig, StreamingDecoder, cosine, encode};
+use haagenti_tests::{PHOTOS, bench_stamp, curve_at, jpeg_curve, minilm_safetensors, photo_asset};
 
 fn main() {
     println!("HoloTensor rate-distortion, {}, one thread", bench_stamp());
@@ -68,9 +21,10 @@ fn main() {
     );
     println!();
     let opts = |e: Encoding| EncodeOptions { encoding: e, fragments: 8, ..EncodeOptions::default() };
-    for name in ["astronaut.png", "camera.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg"] {
-        let (asset, px, w, h, c) = photo(name);
-        let jpeg = jpeg_curve(&px, w, h, c);
+    for name in PHOTOS {
+        let asset = photo_asset(name);
+        let Asset::Image { width: w, height: h, channels: c, .. } = asset else { unreachable!() };
+        let jpeg = jpeg_curve(&asset);
         println!("{name} ({w}x{h}, {c} channel(s); JPEG q75: {:.0} bytes, {:.2} dB)", jpeg[14].0, jpeg[14].1);
         println!();
         println!("| encoding | k | bytes | PSNR | JPEG at same bytes | difference |");
@@ -78,17 +32,13 @@ fn main() {
         for e in Encoding::ALL {
             let enc = encode(&asset, &opts(e)).unwrap();
             for p in &enc.header.curve.points {
-                let j = at(&jpeg, p.bytes as f64);
-                let below = (p.bytes as f64) < jpeg.iter().map(|p| p.0).fold(f64::MAX, f64::min);
-                let above = (p.bytes as f64) > jpeg.iter().map(|p| p.0).fold(0.0, f64::max);
+                let (j, outside) = curve_at(&jpeg, p.bytes as f64);
                 let q = if p.quality.is_finite() { format!("{:.2}", p.quality) } else { "exact".into() };
                 let d = if p.quality.is_finite() { format!("{:+.2}", p.quality - j) } else { "-".into() };
-                let mark = if below {
-                    " (below)"
-                } else if above {
-                    " (above)"
-                } else {
-                    ""
+                let mark = match outside {
+                    -1 => " (below)",
+                    1 => " (above)",
+                    _ => "",
                 };
                 println!("| {} | {} | {} | {q} | {j:.2}{mark} | {d} |", e.name(), p.fragments, p.bytes);
             }
@@ -138,7 +88,7 @@ fn main() {
         "Preview latency: a fragment's arrival to its preview frame, astronaut.png 512x512 RGB, spectral, 8 fragments, full-size RGBA previews (median of 5 runs per fragment)."
     );
     println!();
-    let (asset, ..) = photo("astronaut.png");
+    let asset = photo_asset("astronaut.png");
     let enc = encode(&asset, &opts(Encoding::Spectral)).unwrap();
     let mut per_fragment = vec![Vec::new(); 8];
     for _ in 0..5 {

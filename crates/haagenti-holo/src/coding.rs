@@ -122,6 +122,34 @@ pub(crate) fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
+/// Bits written least significant first.
+#[derive(Default)]
+pub(crate) struct BitSink {
+    out: Vec<u8>,
+    acc: u64,
+    n: u32,
+}
+
+impl BitSink {
+    pub(crate) fn put(&mut self, v: u64, bits: u32) {
+        debug_assert!(bits <= 32);
+        self.acc |= (v & ((1u64 << bits) - 1)) << self.n;
+        self.n += bits;
+        while self.n >= 8 {
+            self.out.push(self.acc as u8);
+            self.acc >>= 8;
+            self.n -= 8;
+        }
+    }
+
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        if self.n > 0 {
+            self.out.push(self.acc as u8);
+        }
+        self.out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

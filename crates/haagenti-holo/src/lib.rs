@@ -38,13 +38,16 @@
 
 extern crate alloc;
 
+mod arith;
 mod asset;
 mod coding;
+mod coefs;
 mod decoder;
 mod error;
 mod math;
 mod quality;
 mod schemes;
+mod spectral;
 mod store;
 
 use alloc::vec::Vec;
@@ -60,7 +63,7 @@ pub use store::{FragmentStore, Manifest, MemStore, shard_path};
 pub struct EncodeOptions {
     /// The encoding.
     pub encoding: Encoding,
-    /// Number of fragments (Spectral: at most 63; Residual: at most the sample's bits;
+    /// Number of fragments (Spectral: at most 64; Residual: at most the sample's bits;
     /// LowRank: at least 2).
     pub fragments: u16,
     /// Quality of the lossy encodings, 1..=100 (JPEG-like for images; for tensors the
