@@ -7,7 +7,7 @@ use haagenti_holo::{
     Asset, EncodeOptions, Encoded, Encoding, FragmentStore, HoloDecoder, HoloError, Manifest, MemStore, PreviewConfig,
     Pushed, Reconstruction, StreamingDecoder, cosine, encode, psnr,
 };
-use haagenti_tests::{PHOTOS, curve_at, jpeg_curve, minilm_safetensors, photo_asset, read};
+use haagenti_tests::{PHOTOS, curve_at, jpeg_curve, minilm_safetensors, photo_asset};
 use proptest::prelude::*;
 
 fn photo(name: &str) -> Asset {

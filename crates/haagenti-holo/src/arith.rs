@@ -229,7 +229,7 @@ impl Default for UintModel {
 impl UintModel {
     /// Codes `v` (saturated at `u32::MAX - 1`).
     pub(crate) fn code<C: Coder>(&mut self, c: &mut C, v: u32) -> u32 {
-        let v = v.saturating_add(1).min(u32::MAX);
+        let v = v.saturating_add(1);
         let len = 31 - v.leading_zeros();
         let mut n = 0;
         while n < MAX_PREFIX && c.bit(&mut self.prefix[n], (n as u32) < len) {
