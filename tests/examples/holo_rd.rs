@@ -1,15 +1,27 @@
-//! The spectral encoding's curve on every photo against one-shot JPEG at the same bytes: a
-//! quick look while tuning (the full table is the `holo` benchmark's).
+//! Quick rate-distortion checks while tuning (the full tables are the `holo` benchmark's):
+//! - `photos [FRAGMENTS] [QUALITY]`: the spectral encoding's curve on every photo against
+//!   one-shot JPEG at the same bytes;
+//! - `weights`: the residual profile on MiniLM matrices against plain int4 and int8 of the same
+//!   size (signal-to-noise ratio in dB, interpolated linearly in bytes between fragments).
 //!
-//! `cargo run --release -p haagenti-tests --example holo_rd [FRAGMENTS] [QUALITY]`
+//! `cargo run --release -p haagenti-tests --example holo_rd -- photos|weights`
 
-use haagenti_holo::{EncodeOptions, Encoding, encode};
-use haagenti_tests::{PHOTOS, curve_at, jpeg_curve, photo_asset};
+use haagenti_hct::{DType, QuantScheme, safetensors};
+use haagenti_holo::{Asset, EncodeOptions, Encoding, encode, relative_l2};
+use haagenti_tests::{PHOTOS, curve_at, jpeg_curve, minilm_safetensors, photo_asset};
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let fragments = args.next().map_or(8, |a| a.parse().expect("a fragment count"));
-    let quality = args.next().map_or(75.0, |a| a.parse().expect("a quality"));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("weights") => weights(),
+        _ => photos(
+            args.get(1).map_or(8, |a| a.parse().expect("a fragment count")),
+            args.get(2).map_or(75.0, |a| a.parse().expect("a quality")),
+        ),
+    }
+}
+
+fn photos(fragments: u16, quality: f32) {
     let opts = EncodeOptions { encoding: Encoding::Spectral, fragments, quality, ..EncodeOptions::default() };
     let mut worst = f64::MAX;
     for name in PHOTOS {
@@ -30,4 +42,42 @@ fn main() {
         println!("{name:24} {}", row.join(" | "));
     }
     println!("worst difference to JPEG: {worst:+.2} dB");
+}
+
+fn snr(rel: f64) -> f64 {
+    -20.0 * rel.log10()
+}
+
+fn weights() {
+    let file = minilm_safetensors();
+    let st = safetensors::parse(&file).expect("safetensors");
+    for name in [
+        "encoder.layer.0.attention.self.query.weight",
+        "encoder.layer.3.intermediate.dense.weight",
+        "encoder.layer.4.attention.output.dense.weight",
+    ] {
+        let t = st.tensors.iter().find(|t| t.name == name).expect("tensor");
+        let values: Vec<f32> = t.data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        let asset = Asset::tensor(DType::F32, t.shape.clone(), t.data.to_vec()).expect("tensor");
+        let enc = encode(&asset, &EncodeOptions { encoding: Encoding::Residual, fragments: 8, ..Default::default() })
+            .expect("encodable");
+        let pts: Vec<(f64, f64)> =
+            enc.header.curve.points.iter().map(|p| (p.bytes as f64, snr(p.relative_l2))).collect();
+        println!("{name}: {}", pts.iter().map(|(b, s)| format!("{b:.0} {s:.2}")).collect::<Vec<_>>().join(" | "));
+        for s in [QuantScheme::Int4 { group: 64 }, QuantScheme::Int8 { group: 64 }] {
+            let p = s.quantize(&values).expect("quantizable");
+            let bytes = zstd::bulk::compress(&p, 19).expect("zstd").len() as f64;
+            let rel = relative_l2(&values, &s.dequantize(&p, values.len() as u64).expect("dequantizable"));
+            let ours = pts.windows(2).find(|w| bytes <= w[1].0).map(|w| {
+                let t = ((bytes - w[0].0) / (w[1].0 - w[0].0)).max(0.0);
+                w[0].1 + t * (w[1].1 - w[0].1)
+            });
+            let ours = if bytes < pts[0].0 { None } else { ours };
+            println!(
+                "  {s:?}: {bytes:.0} bytes, {:.2} dB; ours at that size: {}",
+                snr(rel),
+                ours.map_or("-".into(), |o| format!("{o:.2} dB ({:+.2})", o - snr(rel)))
+            );
+        }
+    }
 }

@@ -405,7 +405,7 @@ impl AssetHeader {
 
 /// Fragment layout: magic, version, index, header, payload, BLAKE3 of everything before.
 pub(crate) const MAGIC: [u8; 4] = *b"HOLO";
-pub(crate) const VERSION: u8 = 1;
+pub(crate) const VERSION: u8 = 2;
 
 /// One parsed, verified fragment.
 #[derive(Debug, Clone, PartialEq)]

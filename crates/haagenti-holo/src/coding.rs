@@ -54,14 +54,6 @@ pub(crate) fn pack(raw: &[u8]) -> Vec<u8> {
     if a.len() <= b.len() { a } else { b }
 }
 
-/// [`pack`], also trying zstd level 19: for the sections whose size a reference is compared
-/// with (the first layer of the tensor refinement profile).
-pub(crate) fn pack_hard(raw: &[u8]) -> Vec<u8> {
-    let a = pack(raw);
-    let b = haagenti_zstd::ZstdCompressor::with_level(19).checksum(false).compress(raw);
-    if a.len() <= b.len() { a } else { b }
-}
-
 /// Decompresses a section of at most `max` bytes.
 pub(crate) fn unpack(packed: &[u8], max: usize) -> Result<Vec<u8>, HoloError> {
     let config = haagenti_zstd::DecoderConfig {
