@@ -1,12 +1,35 @@
-// Haagenti's codecs and gRPC-web client, compiled from Rust to WebAssembly.
+// Haagenti's codecs, HCT tensor files, HoloTensor fragments and gRPC-web client, compiled from
+// Rust to WebAssembly.
 //
 // Call `init()` once (it loads the .wasm file), then use the functions. Errors from the decoders
 // are thrown as `Error`s whose message says what was wrong with the input.
 
 import initWasm, * as wasm from "../wasm/haagenti_wasm.js";
-import type { HealthInfo, InitInput } from "../wasm/haagenti_wasm.js";
+import type {
+  HctFile,
+  HealthInfo,
+  HoloEncodeOptions,
+  HoloStream,
+  ImageReconstruction,
+  InitInput,
+  PreviewFrame,
+  QualityPoint,
+  TensorEntry,
+  TensorReconstruction,
+} from "../wasm/haagenti_wasm.js";
 
-export type { HealthInfo, InitInput };
+export type {
+  HctFile,
+  HealthInfo,
+  HoloEncodeOptions,
+  HoloStream,
+  ImageReconstruction,
+  InitInput,
+  PreviewFrame,
+  QualityPoint,
+  TensorEntry,
+  TensorReconstruction,
+};
 
 /** The formats Haagenti reads and writes. */
 export type FormatName = "zstd" | "lz4" | "lz4-block" | "gzip" | "zlib" | "deflate" | "brotli";
@@ -67,4 +90,52 @@ export function compress(format: FormatName, data: Uint8Array, level?: number): 
 export function healthCheck(baseUrl: string, client = "haagenti-js"): Promise<HealthInfo> {
   check();
   return wasm.healthCheck(baseUrl, client);
+}
+
+/**
+ * Opens an HCT tensor file held in memory (the bytes are copied into the module). The preamble
+ * and index are checked now; each tensor's blocks are checked when read. Throws on a corrupted
+ * or truncated file.
+ */
+export function openHct(bytes: Uint8Array): HctFile {
+  check();
+  return new wasm.HctFile(bytes);
+}
+
+/** Options of `holoStream`. */
+export interface HoloStreamOptions {
+  /** Least time between two previews (default 0: a preview per fragment). */
+  previewIntervalMs?: number;
+  /** No preview before the encoder's curve reaches this quality (default 0). */
+  minQuality?: number;
+  /** Longer side of the previews, in pixels (default 512). */
+  maxPreviewResolution?: number;
+}
+
+/**
+ * A decoder for the fragments of one HoloTensor asset: push them in any order as they arrive
+ * (`push(fragment, performance.now())`) and paint the previews it returns. A corrupted
+ * fragment, or one of another asset, throws and changes nothing; duplicates are ignored.
+ */
+export function holoStream(options: HoloStreamOptions = {}): HoloStream {
+  check();
+  return new wasm.HoloStream(options.previewIntervalMs, options.minQuality, options.maxPreviewResolution);
+}
+
+/** Encodes an 8-bit image (`channels` 1 or 3, row-major) into HoloTensor fragments. */
+export function holoEncodeImage(
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 3,
+  options?: HoloEncodeOptions,
+): Uint8Array[] {
+  check();
+  return wasm.holoEncodeImage(pixels, width, height, channels, options);
+}
+
+/** A fragment's id: the BLAKE3 hash of its bytes as 64 hex digits (its name in a fragment store). */
+export function fragmentId(fragment: Uint8Array): string {
+  check();
+  return wasm.fragmentId(fragment);
 }

@@ -1,8 +1,13 @@
-//! Haagenti in the browser: the codecs and the gRPC-web client, exported through wasm-bindgen.
+//! Haagenti in the browser: the codecs, HCT tensor files, HoloTensor fragments with previews,
+//! and the gRPC-web client, exported through wasm-bindgen.
 //!
 //! Errors become thrown JavaScript `Error`s with the decoder's message. Names are camelCase.
 //! The npm package in `npm/` wraps this module with TypeScript types.
 #![forbid(unsafe_code)]
+
+mod tensor;
+
+pub use tensor::{HctFile, HoloStream, fragment_id, holo_encode_image};
 
 use haagenti_codec::{Codec, Format, Level, Limits};
 use haagenti_proto::grpc_web;

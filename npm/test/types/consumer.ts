@@ -1,5 +1,25 @@
 // Compiled with `tsc --noEmit` by types.test.mjs: the package's types as a user sees them.
-import { compress, decompress, detectFormat, healthCheck, init, type FormatName, type HealthInfo } from "haagenti";
+import {
+  compress,
+  decompress,
+  detectFormat,
+  fragmentId,
+  healthCheck,
+  holoEncodeImage,
+  holoStream,
+  init,
+  openHct,
+  type FormatName,
+  type HctFile,
+  type HealthInfo,
+  type HoloEncodeOptions,
+  type HoloStream,
+  type ImageReconstruction,
+  type PreviewFrame,
+  type QualityPoint,
+  type TensorEntry,
+  type TensorReconstruction,
+} from "haagenti";
 
 export async function main(): Promise<number> {
   await init();
@@ -10,4 +30,27 @@ export async function main(): Promise<number> {
   const info: HealthInfo = await healthCheck("https://127.0.0.1:8443");
   const seconds: number = info.uptimeSeconds;
   return back.length + seconds + (found ? 1 : 0);
+}
+
+export function stream(fragments: Uint8Array[]): number {
+  const s: HoloStream = holoStream({ previewIntervalMs: 50, maxPreviewResolution: 256 });
+  let painted = 0;
+  for (const f of fragments) {
+    const frame: PreviewFrame | undefined = s.push(f, performance.now());
+    if (frame) painted += frame.data.length / frame.channels;
+  }
+  const points: QualityPoint[] | undefined = s.curve();
+  const rec: ImageReconstruction | TensorReconstruction = s.reconstruct();
+  const size = rec.kind === "image" ? rec.pixels.length : rec.values.length;
+  const id: string = fragmentId(fragments[0]);
+  return painted + size + (points?.length ?? 0) + id.length;
+}
+
+export function tensors(bytes: Uint8Array): number {
+  const file: HctFile = openHct(bytes);
+  const list: TensorEntry[] = file.tensors();
+  const first: Float32Array = file.readF32(list[0].name);
+  const opts: HoloEncodeOptions = { encoding: "spectral", fragments: 4 };
+  const frags: Uint8Array[] = holoEncodeImage(new Uint8Array(12), 2, 2, 3, opts);
+  return first.length + frags.length;
 }

@@ -58,3 +58,69 @@ fn reference_zstd_vectors_decode_exactly() {
         assert!(out == *original, "{name}: wrong output");
     }
 }
+
+fn get(o: &wasm_bindgen::JsValue, key: &str) -> wasm_bindgen::JsValue {
+    js_sys::Reflect::get(o, &key.into()).expect("a property")
+}
+
+#[wasm_bindgen_test]
+fn hct_file_reads_tensors_blocks_and_refuses_corruption() {
+    use haagenti_hct::{DType, HctWriterV2, WriterOptions};
+    use haagenti_wasm::HctFile;
+    // The sample text as bytes and as f32 values, in 4 KiB blocks.
+    let values: Vec<f32> = SAMPLE.iter().map(|&b| f32::from(b) / 7.0).collect();
+    let f32_bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut w = HctWriterV2::new(WriterOptions { block_size: 4096, ..WriterOptions::default() });
+    w.add_tensor("text", DType::U8, &[SAMPLE.len() as u64], SAMPLE).unwrap();
+    w.add_tensor("values", DType::F32, &[values.len() as u64], &f32_bytes).unwrap();
+    let file = w.finish();
+    let h = HctFile::new(&file).ok().unwrap();
+    let list = h.tensors();
+    assert_eq!(list.length(), 2);
+    let first = list.get(0);
+    assert_eq!(get(&first, "name").as_string().unwrap(), "text");
+    assert_eq!(get(&first, "dtype").as_string().unwrap(), "U8");
+    assert_eq!(get(&first, "rawLength").as_f64().unwrap(), SAMPLE.len() as f64);
+    assert!(get(&first, "storedLength").as_f64().unwrap() < SAMPLE.len() as f64);
+    assert!(h.read_tensor("text").ok().unwrap() == SAMPLE);
+    assert!(h.read_f32("values").ok().unwrap() == values);
+    assert!(h.read_block("text", 1.0).ok().unwrap() == SAMPLE[4096..8192]);
+    assert!(h.read_tensor("missing").is_err());
+    // A flipped byte in the first block's data is caught by its checksum when read.
+    let mut bad = file.clone();
+    bad[100] ^= 1;
+    let opened = HctFile::new(&bad);
+    assert!(opened.is_err() || opened.ok().unwrap().read_tensor("text").is_err());
+    assert!(HctFile::new(&file[..file.len() - 1]).is_err());
+}
+
+#[wasm_bindgen_test]
+fn holo_stream_previews_every_fragment_and_reconstructs() {
+    use haagenti_wasm::{HoloStream, fragment_id, holo_encode_image};
+    // The sample's bytes as a 128-pixel-wide gray picture.
+    let (w, h) = (128u32, (SAMPLE.len() / 128).min(256) as u32);
+    let pixels = &SAMPLE[..(w * h) as usize];
+    let opts = js_sys::Object::new();
+    js_sys::Reflect::set(&opts, &"fragments".into(), &4.into()).unwrap();
+    js_sys::Reflect::set(&opts, &"encoding".into(), &"residual".into()).unwrap();
+    let fragments = holo_encode_image(pixels, w, h, 1, opts.into()).ok().unwrap();
+    assert_eq!(fragments.length(), 4);
+    let mut s = HoloStream::new(None, None, Some(64));
+    for i in 0..4 {
+        let f = js_sys::Uint8Array::from(fragments.get(i)).to_vec();
+        assert_eq!(fragment_id(&f).len(), 64);
+        let frame = s.push(&f, f64::from(i)).ok().unwrap();
+        assert!(!frame.is_undefined(), "a preview for fragment {i}");
+        assert!(get(&frame, "width").as_f64().unwrap() <= 64.0);
+        assert_eq!(get(&frame, "fragments").as_f64().unwrap(), f64::from(i + 1));
+    }
+    assert!(s.complete());
+    assert_eq!(s.fragment_count(), Some(4));
+    // The residual encoding is exact with every fragment.
+    let rec = s.reconstruct().ok().unwrap();
+    assert_eq!(get(&rec, "kind").as_string().unwrap(), "image");
+    assert!(js_sys::Uint8Array::from(get(&rec, "pixels")).to_vec() == pixels);
+    let mut bad = js_sys::Uint8Array::from(fragments.get(0)).to_vec();
+    bad[40] ^= 0x10;
+    assert!(HoloStream::new(None, None, None).push(&bad, 0.0).is_err());
+}
