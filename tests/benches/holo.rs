@@ -2,7 +2,7 @@
 //! - photos: PSNR against bytes received for each encoding, next to one-shot JPEG (the `image`
 //!   crate's encoder) at the same size, interpolated between JPEG qualities;
 //! - weights: cosine similarity against bytes, next to plain int8 / int4 quantization (groups of
-//!   64, zstd-19 compressed) as reference points;
+//!   64, libzstd -19 compressed) as reference points, and the residual profile at their sizes;
 //! - the time from a fragment's arrival to its preview frame (512x512 RGB).
 //!
 //! `cargo bench -p haagenti-tests --bench holo`
@@ -10,8 +10,13 @@
 use std::time::Instant;
 
 use haagenti_hct::{DType, QuantScheme, safetensors};
-use haagenti_holo::{Asset, EncodeOptions, Encoding, PreviewConfig, StreamingDecoder, cosine, encode};
+use haagenti_holo::{Asset, EncodeOptions, Encoding, PreviewConfig, StreamingDecoder, cosine, encode, relative_l2};
 use haagenti_tests::{PHOTOS, bench_stamp, curve_at, jpeg_curve, minilm_safetensors, photo_asset};
+
+/// Signal-to-noise ratio in dB of a relative L2 error.
+fn snr(rel: f64) -> f64 {
+    -20.0 * rel.log10()
+}
 
 fn main() {
     println!("HoloTensor rate-distortion, {}, one thread", bench_stamp());
@@ -47,7 +52,7 @@ fn main() {
     }
 
     println!(
-        "Weights (MiniLM, f32): cosine similarity after k fragments, and plain quantization (groups of 64, zstd -19) at its size."
+        "Weights (MiniLM, f32): cosine similarity after k fragments, and plain quantization (groups of 64, libzstd -19) at its size."
     );
     println!();
     let f32_file = minilm_safetensors();
@@ -59,12 +64,9 @@ fn main() {
         let mut refs = Vec::new();
         for s in [QuantScheme::Int8 { group: 64 }, QuantScheme::Int4 { group: 64 }] {
             let p = s.quantize(&values).unwrap();
-            let bytes = haagenti_zstd::compress(&p, 19).len();
-            refs.push((
-                format!("{s:?}"),
-                bytes as f64,
-                cosine(&values, &s.dequantize(&p, values.len() as u64).unwrap()),
-            ));
+            let bytes = zstd::bulk::compress(&p, 19).unwrap().len();
+            let back = s.dequantize(&p, values.len() as u64).unwrap();
+            refs.push((format!("{s:?}"), bytes as f64, cosine(&values, &back), relative_l2(&values, &back)));
         }
         println!("{tname} {:?}, {} bytes", t.shape, t.data.len());
         println!();
@@ -78,8 +80,24 @@ fn main() {
                 println!("| {} | {} | {} | {:.6} | {:.5} |", e.name(), p.fragments, p.bytes, p.quality, p.relative_l2);
             }
         }
-        for (name, bytes, cos) in &refs {
+        for (name, bytes, cos, _) in &refs {
             println!("| {name} (one shot) | - | {bytes:.0} | {cos:.6} | - |");
+        }
+        println!();
+        // The residual profile at the references' sizes: signal-to-noise ratio, linear in
+        // bytes between fragments (each refinement is a bit per weight, 6 dB).
+        let enc = encode(&asset, &EncodeOptions { encoding: Encoding::Residual, fragments: 8, ..Default::default() })
+            .unwrap();
+        let pts: Vec<(f64, f64)> =
+            enc.header.curve.points.iter().map(|p| (p.bytes as f64, snr(p.relative_l2))).collect();
+        for (name, bytes, _, rel) in &refs {
+            let w = pts.windows(2).find(|w| *bytes <= w[1].0).unwrap();
+            let ours = w[0].1 + (bytes - w[0].0) / (w[1].0 - w[0].0) * (w[1].1 - w[0].1);
+            println!(
+                "At {name}'s {bytes:.0} bytes: {name} {:.2} dB, residual {ours:.2} dB ({:+.2} dB)",
+                snr(*rel),
+                ours - snr(*rel)
+            );
         }
         println!();
     }

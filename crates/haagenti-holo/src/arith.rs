@@ -181,12 +181,16 @@ impl<'a> Decoder<'a> {
 /// One side of the coder, so that a model's code is written once for both: the encoder codes
 /// the bit it is given and returns it, the decoder ignores it and returns the bit it reads.
 pub(crate) trait Coder {
+    /// Whether this side is the encoder (the values given are real).
+    const ENCODES: bool;
     fn bit(&mut self, model: &mut Bit, bit: bool) -> bool;
     /// `n` bits (at most 32) at probability 1/2.
     fn raw(&mut self, v: u32, n: u32) -> u32;
 }
 
 impl Coder for Encoder {
+    const ENCODES: bool = true;
+
     #[inline]
     fn bit(&mut self, model: &mut Bit, bit: bool) -> bool {
         Encoder::bit(self, model, bit);
@@ -200,6 +204,8 @@ impl Coder for Encoder {
 }
 
 impl Coder for Decoder<'_> {
+    const ENCODES: bool = false;
+
     #[inline]
     fn bit(&mut self, model: &mut Bit, _: bool) -> bool {
         Decoder::bit(self, model)

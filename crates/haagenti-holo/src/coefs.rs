@@ -76,9 +76,15 @@ fn code_section<C: Coder>(c: &mut C, values: &mut [i32], per: usize, grids: &[Gr
             };
             let last_of = |n: Option<usize>| n.map_or(-1, |n| lasts[n]);
             let blk = (base + b) * per;
-            let last = values[blk..blk + per].iter().rposition(|&v| v != 0).map_or(-1, |i| i as i32);
+            // The encoder's last non-zero cell (the decoder learns it from the flags).
+            let last = if C::ENCODES {
+                values[blk..blk + per].iter().rposition(|&v| v != 0).map_or(-1, |i| i as i32)
+            } else {
+                0
+            };
             let ctx = usize::from(last_of(left) >= 0) + usize::from(last_of(above) >= 0);
             if !c.bit(&mut m.nonempty[ctx], last >= 0) {
+                lasts[b] = -1;
                 continue;
             }
             let mut coded_last = per as i32 - 1;

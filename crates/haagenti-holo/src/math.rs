@@ -31,36 +31,47 @@ impl Dct8 {
 
     /// Forward transform of a row-major 8x8 block, in place.
     pub(crate) fn forward(&self, b: &mut [f32; 64]) {
-        self.pass(b, false);
-    }
-
-    /// Inverse transform, in place.
-    pub(crate) fn inverse(&self, b: &mut [f32; 64]) {
-        self.pass(b, true);
-    }
-
-    fn pass(&self, b: &mut [f32; 64], inverse: bool) {
         let mut t = [0f32; 64];
-        // Rows.
+        // Rows, then columns.
         for r in 0..8 {
             for k in 0..8 {
-                let mut s = 0f32;
-                for n in 0..8 {
-                    s += b[r * 8 + n] * if inverse { self.c[n][k] } else { self.c[k][n] };
-                }
-                t[r * 8 + k] = s;
+                t[r * 8 + k] = (0..8).map(|n| b[r * 8 + n] * self.c[k][n]).sum();
             }
         }
-        // Columns.
         for c in 0..8 {
             for k in 0..8 {
-                let mut s = 0f32;
-                for n in 0..8 {
-                    s += t[n * 8 + c] * if inverse { self.c[n][k] } else { self.c[k][n] };
-                }
-                b[k * 8 + c] = s;
+                b[k * 8 + c] = (0..8).map(|n| t[n * 8 + c] * self.c[k][n]).sum();
             }
         }
+    }
+
+    /// Inverse transform, in place. Coefficient blocks are sparse (most of a JPEG-like block is
+    /// zero): each non-zero coefficient adds its row of the basis, and only the rows that
+    /// received any are carried through the second pass.
+    pub(crate) fn inverse(&self, b: &mut [f32; 64]) {
+        let mut t = [[0f32; 8]; 8];
+        let mut rows = 0u8;
+        for (r, (row, t)) in b.chunks_exact(8).zip(&mut t).enumerate() {
+            for (n, &v) in row.iter().enumerate() {
+                if v != 0.0 {
+                    rows |= 1 << r;
+                    for (t, &c) in t.iter_mut().zip(&self.c[n]) {
+                        *t += v * c;
+                    }
+                }
+            }
+        }
+        let mut out = [[0f32; 8]; 8];
+        for (n, (t, c)) in t.iter().zip(&self.c).enumerate() {
+            if rows >> n & 1 == 1 {
+                for (out, &c) in out.iter_mut().zip(c) {
+                    for col in 0..8 {
+                        out[col] += c * t[col];
+                    }
+                }
+            }
+        }
+        b.copy_from_slice(out.as_flattened());
     }
 }
 

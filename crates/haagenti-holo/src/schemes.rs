@@ -624,11 +624,12 @@ const REFINE_GROUP: usize = 64;
 const REFINE_BITS: u32 = 4;
 
 /// Successive refinement of a tensor: fragment 0 holds every value quantized to 4 bits as plain
-/// asymmetric int4 does, a scale and a zero point per group of 64 (`s = (max - min) / 15`,
-/// `z = round(-min / s)`, `q = clamp(round(x / s) + z, 0, 15)`, value `(q - z) s`),
-/// each middle fragment one more bit of where the value lies in its cell (the step halved),
-/// and the last fragment the exact residual (the original bits XOR those of the finest
-/// approximation).
+/// asymmetric int4 does, a scale and a zero point per group of 64 (`s = (max - min) / 15`
+/// rounded up to 11 significant bits, `z = round(-min / s)`, `q = clamp(round(x / s) + z, 0,
+/// 15)`, value `(q - z) s`), range-coded ([`code_first_layer`]); each middle fragment one more
+/// bit of where the value lies in its cell (the step halved; these bits are as good as random,
+/// so they are stored raw); the last fragment the exact residual (the original bits XOR those
+/// of the finest approximation).
 #[derive(Debug, Clone)]
 pub(crate) struct Refine {
     len: usize,

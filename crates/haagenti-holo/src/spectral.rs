@@ -456,18 +456,22 @@ impl Spectral {
         if thumb.is_some() {
             self.thumb_dc = thumb;
         }
-        let mut dc = dc.into_iter();
-        let mut values = values.into_iter();
+        let mut at = 0;
         for c in &mut self.coefs {
-            for blk in c.chunks_exact_mut(64) {
-                if let Some(v) = dc.next() {
+            let blocks = c.len() / 64;
+            if !dc.is_empty() {
+                for (blk, &v) in c.chunks_exact_mut(64).zip(&dc[at..at + blocks]) {
                     blk[0] = v;
                 }
-                for &cell in cells {
-                    let v = values.next().expect("counted");
-                    blk[usize::from(cell)] = blk[usize::from(cell)].wrapping_add(v.wrapping_mul(scale));
+            }
+            let values = &values[at * cells.len()..(at + blocks) * cells.len()];
+            for (blk, v) in c.chunks_exact_mut(64).zip(values.chunks_exact(cells.len().max(1))) {
+                for (&cell, &v) in cells.iter().zip(v) {
+                    let x = &mut blk[usize::from(cell)];
+                    *x = x.wrapping_add(v.wrapping_mul(scale));
                 }
             }
+            at += blocks;
         }
         self.dc_loaded |= index == 0;
         Ok(())
@@ -485,7 +489,11 @@ impl Spectral {
                     Some(t) => t[p][b],
                     None => 0.0,
                 };
-                let mut f: [f32; 64] = core::array::from_fn(|i| if i == 0 { dc } else { blk[i] as f32 } * step[i]);
+                let mut f = [0f32; 64];
+                for ((f, &q), &s) in f.iter_mut().zip(blk).zip(step) {
+                    *f = q as f32 * s;
+                }
+                f[0] = dc * step[0];
                 if blk[1..].iter().any(|&v| v != 0) {
                     dct.inverse(&mut f);
                 } else {
@@ -508,11 +516,9 @@ impl Spectral {
                 let mut pixels = vec![0u8; w * h * 3];
                 for (((p, &y), &cb), &cr) in pixels.chunks_exact_mut(3).zip(y).zip(&cb).zip(&cr) {
                     let y = y + 128.0;
-                    p.copy_from_slice(&[
-                        to_u8(y + 1.402 * cr),
-                        to_u8(y - 0.344_136 * cb - 0.714_136 * cr),
-                        to_u8(y + 1.772 * cb),
-                    ]);
+                    p[0] = to_u8(y + 1.402 * cr);
+                    p[1] = to_u8(y - 0.344_136 * cb - 0.714_136 * cr);
+                    p[2] = to_u8(y + 1.772 * cb);
                 }
                 Reconstruction::Image { width: *width, height: *height, channels: 3, pixels }
             }
