@@ -270,3 +270,49 @@ pub fn curve_at(curve: &[(f64, f64)], x: f64) -> (f64, i8) {
     let t = if w[1].0 > w[0].0 { (x.ln() - w[0].0.ln()) / (w[1].0.ln() - w[0].0.ln()) } else { 0.0 };
     (w[0].1 + t * (w[1].1 - w[0].1), 0)
 }
+
+/// A benchmark's output: each line printed as it comes, and the whole written to
+/// `docs/NAME-bench.md` by [`Report::save`], so the tables the docs quote come from one command.
+pub struct Report {
+    name: &'static str,
+    text: String,
+}
+
+impl Report {
+    /// An empty report for the benchmark `name`.
+    pub fn new(name: &'static str) -> Self {
+        Report { name, text: String::new() }
+    }
+
+    /// Prints `line` and keeps it.
+    pub fn line(&mut self, line: impl AsRef<str>) {
+        println!("{}", line.as_ref());
+        self.text.push_str(line.as_ref());
+        self.text.push('\n');
+    }
+
+    /// Writes `docs/NAME-bench.md`.
+    ///
+    /// # Panics
+    /// If the file cannot be written.
+    pub fn save(self) {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../docs/{}-bench.md", self.name));
+        let doc = format!(
+            "# {} benchmark output\n\nWritten by `cargo bench -p haagenti-tests --bench {}`; the docs quote it. Re-run the\ncommand to refresh it.\n\n{}",
+            self.name, self.name, self.text
+        );
+        std::fs::write(&path, doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        println!("(written to {})", path.display());
+    }
+}
+
+/// `report!(r, "format", args...)` is `r.line(format!(...))`; `report!(r)` an empty line.
+#[macro_export]
+macro_rules! report {
+    ($r:expr) => {
+        $r.line("")
+    };
+    ($r:expr, $($t:tt)*) => {
+        $r.line(format!($($t)*))
+    };
+}

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use haagenti_hct::{BlockCodec, HctReaderV2, WriterOptions, safetensors};
-use haagenti_tests::{bench_stamp, minilm_safetensors, safetensors_converted};
+use haagenti_tests::{Report, bench_stamp, minilm_safetensors, report, safetensors_converted};
 
 /// Best of `rounds` runs, seconds.
 fn best(rounds: usize, f: &mut dyn FnMut()) -> f64 {
@@ -21,6 +21,7 @@ fn best(rounds: usize, f: &mut dyn FnMut()) -> f64 {
 }
 
 fn main() {
+    let mut r = Report::new("hct");
     let only_f32 = std::env::args().any(|a| a == "quick");
     let f32_file = minilm_safetensors();
     let files = [
@@ -28,12 +29,13 @@ fn main() {
         ("bf16", safetensors_converted(&f32_file, "BF16")),
         ("f16", safetensors_converted(&f32_file, "F16")),
     ];
-    println!("HCT on MiniLM weights, one thread, {}, libzstd {}", bench_stamp(), zstd::zstd_safe::version_string());
-    println!();
-    println!(
+    report!(r, "HCT on MiniLM weights, one thread, {}, libzstd {}", bench_stamp(), zstd::zstd_safe::version_string());
+    report!(r);
+    report!(
+        r,
         "| dtype | raw bytes | HCT zstd-3 ratio | HCT lz4 ratio | libzstd -3 ratio | libzstd -19 ratio | HCT / libzstd-19 | HCT zstd-3 decode MB/s | HCT lz4 decode MB/s | libzstd -3 decode MB/s | HCT encode MB/s | HCT zstd-3 decode MB/s, new buffers |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    report!(r, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (name, file) in files.into_iter().take(if only_f32 { 2 } else { 3 }) {
         let st = safetensors::parse(&file).expect("valid file");
         let raw: Vec<u8> = st.tensors.iter().flat_map(|t| t.data.iter().copied()).collect();
@@ -74,7 +76,8 @@ fn main() {
             assert_eq!(zbuf.len(), raw.len());
         });
         let ratio = |n: u64| raw.len() as f64 / n as f64;
-        println!(
+        report!(
+            r,
             "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
             raw.len(),
             ratio(hct_stored),
@@ -89,6 +92,10 @@ fn main() {
             mb / t_fresh
         );
     }
-    println!();
-    println!("Ratios are raw tensor bytes over stored bytes (HCT: the blocks, without the index).");
+    report!(r);
+    report!(r, "Ratios are raw tensor bytes over stored bytes (HCT: the blocks, without the index).");
+    // A quick run (f32 and bf16 only) does not replace the full output.
+    if !only_f32 {
+        r.save();
+    }
 }

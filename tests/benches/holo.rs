@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use haagenti_hct::{DType, QuantScheme, safetensors};
 use haagenti_holo::{Asset, EncodeOptions, Encoding, PreviewConfig, StreamingDecoder, cosine, encode, relative_l2};
-use haagenti_tests::{PHOTOS, bench_stamp, curve_at, jpeg_curve, minilm_safetensors, photo_asset};
+use haagenti_tests::{PHOTOS, Report, bench_stamp, curve_at, jpeg_curve, minilm_safetensors, photo_asset, report};
 
 /// Signal-to-noise ratio in dB of a relative L2 error.
 fn snr(rel: f64) -> f64 {
@@ -19,21 +19,23 @@ fn snr(rel: f64) -> f64 {
 }
 
 fn main() {
-    println!("HoloTensor rate-distortion, {}, one thread", bench_stamp());
-    println!();
-    println!(
+    let mut r = Report::new("holo");
+    report!(r, "HoloTensor rate-distortion, {}, one thread", bench_stamp());
+    report!(r);
+    report!(
+        r,
         "Photos: PSNR (dB) after k of 8 fragments, and one-shot JPEG at the same size (image crate, qualities 5-95, interpolated in log bytes; \"below\" and \"above\" mean outside JPEG's range, compared with its smallest or largest file)."
     );
-    println!();
+    report!(r);
     let opts = |e: Encoding| EncodeOptions { encoding: e, fragments: 8, ..EncodeOptions::default() };
     for name in PHOTOS {
         let asset = photo_asset(name);
         let Asset::Image { width: w, height: h, channels: c, .. } = asset else { unreachable!() };
         let jpeg = jpeg_curve(&asset);
-        println!("{name} ({w}x{h}, {c} channel(s); JPEG q75: {:.0} bytes, {:.2} dB)", jpeg[14].0, jpeg[14].1);
-        println!();
-        println!("| encoding | k | bytes | PSNR | JPEG at same bytes | difference |");
-        println!("|---|---:|---:|---:|---:|---:|");
+        report!(r, "{name} ({w}x{h}, {c} channel(s); JPEG q75: {:.0} bytes, {:.2} dB)", jpeg[14].0, jpeg[14].1);
+        report!(r);
+        report!(r, "| encoding | k | bytes | PSNR | JPEG at same bytes | difference |");
+        report!(r, "|---|---:|---:|---:|---:|---:|");
         for e in Encoding::ALL {
             let enc = encode(&asset, &opts(e)).unwrap();
             for p in &enc.header.curve.points {
@@ -45,16 +47,17 @@ fn main() {
                     1 => " (above)",
                     _ => "",
                 };
-                println!("| {} | {} | {} | {q} | {j:.2}{mark} | {d} |", e.name(), p.fragments, p.bytes);
+                report!(r, "| {} | {} | {} | {q} | {j:.2}{mark} | {d} |", e.name(), p.fragments, p.bytes);
             }
         }
-        println!();
+        report!(r);
     }
 
-    println!(
+    report!(
+        r,
         "Weights (MiniLM, f32): cosine similarity after k fragments, and plain quantization (groups of 64, libzstd -19) at its size."
     );
-    println!();
+    report!(r);
     let f32_file = minilm_safetensors();
     let st = safetensors::parse(&f32_file).unwrap();
     for tname in ["encoder.layer.0.attention.self.query.weight", "encoder.layer.3.intermediate.dense.weight"] {
@@ -68,22 +71,30 @@ fn main() {
             let back = s.dequantize(&p, values.len() as u64).unwrap();
             refs.push((format!("{s:?}"), bytes as f64, cosine(&values, &back), relative_l2(&values, &back)));
         }
-        println!("{tname} {:?}, {} bytes", t.shape, t.data.len());
-        println!();
-        println!("| encoding | k | bytes | cosine | relative L2 |");
-        println!("|---|---:|---:|---:|---:|");
+        report!(r, "{tname} {:?}, {} bytes", t.shape, t.data.len());
+        report!(r);
+        report!(r, "| encoding | k | bytes | cosine | relative L2 |");
+        report!(r, "|---|---:|---:|---:|---:|");
         for (e, n) in
             [(Encoding::Residual, 8), (Encoding::Spectral, 8), (Encoding::RandomProjection, 8), (Encoding::LowRank, 8)]
         {
             let enc = encode(&asset, &EncodeOptions { encoding: e, fragments: n, ..EncodeOptions::default() }).unwrap();
             for p in &enc.header.curve.points {
-                println!("| {} | {} | {} | {:.6} | {:.5} |", e.name(), p.fragments, p.bytes, p.quality, p.relative_l2);
+                report!(
+                    r,
+                    "| {} | {} | {} | {:.6} | {:.5} |",
+                    e.name(),
+                    p.fragments,
+                    p.bytes,
+                    p.quality,
+                    p.relative_l2
+                );
             }
         }
         for (name, bytes, cos, _) in &refs {
-            println!("| {name} (one shot) | - | {bytes:.0} | {cos:.6} | - |");
+            report!(r, "| {name} (one shot) | - | {bytes:.0} | {cos:.6} | - |");
         }
-        println!();
+        report!(r);
         // The residual profile at the references' sizes: signal-to-noise ratio, linear in
         // bytes between fragments (each refinement is a bit per weight, 6 dB).
         let enc = encode(&asset, &EncodeOptions { encoding: Encoding::Residual, fragments: 8, ..Default::default() })
@@ -93,19 +104,21 @@ fn main() {
         for (name, bytes, _, rel) in &refs {
             let w = pts.windows(2).find(|w| *bytes <= w[1].0).unwrap();
             let ours = w[0].1 + (bytes - w[0].0) / (w[1].0 - w[0].0) * (w[1].1 - w[0].1);
-            println!(
+            report!(
+                r,
                 "At {name}'s {bytes:.0} bytes: {name} {:.2} dB, residual {ours:.2} dB ({:+.2} dB)",
                 snr(*rel),
                 ours - snr(*rel)
             );
         }
-        println!();
+        report!(r);
     }
 
-    println!(
+    report!(
+        r,
         "Preview latency: a fragment's arrival to its preview frame, astronaut.png 512x512 RGB, spectral, 8 fragments, full-size RGBA previews (median of 5 runs per fragment)."
     );
-    println!();
+    report!(r);
     let asset = photo_asset("astronaut.png");
     let enc = encode(&asset, &opts(Encoding::Spectral)).unwrap();
     let mut per_fragment = vec![Vec::new(); 8];
@@ -129,7 +142,8 @@ fn main() {
             v[v.len() / 2]
         })
         .collect();
-    println!("| fragment | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    println!("| ms | {} |", med.iter().map(|m| format!("{m:.1}")).collect::<Vec<_>>().join(" | "));
+    report!(r, "| fragment | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 |");
+    report!(r, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    report!(r, "| ms | {} |", med.iter().map(|m| format!("{m:.1}")).collect::<Vec<_>>().join(" | "));
+    r.save();
 }

@@ -347,6 +347,27 @@ fn streaming_previews_follow_the_config() {
 }
 
 #[test]
+fn empty_and_tiny_tensors_never_panic() {
+    // An empty tensor is a valid asset; every encoding either encodes it (and decodes it back)
+    // or says why not. So are single values and a shape of zeros.
+    for shape in [vec![0u64], vec![3, 0], vec![1], vec![2, 3]] {
+        let n: u64 = shape.iter().product();
+        let data: Vec<u8> = (0..n).flat_map(|i| (i as f32 * 0.5 - 1.0).to_le_bytes()).collect();
+        let asset = Asset::tensor(DType::F32, shape.clone(), data.clone()).unwrap();
+        for e in Encoding::ALL {
+            for fragments in [1, 2, 3] {
+                let Ok(enc) = encode(&asset, &opts(e, fragments)) else { continue };
+                let refs: Vec<&[u8]> = enc.fragments.iter().map(Vec::as_slice).collect();
+                let Reconstruction::Tensor { values, shape: s, .. } = decode(&refs) else {
+                    panic!("{e:?}: not a tensor")
+                };
+                assert_eq!((values.len() as u64, &s), (n, &shape), "{e:?} {fragments}");
+            }
+        }
+    }
+}
+
+#[test]
 fn bad_options_are_refused() {
     let asset = astronaut_small();
     assert!(encode(&asset, &opts(Encoding::Spectral, 65)).is_err());

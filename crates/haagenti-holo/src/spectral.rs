@@ -39,9 +39,9 @@ struct Geom {
 }
 
 impl Geom {
-    /// Blocks to a row.
+    /// Blocks to a row (at least 1, so that an empty plane has no rows rather than no width).
     fn wide(self) -> usize {
-        if self.image { self.w.div_ceil(8) } else { self.blocks() }
+        if self.image { self.w.div_ceil(8) } else { self.blocks() }.max(1)
     }
 
     fn blocks(self) -> usize {
