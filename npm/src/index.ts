@@ -110,6 +110,8 @@ export interface HoloStreamOptions {
   minQuality?: number;
   /** Longer side of the previews, in pixels (default 512). */
   maxPreviewResolution?: number;
+  /** Largest asset accepted, in samples (pixels times channels, or tensor elements; default 2^24). */
+  maxSamples?: number;
 }
 
 /**
@@ -119,7 +121,7 @@ export interface HoloStreamOptions {
  */
 export function holoStream(options: HoloStreamOptions = {}): HoloStream {
   check();
-  return new wasm.HoloStream(options.previewIntervalMs, options.minQuality, options.maxPreviewResolution);
+  return new wasm.HoloStream(options.previewIntervalMs, options.minQuality, options.maxPreviewResolution, options.maxSamples);
 }
 
 /** Encodes an 8-bit image (`channels` 1 or 3, row-major) into HoloTensor fragments. */

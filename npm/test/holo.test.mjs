@@ -58,6 +58,8 @@ test("corrupted, foreign and duplicate fragments", async () => {
   assert.match(haagenti.fragmentId(fragments[0]), /^[0-9a-f]{64}$/);
   assert.notEqual(haagenti.fragmentId(fragments[0]), haagenti.fragmentId(fragments[1]));
   assert.throws(() => haagenti.holoEncodeImage(pixels, width, height, channels, { encoding: "jpeg" }), /unknown encoding/);
+  // A decoder with a lower limit refuses the photo before allocating for it.
+  assert.throws(() => haagenti.holoStream({ maxSamples: 1000 }).push(fragments[0], 0), /passes this decoder's limit of 1000/);
   assert.throws(() => haagenti.holoEncodeImage(pixels.subarray(1), width, height, channels), Error);
 });
 

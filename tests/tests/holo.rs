@@ -347,6 +347,21 @@ fn streaming_previews_follow_the_config() {
 }
 
 #[test]
+fn decoders_refuse_assets_over_their_limit() {
+    let asset = astronaut_small();
+    let enc = encode(&asset, &opts(Encoding::Spectral, 2)).unwrap();
+    let Asset::Image { width, height, .. } = asset else { unreachable!() };
+    let samples = u64::from(width) * u64::from(height) * 3;
+    let mut d = HoloDecoder::new().with_max_samples(samples - 1);
+    assert_eq!(d.push(&enc.fragments[0]), Err(HoloError::TooLarge { samples, limit: samples - 1 }));
+    assert!(d.header().is_none());
+    let mut d = HoloDecoder::new().with_max_samples(samples);
+    assert!(d.push(&enc.fragments[0]).is_ok());
+    let mut s = StreamingDecoder::with_preview(PreviewConfig::default()).with_max_samples(10);
+    assert!(matches!(s.push(&enc.fragments[1], 0), Err(HoloError::TooLarge { .. })));
+}
+
+#[test]
 fn empty_and_tiny_tensors_never_panic() {
     // An empty tensor is a valid asset; every encoding either encodes it (and decodes it back)
     // or says why not. So are single values and a shape of zeros.

@@ -186,6 +186,12 @@ pub(crate) trait Coder {
     fn bit(&mut self, model: &mut Bit, bit: bool) -> bool;
     /// `n` bits (at most 32) at probability 1/2.
     fn raw(&mut self, v: u32, n: u32) -> u32;
+    /// Whether decoding has run past the end of its input (it can only fail now): loops
+    /// check it once a block, so that a short input costs time in proportion to its length,
+    /// not to the size it claims.
+    fn exhausted(&self) -> bool {
+        false
+    }
 }
 
 impl Coder for Encoder {
@@ -213,6 +219,11 @@ impl Coder for Decoder<'_> {
 
     fn raw(&mut self, _: u32, n: u32) -> u32 {
         Decoder::raw(self, n)
+    }
+
+    fn exhausted(&self) -> bool {
+        // The encoder's flush leaves no slack: any byte read past the end means failure.
+        self.over > 0
     }
 }
 

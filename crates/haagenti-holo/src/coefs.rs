@@ -68,6 +68,9 @@ fn code_section<C: Coder>(c: &mut C, values: &mut [i32], per: usize, grids: &[Gr
         lasts.clear();
         lasts.resize(g.blocks, -1);
         for b in 0..g.blocks {
+            if c.exhausted() {
+                return;
+            }
             let (bx, by) = (b % g.wide, b / g.wide);
             let left = (bx > 0).then(|| b - 1);
             let above = (by > 0).then(|| b - g.wide);
@@ -134,6 +137,9 @@ fn code_dc<C: Coder>(c: &mut C, values: &mut [i32], grids: &[Grid]) {
     let mut base = 0;
     for g in grids {
         for b in 0..g.blocks {
+            if c.exhausted() {
+                return;
+            }
             let (bx, by) = (b % g.wide, b / g.wide);
             let v = |b: usize| i64::from(values[base + b]);
             let (pred, grad) = match (bx > 0, by > 0) {

@@ -4,7 +4,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::HoloError;
-use crate::asset::{AssetHeader, AssetKind, Fragment, Reconstruction};
+use crate::asset::{AssetHeader, AssetKind, Fragment, MAX_SAMPLES, Reconstruction};
 use crate::schemes::State;
 
 /// What a pushed fragment did.
@@ -26,19 +26,45 @@ pub enum Pushed {
 ///
 /// Fragments are verified (BLAKE3 checksum, every field) before anything of them is used; a
 /// corrupted fragment, or one of another asset, is an error for that push and changes nothing.
-#[derive(Debug, Clone, Default)]
+///
+/// Work and memory grow with the asset's declared size: at most [`MAX_SAMPLES`] samples (a
+/// few GiB of working memory for the largest), or the lower limit set with
+/// [`HoloDecoder::with_max_samples`].
+#[derive(Debug, Clone)]
 pub struct HoloDecoder {
     header: Option<AssetHeader>,
     header_bytes: Vec<u8>,
     state: Option<State>,
     received: Vec<bool>,
     bytes: u64,
+    max_samples: u64,
+}
+
+impl Default for HoloDecoder {
+    fn default() -> Self {
+        HoloDecoder {
+            header: None,
+            header_bytes: Vec::new(),
+            state: None,
+            received: Vec::new(),
+            bytes: 0,
+            max_samples: MAX_SAMPLES,
+        }
+    }
 }
 
 impl HoloDecoder {
     /// A decoder that has received nothing.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The same decoder, refusing assets of more than `max_samples` samples (pixels times
+    /// channels, or tensor elements) with [`HoloError::TooLarge`] before allocating anything
+    /// for them.
+    pub fn with_max_samples(mut self, max_samples: u64) -> Self {
+        self.max_samples = max_samples.min(MAX_SAMPLES);
+        self
     }
 
     /// Verifies and adds one fragment.
@@ -49,6 +75,10 @@ impl HoloDecoder {
             Some(_) => {}
             None => {
                 let h = &f.header;
+                let samples = h.kind.samples();
+                if samples > self.max_samples {
+                    return Err(HoloError::TooLarge { samples, limit: self.max_samples });
+                }
                 let state = State::new(h.encoding, &h.kind, h.fragment_count, &h.params)?;
                 self.state = Some(state);
                 self.received = vec![false; usize::from(h.fragment_count)];
@@ -157,6 +187,13 @@ impl StreamingDecoder {
     /// A decoder making previews as `config` says.
     pub fn with_preview(config: PreviewConfig) -> Self {
         StreamingDecoder { decoder: HoloDecoder::new(), config, last_preview_ms: None }
+    }
+
+    /// The same decoder, refusing assets of more than `max_samples` samples
+    /// ([`HoloDecoder::with_max_samples`]).
+    pub fn with_max_samples(mut self, max_samples: u64) -> Self {
+        self.decoder = self.decoder.with_max_samples(max_samples);
+        self
     }
 
     /// The underlying decoder.

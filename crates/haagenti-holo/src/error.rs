@@ -21,6 +21,13 @@ pub enum HoloError {
     NoFragments,
     /// A store failed (for example an I/O error behind [`FragmentStore`](crate::FragmentStore)).
     Store(String),
+    /// An asset larger than the decoder accepts ([`HoloDecoder::with_max_samples`](crate::HoloDecoder::with_max_samples)).
+    TooLarge {
+        /// Samples (pixels times channels, or tensor elements) the fragment declares.
+        samples: u64,
+        /// The decoder's limit.
+        limit: u64,
+    },
 }
 
 impl fmt::Display for HoloError {
@@ -33,6 +40,9 @@ impl fmt::Display for HoloError {
             HoloError::InvalidInput(msg) => write!(f, "cannot encode: {msg}"),
             HoloError::NoFragments => write!(f, "no fragment received yet"),
             HoloError::Store(msg) => write!(f, "fragment store: {msg}"),
+            HoloError::TooLarge { samples, limit } => {
+                write!(f, "asset of {samples} samples passes this decoder's limit of {limit}")
+            }
         }
     }
 }

@@ -692,6 +692,9 @@ fn code_first_layer<C: Coder>(c: &mut C, scales: &mut [(f32, i64)], q: &mut [u8]
     let mut levels = [[Bit::default(); 16]; 16];
     let mut prev = 0i32;
     for ((s, z), group) in scales.iter_mut().zip(q.chunks_mut(REFINE_GROUP)) {
+        if c.exhausted() {
+            return;
+        }
         let bits = s.to_bits();
         let e = (prev + exponent.code(c, (bits >> 23 & 0xFF) as i32 - prev)).clamp(0, 255);
         prev = e;

@@ -163,6 +163,10 @@ fn curve(c: &QualityCurve) -> Array {
         .collect()
 }
 
+/// The browser's default limit on an asset's samples: 2^24 (a 2048 x 2048 RGB image is 3 x 2^22;
+/// the decoder's working memory is about 16 bytes a sample).
+const DEFAULT_MAX_SAMPLES: u64 = 1 << 24;
+
 /// Collects the fragments of one HoloTensor asset in any order and makes previews as they
 /// arrive. A corrupted fragment, or one of another asset, throws and changes nothing; a
 /// duplicate is ignored.
@@ -176,18 +180,22 @@ impl HoloStream {
     /// A decoder that previews at most every `previewIntervalMs` (default 0), once the
     /// curve's quality reaches `minQuality` (default 0), at most `maxPreviewResolution`
     /// pixels on the longer side (default 512); the last fragment always makes a preview.
+    /// Assets of more than `maxSamples` samples (default 2^24) are refused before anything is
+    /// allocated for them.
     #[wasm_bindgen(constructor)]
     pub fn new(
         preview_interval_ms: Option<f64>,
         min_quality: Option<f64>,
         max_preview_resolution: Option<u32>,
+        max_samples: Option<f64>,
     ) -> Self {
         HoloStream {
             inner: StreamingDecoder::with_preview(PreviewConfig {
                 preview_interval_ms: preview_interval_ms.unwrap_or(0.0).max(0.0) as u64,
                 min_quality: min_quality.unwrap_or(0.0),
                 max_preview_resolution: max_preview_resolution.unwrap_or(512),
-            }),
+            })
+            .with_max_samples(max_samples.map_or(DEFAULT_MAX_SAMPLES, |n| n.max(0.0) as u64)),
         }
     }
 

@@ -105,7 +105,7 @@ fn holo_stream_previews_every_fragment_and_reconstructs() {
     js_sys::Reflect::set(&opts, &"encoding".into(), &"residual".into()).unwrap();
     let fragments = holo_encode_image(pixels, w, h, 1, opts.into()).ok().unwrap();
     assert_eq!(fragments.length(), 4);
-    let mut s = HoloStream::new(None, None, Some(64));
+    let mut s = HoloStream::new(None, None, Some(64), None);
     for i in 0..4 {
         let f = js_sys::Uint8Array::from(fragments.get(i)).to_vec();
         assert_eq!(fragment_id(&f).len(), 64);
@@ -122,5 +122,7 @@ fn holo_stream_previews_every_fragment_and_reconstructs() {
     assert!(js_sys::Uint8Array::from(get(&rec, "pixels")).to_vec() == pixels);
     let mut bad = js_sys::Uint8Array::from(fragments.get(0)).to_vec();
     bad[40] ^= 0x10;
-    assert!(HoloStream::new(None, None, None).push(&bad, 0.0).is_err());
+    assert!(HoloStream::new(None, None, None, None).push(&bad, 0.0).is_err());
+    let first = js_sys::Uint8Array::from(fragments.get(0)).to_vec();
+    assert!(HoloStream::new(None, None, None, Some(100.0)).push(&first, 0.0).is_err());
 }
