@@ -5,31 +5,16 @@
 // are thrown as `Error`s whose message says what was wrong with the input.
 
 import initWasm, * as wasm from "../wasm/haagenti_wasm.js";
-import type {
-  HctFile,
-  HealthInfo,
-  HoloEncodeOptions,
-  HoloStream,
+import type { HctFile, HealthInfo, HoloEncodeOptions, HoloStream, InitInput } from "../wasm/haagenti_wasm.js";
+
+export type { HctFile, HealthInfo, HoloEncodeOptions, HoloStream, InitInput };
+export type {
   ImageReconstruction,
-  InitInput,
   PreviewFrame,
   QualityPoint,
   TensorEntry,
   TensorReconstruction,
 } from "../wasm/haagenti_wasm.js";
-
-export type {
-  HctFile,
-  HealthInfo,
-  HoloEncodeOptions,
-  HoloStream,
-  ImageReconstruction,
-  InitInput,
-  PreviewFrame,
-  QualityPoint,
-  TensorEntry,
-  TensorReconstruction,
-};
 
 /** The formats Haagenti reads and writes. */
 export type FormatName = "zstd" | "lz4" | "lz4-block" | "gzip" | "zlib" | "deflate" | "brotli";

@@ -89,25 +89,13 @@ fn stream_compression_regressions() {
     }
 }
 
+mod holo {
+    include!("../../fuzz/fuzz_targets/common/holo.rs");
+}
+
 #[test]
 fn holo_fragment_regressions() {
-    use haagenti_holo::{HoloDecoder, PreviewConfig, StreamingDecoder};
-    // As the holo_fragments target: the input cut at 0xFF into fragments, each pushed as it is
-    // and with its checksum made valid, then a reconstruction from whatever was accepted.
     for (_name, data) in inputs("holo_fragments") {
-        let mut d = HoloDecoder::new();
-        let mut s = StreamingDecoder::with_preview(PreviewConfig { max_preview_resolution: 64, ..Default::default() });
-        for (i, part) in data.split(|&b| b == 0xFF).enumerate() {
-            let _ = d.push(part);
-            let _ = s.push(part, i as u64);
-            if part.len() > 32 {
-                let mut f = part[..part.len() - 32].to_vec();
-                let sum = blake3::hash(&f);
-                f.extend_from_slice(sum.as_bytes());
-                let _ = d.push(&f);
-                let _ = s.push(&f, i as u64);
-            }
-        }
-        let _ = d.reconstruct();
+        holo::holo_fragments(&data);
     }
 }
