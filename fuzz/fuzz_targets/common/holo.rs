@@ -6,7 +6,7 @@
 /// accepted never panics either. Each part is also pushed with a valid checksum appended, so
 /// mutations reach the header and payload checks behind it. The manifest reader gets the
 /// bytes as JSON too.
-pub fn holo_fragments(data: &[u8]) {
+pub(crate) fn holo_fragments(data: &[u8]) {
     use haagenti_holo::{HoloDecoder, Manifest, PreviewConfig, StreamingDecoder};
     // Assets of up to 2^24 samples (the browser's default): past that a decoder only allocates
     // more, and a fuzzer's memory limit would stop it.
