@@ -78,12 +78,12 @@ pub(crate) fn decode(
             } else {
                 data
             };
-            let table = huffman.as_ref().ok_or(corrupt("treeless literals without a previous Huffman table"))?;
+            let table = huffman.as_mut().ok_or(corrupt("treeless literals without a previous Huffman table"))?;
             let out = prepare(buffer, regenerated);
             if streams == 1 {
                 table.decode_1(streams_data, out)?;
             } else {
-                table.decode_4(streams_data, out)?;
+                table.decode_4_cached(streams_data, out)?;
             }
             Ok((regenerated, header + compressed))
         }

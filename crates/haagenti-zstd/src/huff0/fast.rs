@@ -115,3 +115,90 @@ unsafe fn load(p: *const u8, used: u32) -> u64 {
     // SAFETY: the caller guarantees 8 readable bytes; unaligned reads are allowed.
     (unsafe { ptr::read_unaligned(p.cast::<u64>()) }.to_le() | 1) << used
 }
+
+/// [`decode_4`] over a table of symbol pairs: each cell is `s1 | s2 << 8 | bits << 16 |
+/// count << 24`, one or two symbols whose codes together take `bits <= LOG` bits. Every
+/// lookup writes two bytes and advances its segment by `count`, so each stream keeps its own
+/// position. Returns the symbols written to each segment.
+///
+/// Invariants as [`decode_4`]'s, with H3 per stream: a step writes bytes `[d, d + 2 K)` of its
+/// segment at most, and batches run only while `d + 2 K * steps` is within every segment.
+/// The symbols are those sequential decoding gives: a pair is formed only when the second
+/// code's bits all lie inside the first lookup's window.
+#[inline(always)]
+pub(super) fn decode_4_pairs<const K: usize, const LOG: u32>(
+    pairs: &[u32; CELLS],
+    streams: &mut [BackwardReader<'_>; 4],
+    outs: [&mut [u8]; 4],
+) -> [usize; 4] {
+    const { assert!(K as u32 * LOG <= 55 && LOG <= 12) };
+    let parts = streams.each_ref().map(BackwardReader::position);
+    if parts.iter().any(|&(src, _, consumed)| src.len() < 8 || consumed > 8) {
+        return [0; 4];
+    }
+    let lens = outs.each_ref().map(|o| o.len());
+    let [o0, o1, o2, o3] = outs.map(|o| o.as_mut_ptr());
+    let base = parts.map(|(src, _, _)| src.as_ptr());
+    // SAFETY: H1 - `ptr + 8 <= src.len()` is the reader's B1, so `p` and its 8-byte load are in `src`.
+    let p = parts.map(|(src, ptr, _)| unsafe { src.as_ptr().add(ptr) });
+    let [mut p0, mut p1, mut p2, mut p3] = p;
+    // SAFETY: H1 for each `p`, as just established; `consumed <= 8` was checked.
+    let [mut w0, mut w1, mut w2, mut w3] = [0, 1, 2, 3].map(|s| unsafe { load(p[s], parts[s].2) });
+    let shift = 64 - LOG;
+
+    let [mut d0, mut d1, mut d2, mut d3] = [0usize; 4];
+    loop {
+        let room = |p: *const u8, b: *const u8| (p as usize - b as usize) / 7;
+        let out_room = |len: usize, d: usize| (len - d) / (2 * K);
+        let steps = out_room(lens[0], d0)
+            .min(out_room(lens[1], d1))
+            .min(out_room(lens[2], d2))
+            .min(out_room(lens[3], d3))
+            .min(room(p0, base[0]))
+            .min(room(p1, base[1]))
+            .min(room(p2, base[2]))
+            .min(room(p3, base[3]));
+        if steps == 0 {
+            break;
+        }
+        for _ in 0..steps {
+            macro_rules! pair {
+                ($w:ident, $o:ident, $d:ident) => {
+                    // H4: the index is below 2^LOG <= CELLS, so the compiler drops the check.
+                    let cell = pairs[($w >> shift) as usize];
+                    $w = $w.wrapping_shl((cell >> 16) & 0xFF);
+                    // SAFETY: H3 - bytes `d` and `d + 1` of this segment, inside the batch's
+                    // bound (`d` grows by at most 2 a lookup, `2 K` a step).
+                    unsafe { ptr::write_unaligned($o.add($d).cast::<u16>(), (cell as u16).to_le()) };
+                    $d += (cell >> 24) as usize;
+                };
+            }
+            for _ in 0..K {
+                pair!(w0, o0, d0);
+                pair!(w1, o1, d1);
+                pair!(w2, o2, d2);
+                pair!(w3, o3, d3);
+            }
+            macro_rules! reload {
+                ($w:ident, $p:ident) => {
+                    // SAFETY: H2 - the marker bit keeps `w` non-zero.
+                    let used = unsafe { NonZeroU64::new_unchecked($w) }.trailing_zeros();
+                    // SAFETY: H2 - the batch bound leaves at least 7 bytes before `p` per step,
+                    // so `p` stays inside the stream and H1 holds for the load.
+                    $p = unsafe { $p.sub((used >> 3) as usize) };
+                    // SAFETY: H1, as just said.
+                    $w = unsafe { load($p, used & 7) };
+                };
+            }
+            reload!(w0, p0);
+            reload!(w1, p1);
+            reload!(w2, p2);
+            reload!(w3, p3);
+        }
+    }
+    let ends = [(w0, p0), (w1, p1), (w2, p2), (w3, p3)];
+    for ((s, (w, p)), b) in streams.iter_mut().zip(ends).zip(base) {
+        s.resume(p as usize - b as usize, w.trailing_zeros());
+    }
+    [d0, d1, d2, d3]
+}
