@@ -25,6 +25,44 @@ use core::ptr;
 use super::CELLS;
 use crate::bit_io::BackwardReader;
 
+/// Reloads a stream's container after a step.
+macro_rules! reload {
+    ($w:ident, $p:ident) => {
+        // SAFETY: H2 - the marker bit keeps `w` non-zero.
+        let used = unsafe { NonZeroU64::new_unchecked($w) }.trailing_zeros();
+        // SAFETY: H2 - the batch bound leaves at least 7 bytes before `p` per step, so `p`
+        // stays inside the stream and H1 holds for the load.
+        $p = unsafe { $p.sub((used >> 3) as usize) };
+        // SAFETY: H1, as just said.
+        $w = unsafe { load($p, used & 7) };
+    };
+}
+
+/// Each stream's start, load position and loaded container; `None` (nothing read) when a
+/// stream is shorter than 8 bytes or has more than 8 bits consumed.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn start(streams: &[BackwardReader<'_>; 4]) -> Option<([*const u8; 4], [*const u8; 4], [u64; 4])> {
+    let parts = streams.each_ref().map(BackwardReader::position);
+    if parts.iter().any(|&(src, _, consumed)| src.len() < 8 || consumed > 8) {
+        return None;
+    }
+    let base = parts.map(|(src, _, _)| src.as_ptr());
+    // SAFETY: H1 - `ptr + 8 <= src.len()` is the reader's B1, so `p` and its 8-byte load are in `src`.
+    let p = parts.map(|(src, ptr, _)| unsafe { src.as_ptr().add(ptr) });
+    // SAFETY: H1 for each `p`, as just established; `consumed <= 8` was checked.
+    let w = [0, 1, 2, 3].map(|s| unsafe { load(p[s], parts[s].2) });
+    Some((base, p, w))
+}
+
+/// Leaves each reader where its stream stopped.
+#[inline(always)]
+fn park(streams: &mut [BackwardReader<'_>; 4], base: [*const u8; 4], ends: [(u64, *const u8); 4]) {
+    for ((s, (w, p)), b) in streams.iter_mut().zip(ends).zip(base) {
+        s.resume(p as usize - b as usize, w.trailing_zeros());
+    }
+}
+
 /// Decodes `K` symbols per stream per step while all four streams have input and output for
 /// whole batches of steps; leaves each reader where its stream stopped and returns the symbols
 /// written to each output segment. Returns 0 without reading when a stream is shorter than 8
@@ -38,19 +76,12 @@ pub(super) fn decode_4<const K: usize, const LOG: u32>(
     outs: [&mut [u8]; 4],
 ) -> usize {
     const { assert!(K as u32 * LOG <= 55 && LOG <= 12) };
-    let parts = streams.each_ref().map(BackwardReader::position);
-    if parts.iter().any(|&(src, _, consumed)| src.len() < 8 || consumed > 8) {
+    let Some((base, [mut p0, mut p1, mut p2, mut p3], [mut w0, mut w1, mut w2, mut w3])) = start(streams) else {
         return 0;
-    }
+    };
     // The shortest segment bounds the steps (H3); the first three are at least as long.
     let out_len = outs.iter().map(|o| o.len()).min().unwrap_or(0);
     let [o0, o1, o2, o3] = outs.map(|o| o.as_mut_ptr());
-    let base = parts.map(|(src, _, _)| src.as_ptr());
-    // SAFETY: H1 - `ptr + 8 <= src.len()` is the reader's B1, so `p` and its 8-byte load are in `src`.
-    let p = parts.map(|(src, ptr, _)| unsafe { src.as_ptr().add(ptr) });
-    let [mut p0, mut p1, mut p2, mut p3] = p;
-    // SAFETY: H1 for each `p`, as just established; `consumed <= 8` was checked.
-    let [mut w0, mut w1, mut w2, mut w3] = [0, 1, 2, 3].map(|s| unsafe { load(p[s], parts[s].2) });
     let shift = 64 - LOG;
 
     let mut done = 0usize;
@@ -81,17 +112,6 @@ pub(super) fn decode_4<const K: usize, const LOG: u32>(
                 symbol!(w2, o2, k);
                 symbol!(w3, o3, k);
             }
-            macro_rules! reload {
-                ($w:ident, $p:ident) => {
-                    // SAFETY: H2 - the marker bit keeps `w` non-zero.
-                    let used = unsafe { NonZeroU64::new_unchecked($w) }.trailing_zeros();
-                    // SAFETY: H2 - the batch bound leaves at least 7 bytes before `p` per step,
-                    // so `p` stays inside the stream and H1 holds for the load.
-                    $p = unsafe { $p.sub((used >> 3) as usize) };
-                    // SAFETY: H1, as just said.
-                    $w = unsafe { load($p, used & 7) };
-                };
-            }
             reload!(w0, p0);
             reload!(w1, p1);
             reload!(w2, p2);
@@ -99,10 +119,7 @@ pub(super) fn decode_4<const K: usize, const LOG: u32>(
             done += K;
         }
     }
-    let ends = [(w0, p0), (w1, p1), (w2, p2), (w3, p3)];
-    for ((s, (w, p)), b) in streams.iter_mut().zip(ends).zip(base) {
-        s.resume(p as usize - b as usize, w.trailing_zeros());
-    }
+    park(streams, base, [(w0, p0), (w1, p1), (w2, p2), (w3, p3)]);
     done
 }
 
@@ -132,18 +149,11 @@ pub(super) fn decode_4_pairs<const K: usize, const LOG: u32>(
     outs: [&mut [u8]; 4],
 ) -> [usize; 4] {
     const { assert!(K as u32 * LOG <= 55 && LOG <= 12) };
-    let parts = streams.each_ref().map(BackwardReader::position);
-    if parts.iter().any(|&(src, _, consumed)| src.len() < 8 || consumed > 8) {
+    let Some((base, [mut p0, mut p1, mut p2, mut p3], [mut w0, mut w1, mut w2, mut w3])) = start(streams) else {
         return [0; 4];
-    }
+    };
     let lens = outs.each_ref().map(|o| o.len());
     let [o0, o1, o2, o3] = outs.map(|o| o.as_mut_ptr());
-    let base = parts.map(|(src, _, _)| src.as_ptr());
-    // SAFETY: H1 - `ptr + 8 <= src.len()` is the reader's B1, so `p` and its 8-byte load are in `src`.
-    let p = parts.map(|(src, ptr, _)| unsafe { src.as_ptr().add(ptr) });
-    let [mut p0, mut p1, mut p2, mut p3] = p;
-    // SAFETY: H1 for each `p`, as just established; `consumed <= 8` was checked.
-    let [mut w0, mut w1, mut w2, mut w3] = [0, 1, 2, 3].map(|s| unsafe { load(p[s], parts[s].2) });
     let shift = 64 - LOG;
 
     let [mut d0, mut d1, mut d2, mut d3] = [0usize; 4];
@@ -179,26 +189,12 @@ pub(super) fn decode_4_pairs<const K: usize, const LOG: u32>(
                 pair!(w2, o2, d2);
                 pair!(w3, o3, d3);
             }
-            macro_rules! reload {
-                ($w:ident, $p:ident) => {
-                    // SAFETY: H2 - the marker bit keeps `w` non-zero.
-                    let used = unsafe { NonZeroU64::new_unchecked($w) }.trailing_zeros();
-                    // SAFETY: H2 - the batch bound leaves at least 7 bytes before `p` per step,
-                    // so `p` stays inside the stream and H1 holds for the load.
-                    $p = unsafe { $p.sub((used >> 3) as usize) };
-                    // SAFETY: H1, as just said.
-                    $w = unsafe { load($p, used & 7) };
-                };
-            }
             reload!(w0, p0);
             reload!(w1, p1);
             reload!(w2, p2);
             reload!(w3, p3);
         }
     }
-    let ends = [(w0, p0), (w1, p1), (w2, p2), (w3, p3)];
-    for ((s, (w, p)), b) in streams.iter_mut().zip(ends).zip(base) {
-        s.resume(p as usize - b as usize, w.trailing_zeros());
-    }
+    park(streams, base, [(w0, p0), (w1, p1), (w2, p2), (w3, p3)]);
     [d0, d1, d2, d3]
 }
