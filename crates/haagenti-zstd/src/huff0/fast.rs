@@ -55,6 +55,13 @@ fn start(streams: &[BackwardReader<'_>; 4]) -> Option<([*const u8; 4], [*const u
     Some((base, p, w))
 }
 
+/// Steps every stream has input for: 7 bytes before its load position a step (H2); `p >= base`
+/// by H1.
+#[inline(always)]
+fn input_steps(p: [*const u8; 4], base: [*const u8; 4]) -> usize {
+    p.iter().zip(base).map(|(&p, b)| (p as usize - b as usize) / 7).min().unwrap_or(0)
+}
+
 /// Leaves each reader where its stream stopped.
 #[inline(always)]
 fn park(streams: &mut [BackwardReader<'_>; 4], base: [*const u8; 4], ends: [(u64, *const u8); 4]) {
@@ -86,13 +93,7 @@ pub(super) fn decode_4<const K: usize, const LOG: u32>(
 
     let mut done = 0usize;
     loop {
-        // Bytes before each load position; `p >= base` by H1.
-        let room = |p: *const u8, b: *const u8| (p as usize - b as usize) / 7;
-        let steps = ((out_len - done) / K)
-            .min(room(p0, base[0]))
-            .min(room(p1, base[1]))
-            .min(room(p2, base[2]))
-            .min(room(p3, base[3]));
+        let steps = ((out_len - done) / K).min(input_steps([p0, p1, p2, p3], base));
         if steps == 0 {
             break;
         }
@@ -158,16 +159,12 @@ pub(super) fn decode_4_pairs<const K: usize, const LOG: u32>(
 
     let [mut d0, mut d1, mut d2, mut d3] = [0usize; 4];
     loop {
-        let room = |p: *const u8, b: *const u8| (p as usize - b as usize) / 7;
         let out_room = |len: usize, d: usize| (len - d) / (2 * K);
         let steps = out_room(lens[0], d0)
             .min(out_room(lens[1], d1))
             .min(out_room(lens[2], d2))
             .min(out_room(lens[3], d3))
-            .min(room(p0, base[0]))
-            .min(room(p1, base[1]))
-            .min(room(p2, base[2]))
-            .min(room(p3, base[3]));
+            .min(input_steps([p0, p1, p2, p3], base));
         if steps == 0 {
             break;
         }
