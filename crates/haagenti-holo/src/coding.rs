@@ -1,5 +1,6 @@
-//! Byte-level coding shared by the encodings: integer streams as zigzag varints under zstd,
-//! and a little reader for the fragment layouts.
+//! Byte-level coding shared by the encodings: integer streams as zigzag varints under zstd, a
+//! bit sink for raw bits, and a little reader for the fragment layouts. (The range coder is in
+//! [`crate::arith`].)
 
 use alloc::vec::Vec;
 
