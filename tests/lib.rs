@@ -316,3 +316,33 @@ macro_rules! report {
         $r.line(format!($($t)*))
     };
 }
+
+/// Signal-to-noise ratio in dB of a relative L2 error.
+pub fn snr(relative_l2: f64) -> f64 {
+    -20.0 * relative_l2.log10()
+}
+
+/// A one-shot quantizer as a reference point for `values`: the bytes of its payload under
+/// libzstd -19, and its reconstruction.
+pub fn quantized_reference(values: &[f32], scheme: haagenti_hct::QuantScheme) -> (f64, Vec<f32>) {
+    let payload = scheme.quantize(values).expect("quantizable");
+    let bytes = zstd::bulk::compress(&payload, 19).expect("libzstd").len() as f64;
+    (bytes, scheme.dequantize(&payload, values.len() as u64).expect("dequantizable"))
+}
+
+/// A curve of (bytes, value) points at `x`, linear in bytes between points; `None` outside it.
+pub fn linear_at(curve: &[(f64, f64)], x: f64) -> Option<f64> {
+    if x < curve.first()?.0 {
+        return None;
+    }
+    let w = curve.windows(2).find(|w| x <= w[1].0)?;
+    Some(w[0].1 + (x - w[0].0) / (w[1].0 - w[0].0) * (w[1].1 - w[0].1))
+}
+
+/// The residual profile's curve (bytes, SNR in dB) on `asset` with 8 fragments.
+pub fn residual_snr_curve(asset: &haagenti_holo::Asset) -> Vec<(f64, f64)> {
+    use haagenti_holo::{EncodeOptions, Encoding};
+    let opts = EncodeOptions { encoding: Encoding::Residual, fragments: 8, ..Default::default() };
+    let enc = haagenti_holo::encode(asset, &opts).expect("encodable");
+    enc.header.curve.points.iter().map(|p| (p.bytes as f64, snr(p.relative_l2))).collect()
+}

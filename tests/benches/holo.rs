@@ -11,12 +11,10 @@ use std::time::Instant;
 
 use haagenti_hct::{DType, QuantScheme, safetensors};
 use haagenti_holo::{Asset, EncodeOptions, Encoding, PreviewConfig, StreamingDecoder, cosine, encode, relative_l2};
-use haagenti_tests::{PHOTOS, Report, bench_stamp, curve_at, jpeg_curve, minilm_safetensors, photo_asset, report};
-
-/// Signal-to-noise ratio in dB of a relative L2 error.
-fn snr(rel: f64) -> f64 {
-    -20.0 * rel.log10()
-}
+use haagenti_tests::{
+    PHOTOS, Report, bench_stamp, curve_at, jpeg_curve, linear_at, minilm_safetensors, photo_asset, quantized_reference,
+    report, residual_snr_curve, snr,
+};
 
 fn main() {
     let mut r = Report::new("holo");
@@ -66,10 +64,8 @@ fn main() {
         let asset = Asset::tensor(DType::F32, t.shape.clone(), t.data.to_vec()).unwrap();
         let mut refs = Vec::new();
         for s in [QuantScheme::Int8 { group: 64 }, QuantScheme::Int4 { group: 64 }] {
-            let p = s.quantize(&values).unwrap();
-            let bytes = zstd::bulk::compress(&p, 19).unwrap().len();
-            let back = s.dequantize(&p, values.len() as u64).unwrap();
-            refs.push((format!("{s:?}"), bytes as f64, cosine(&values, &back), relative_l2(&values, &back)));
+            let (bytes, back) = quantized_reference(&values, s);
+            refs.push((format!("{s:?}"), bytes, cosine(&values, &back), relative_l2(&values, &back)));
         }
         report!(r, "{tname} {:?}, {} bytes", t.shape, t.data.len());
         report!(r);
@@ -97,13 +93,9 @@ fn main() {
         report!(r);
         // The residual profile at the references' sizes: signal-to-noise ratio, linear in
         // bytes between fragments (each refinement is a bit per weight, 6 dB).
-        let enc = encode(&asset, &EncodeOptions { encoding: Encoding::Residual, fragments: 8, ..Default::default() })
-            .unwrap();
-        let pts: Vec<(f64, f64)> =
-            enc.header.curve.points.iter().map(|p| (p.bytes as f64, snr(p.relative_l2))).collect();
+        let pts = residual_snr_curve(&asset);
         for (name, bytes, _, rel) in &refs {
-            let w = pts.windows(2).find(|w| *bytes <= w[1].0).unwrap();
-            let ours = w[0].1 + (bytes - w[0].0) / (w[1].0 - w[0].0) * (w[1].1 - w[0].1);
+            let ours = linear_at(&pts, *bytes).unwrap();
             report!(
                 r,
                 "At {name}'s {bytes:.0} bytes: {name} {:.2} dB, residual {ours:.2} dB ({:+.2} dB)",

@@ -8,7 +8,10 @@
 
 use haagenti_hct::{DType, QuantScheme, safetensors};
 use haagenti_holo::{Asset, EncodeOptions, Encoding, encode, relative_l2};
-use haagenti_tests::{PHOTOS, curve_at, jpeg_curve, minilm_safetensors, photo_asset};
+use haagenti_tests::{
+    PHOTOS, curve_at, jpeg_curve, linear_at, minilm_safetensors, photo_asset, quantized_reference, residual_snr_curve,
+    snr,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,10 +47,6 @@ fn photos(fragments: u16, quality: f32) {
     println!("worst difference to JPEG: {worst:+.2} dB");
 }
 
-fn snr(rel: f64) -> f64 {
-    -20.0 * rel.log10()
-}
-
 fn weights() {
     let file = minilm_safetensors();
     let st = safetensors::parse(&file).expect("safetensors");
@@ -59,20 +58,12 @@ fn weights() {
         let t = st.tensors.iter().find(|t| t.name == name).expect("tensor");
         let values: Vec<f32> = t.data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
         let asset = Asset::tensor(DType::F32, t.shape.clone(), t.data.to_vec()).expect("tensor");
-        let enc = encode(&asset, &EncodeOptions { encoding: Encoding::Residual, fragments: 8, ..Default::default() })
-            .expect("encodable");
-        let pts: Vec<(f64, f64)> =
-            enc.header.curve.points.iter().map(|p| (p.bytes as f64, snr(p.relative_l2))).collect();
+        let pts = residual_snr_curve(&asset);
         println!("{name}: {}", pts.iter().map(|(b, s)| format!("{b:.0} {s:.2}")).collect::<Vec<_>>().join(" | "));
         for s in [QuantScheme::Int4 { group: 64 }, QuantScheme::Int8 { group: 64 }] {
-            let p = s.quantize(&values).expect("quantizable");
-            let bytes = zstd::bulk::compress(&p, 19).expect("zstd").len() as f64;
-            let rel = relative_l2(&values, &s.dequantize(&p, values.len() as u64).expect("dequantizable"));
-            let ours = pts.windows(2).find(|w| bytes <= w[1].0).map(|w| {
-                let t = ((bytes - w[0].0) / (w[1].0 - w[0].0)).max(0.0);
-                w[0].1 + t * (w[1].1 - w[0].1)
-            });
-            let ours = if bytes < pts[0].0 { None } else { ours };
+            let (bytes, back) = quantized_reference(&values, s);
+            let rel = relative_l2(&values, &back);
+            let ours = linear_at(&pts, bytes);
             println!(
                 "  {s:?}: {bytes:.0} bytes, {:.2} dB; ours at that size: {}",
                 snr(rel),

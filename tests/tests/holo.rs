@@ -7,7 +7,10 @@ use haagenti_holo::{
     Asset, EncodeOptions, Encoded, Encoding, FragmentStore, HoloDecoder, HoloError, Manifest, MemStore, PreviewConfig,
     Pushed, Reconstruction, StreamingDecoder, cosine, encode, psnr, relative_l2,
 };
-use haagenti_tests::{PHOTOS, curve_at, jpeg_curve, minilm_safetensors, photo_asset};
+use haagenti_tests::{
+    PHOTOS, curve_at, jpeg_curve, linear_at, minilm_safetensors, photo_asset, quantized_reference, residual_snr_curve,
+    snr,
+};
 use proptest::prelude::*;
 
 fn photo(name: &str) -> Asset {
@@ -418,11 +421,6 @@ thread_local! {
     static SMALL: Encoded = encode(&astronaut_small(), &opts(Encoding::Spectral, 4)).unwrap();
 }
 
-/// Signal-to-noise ratio in dB of a relative L2 error.
-fn snr(rel: f64) -> f64 {
-    -20.0 * rel.log10()
-}
-
 #[test]
 fn residual_weights_beat_one_shot_int4_and_int8_at_their_sizes() {
     let f32_file = minilm_safetensors();
@@ -432,24 +430,20 @@ fn residual_weights_beat_one_shot_int4_and_int8_at_their_sizes() {
         let values: Vec<f32> = t.data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
         let asset = Asset::tensor(DType::F32, t.shape.clone(), t.data.to_vec()).unwrap();
         let enc = encode(&asset, &opts(Encoding::Residual, 8)).unwrap();
-        let pts: Vec<(f64, f64)> =
-            enc.header.curve.points.iter().map(|p| (p.bytes as f64, snr(p.relative_l2))).collect();
+        let pts = residual_snr_curve(&asset);
         // Plain int4 (asymmetric) and int8 (symmetric), groups of 64, compressed by libzstd at
         // level 19: the one-shot reference points. Ours at the same size, linear in bytes
         // between fragments (each refinement is a bit per weight, 6 dB).
         for s in [haagenti_hct::QuantScheme::Int4 { group: 64 }, haagenti_hct::QuantScheme::Int8 { group: 64 }] {
-            let q = s.quantize(&values).unwrap();
-            let bytes = zstd::bulk::compress(&q, 19).unwrap().len() as f64;
-            let reference = snr(relative_l2(&values, &s.dequantize(&q, values.len() as u64).unwrap()));
+            let (bytes, back) = quantized_reference(&values, s);
+            let reference = snr(relative_l2(&values, &back));
             assert!(pts[0].0 < bytes, "{name}: the first fragment ({} bytes) is larger than {s:?} ({bytes})", pts[0].0);
-            let w = pts.windows(2).find(|w| bytes <= w[1].0).unwrap();
-            let ours = w[0].1 + (bytes - w[0].0) / (w[1].0 - w[0].0) * (w[1].1 - w[0].1);
+            let ours = linear_at(&pts, bytes).unwrap();
             assert!(ours >= reference + 0.5, "{name}: {ours:.2} dB at {bytes} bytes, {s:?} {reference:.2} dB");
         }
         // The first fragment is the int4 quantizer (its scales rounded up to 11 bits).
-        let int4 = haagenti_hct::QuantScheme::Int4 { group: 64 };
-        let q = int4.quantize(&values).unwrap();
-        let int4_snr = snr(relative_l2(&values, &int4.dequantize(&q, values.len() as u64).unwrap()));
+        let (_, back) = quantized_reference(&values, haagenti_hct::QuantScheme::Int4 { group: 64 });
+        let int4_snr = snr(relative_l2(&values, &back));
         assert!((pts[0].1 - int4_snr).abs() < 0.02, "{name}: first fragment {} dB, int4 {int4_snr} dB", pts[0].1);
         // Each refinement halves the error and costs one bit per weight.
         for w in enc.header.curve.points[..7].windows(2) {
