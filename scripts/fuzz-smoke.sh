@@ -19,7 +19,7 @@ cargo fuzz build -s none
 for target in $(cargo fuzz list); do
   corpus="fuzz/corpus/$target"
   mkdir -p "$corpus"
-  cp -n ../shared/testdata/zstd/decodecorpus/*.zst ../shared/testdata/zstd/golden-decompression/*.zst "$corpus"/ 2>/dev/null || true
+  cp -n tests/data/zstd/decodecorpus/*.zst tests/data/zstd/golden-decompression/*.zst "$corpus"/ 2>/dev/null || true
   cp -n fuzz/regressions/"$target"/* "$corpus"/ 2>/dev/null || true
   cp -n fuzz/seeds/"$target"/* "$corpus"/ 2>/dev/null || true
   echo "[fuzz] $target for ${seconds}s"

@@ -73,7 +73,7 @@ if [ "$mode" = test ]; then
   minilm="$HOME/.cache/haagenti/minilm"
   if [ ! -s "$minilm/model.safetensors" ]; then
     say "fetching MiniLM weights into $minilm"
-    bash "$root/../shared/scripts/fetch-minilm.sh" "$minilm" >/dev/null
+    bash "$root/scripts/fetch-minilm.sh" "$minilm" >/dev/null
   fi
 fi
 say "ready"

@@ -6,13 +6,13 @@ use std::path::PathBuf;
 mod oracle;
 pub use oracle::{zstd_agrees_with_libzstd, zstd_stream_compression_round_trips, zstd_streaming_agrees};
 
-/// The shared test data folder (`../shared/testdata` beside the clone).
+/// The test data folder (`tests/data`, see its README).
 ///
 /// # Panics
 /// With a clear message when the folder is missing.
 pub fn testdata() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata");
-    assert!(dir.is_dir(), "test data missing at {}: lay shared/ beside the clone", dir.display());
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data");
+    assert!(dir.is_dir(), "test data missing at {}: see tests/data/README.md", dir.display());
     dir
 }
 
@@ -152,7 +152,7 @@ pub fn minilm_path() -> PathBuf {
 pub fn minilm_f32_and_bf16() -> (Vec<u8>, Vec<u8>) {
     let path = minilm_path();
     let file = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("{}: {e}; fetch it with ../shared/scripts/fetch-minilm.sh ~/.cache/haagenti/minilm", path.display())
+        panic!("{}: {e}; fetch it with scripts/fetch-minilm.sh ~/.cache/haagenti/minilm", path.display())
     });
     let header_len = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
     let data = file[8 + header_len..].to_vec();
@@ -161,7 +161,7 @@ pub fn minilm_f32_and_bf16() -> (Vec<u8>, Vec<u8>) {
     (data, bf16)
 }
 
-/// A photo from shared/testdata/images decoded to raw 8-bit RGB.
+/// A photo from tests/data/images decoded to raw 8-bit RGB.
 pub fn photo_rgb(name: &str) -> Vec<u8> {
     let img = image::load_from_memory(&read(&format!("images/{name}"))).expect("decodable image");
     img.to_rgb8().into_raw()
@@ -174,7 +174,7 @@ pub fn photo_rgb(name: &str) -> Vec<u8> {
 pub fn minilm_safetensors() -> Vec<u8> {
     let path = minilm_path();
     std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("{}: {e}; fetch it with ../shared/scripts/fetch-minilm.sh ~/.cache/haagenti/minilm", path.display())
+        panic!("{}: {e}; fetch it with scripts/fetch-minilm.sh ~/.cache/haagenti/minilm", path.display())
     })
 }
 
@@ -221,7 +221,7 @@ pub fn safetensors_converted(f32_file: &[u8], dtype: &str) -> Vec<u8> {
 
 pub use haagenti_hct::{f32_to_bf16, f32_to_f16};
 
-/// A photo from shared/testdata/images as a HoloTensor asset: gray photos as 1 channel,
+/// A photo from tests/data/images as a HoloTensor asset: gray photos as 1 channel,
 /// colour ones as RGB.
 pub fn photo_asset(name: &str) -> haagenti_holo::Asset {
     let img = image::load_from_memory(&read(&format!("images/{name}"))).expect("decodable image");
@@ -234,7 +234,7 @@ pub fn photo_asset(name: &str) -> haagenti_holo::Asset {
     }
 }
 
-/// The photos of shared/testdata/images.
+/// The photos of tests/data/images.
 pub const PHOTOS: [&str; 5] = ["astronaut.png", "camera.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg"];
 
 /// (bytes, PSNR) of one-shot JPEG (the `image` crate's encoder) at qualities 5, 10, ..., 95.

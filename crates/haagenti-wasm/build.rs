@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::path::PathBuf;
 
 fn main() {
-    let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../../../shared/testdata/zstd");
+    let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../../tests/data/zstd");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut code = String::from(
         "/// (name, frame, original) for every reference vector.\npub(crate) const VECTORS: &[(&str, &[u8], &[u8])] = &[\n",

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-static GOLDEN: &[u8] = include_bytes!("../../../shared/testdata/zstd/golden-dictionaries/http-dict-missing-symbols");
+static GOLDEN: &[u8] = include_bytes!("../../tests/data/zstd/golden-dictionaries/http-dict-missing-symbols");
 
 fuzz_target!(|data: &[u8]| {
     let [level, split, rest @ ..] = data else { return };

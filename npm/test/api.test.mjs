@@ -5,9 +5,9 @@ import { test } from "node:test";
 
 import * as haagenti from "haagenti";
 
-const sample = await readFile(new URL("../../../shared/testdata/corpus/alice29.txt", import.meta.url));
+const sample = await readFile(new URL("../../tests/data/corpus/alice29.txt", import.meta.url));
 const rleFrame = await readFile(
-  new URL("../../../shared/testdata/zstd/golden-decompression/rle-first-block.zst", import.meta.url),
+  new URL("../../tests/data/zstd/golden-decompression/rle-first-block.zst", import.meta.url),
 );
 
 test("using the codecs before init throws a clear error", () => {

@@ -8,7 +8,7 @@ import * as haagenti from "haagenti";
 
 import { psnr, readPng } from "../test-support/png.mjs";
 
-const photo = readPng(await readFile(new URL("../../../shared/testdata/images/chelsea.png", import.meta.url)));
+const photo = readPng(await readFile(new URL("../../tests/data/images/chelsea.png", import.meta.url)));
 
 test("a photo streams in any order with a preview per fragment", async () => {
   await haagenti.init();

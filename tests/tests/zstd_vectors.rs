@@ -1,4 +1,4 @@
-//! The reference implementation's test vectors (shared/testdata/zstd), one-shot and streamed.
+//! The reference implementation's test vectors (tests/data/zstd), one-shot and streamed.
 
 use haagenti_tests::testdata;
 use haagenti_zstd::{DecoderConfig, StreamDecoder, decompress};

@@ -20,8 +20,8 @@ fn scratch(tag: &str) -> PathBuf {
 }
 
 fn corpus(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/corpus").join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (see shared/testdata/README.md)", path.display()))
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/corpus").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (see tests/data/README.md)", path.display()))
 }
 
 #[test]
@@ -70,7 +70,7 @@ fn bad_input_fails_with_one_line_and_no_output_file() {
     let dir = scratch("bad");
     let gz = Command::new("gzip")
         .arg("-c")
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/corpus/alice29.txt"))
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/corpus/alice29.txt"))
         .output()
         .unwrap()
         .stdout;
@@ -223,7 +223,7 @@ fn minilm() -> PathBuf {
     let path = PathBuf::from(home).join(".cache/haagenti/minilm/model.safetensors");
     assert!(
         path.is_file(),
-        "{}: fetch it with ../shared/scripts/fetch-minilm.sh ~/.cache/haagenti/minilm",
+        "{}: fetch it with scripts/fetch-minilm.sh ~/.cache/haagenti/minilm",
         path.display()
     );
     path
@@ -266,7 +266,7 @@ fn tensor_pack_unpack_is_bit_exact_and_inspect_prints_the_table() {
 #[test]
 fn holo_encode_decode_and_curve() {
     let dir = scratch("holo");
-    let photo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/images/chelsea.png");
+    let photo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/images/chelsea.png");
     let p = photo.to_str().unwrap();
     ok(&haagenti(&["holo", "encode", p, "--fragments", "6", "-o", "cat"], &dir));
     let manifest = std::fs::read_to_string(dir.join("cat/manifest.json")).unwrap();

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use haagenti_codec::{Codec, CodecError, Format, Level, Limits};
 
 fn corpus() -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/corpus");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/corpus");
     let entries = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("test corpus missing at {}: {e} (see shared/testdata/README.md)", dir.display()));
+        .unwrap_or_else(|e| panic!("test corpus missing at {}: {e} (see tests/data/README.md)", dir.display()));
     let mut files: Vec<_> = entries
         .map(|e| {
             let p = e.unwrap().path();
@@ -88,7 +88,7 @@ fn lz4_frames_agree_with_the_c_lz4_cli() {
 }
 
 fn corpus_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/corpus").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/corpus").join(name)
 }
 
 #[test]

@@ -6,9 +6,9 @@ use haagenti_wasm::{compress, decode_health_response, decompress, decompress_for
 use wasm_bindgen_test::*;
 
 /// The embedded sample: a real text from the Canterbury corpus.
-const SAMPLE: &[u8] = include_bytes!("../../../../../shared/testdata/corpus/alice29.txt");
+const SAMPLE: &[u8] = include_bytes!("../../../../tests/data/corpus/alice29.txt");
 /// Reference zstd output with an RLE first block (from the reference test vectors).
-const RLE_FRAME: &[u8] = include_bytes!("../../../../../shared/testdata/zstd/golden-decompression/rle-first-block.zst");
+const RLE_FRAME: &[u8] = include_bytes!("../../../../tests/data/zstd/golden-decompression/rle-first-block.zst");
 
 #[wasm_bindgen_test]
 fn sample_round_trips_through_every_writable_format() {
