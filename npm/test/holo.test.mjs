@@ -63,6 +63,35 @@ test("corrupted, foreign and duplicate fragments", async () => {
   assert.throws(() => haagenti.holoEncodeImage(pixels.subarray(1), width, height, channels), Error);
 });
 
+/** Fragment 0 of another asset (its id changed) whose payload is empty, with a valid checksum. */
+function forgedFirst(genuine) {
+  const headerLen = new DataView(genuine.buffer, genuine.byteOffset).getUint32(7, true);
+  // magic, version, index, header length, header, then an empty payload.
+  const body = new Uint8Array(11 + headerLen + 4);
+  body.set(genuine.subarray(0, 11 + headerLen));
+  body[11] ^= 1;
+  const sum = haagenti.fragmentId(body).match(/../g).map((h) => parseInt(h, 16));
+  const forged = new Uint8Array(body.length + 32);
+  forged.set(body);
+  forged.set(sum, body.length);
+  return forged;
+}
+
+test("a forged first fragment does not lock the stream to its header", async () => {
+  await haagenti.init();
+  const { width, height, channels, pixels } = photo;
+  const fragments = haagenti.holoEncodeImage(pixels, width, height, channels, { fragments: 8, encoding: "residual" });
+  const stream = haagenti.holoStream();
+  assert.throws(() => stream.push(forgedFirst(fragments[0]), 0), (e) => e instanceof Error && /corrupt/i.test(e.message));
+  assert.equal(stream.fragmentCount, undefined);
+  assert.equal(stream.received, 0);
+  assert.equal(stream.curve(), undefined);
+  for (const [i, f] of fragments.entries()) stream.push(f, i + 1);
+  assert.equal(stream.received, 8);
+  assert.ok(stream.complete);
+  assert.deepEqual(stream.reconstruct().pixels, pixels);
+});
+
 test("an HCT file that is not one throws", async () => {
   await haagenti.init();
   assert.throws(() => haagenti.openHct(new Uint8Array(100)), Error);

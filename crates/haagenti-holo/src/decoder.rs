@@ -68,31 +68,33 @@ impl HoloDecoder {
     }
 
     /// Verifies and adds one fragment.
+    ///
+    /// The first fragment's header is adopted only once its payload has decoded: a first
+    /// fragment that fails (a forgery with a valid checksum, say) leaves the decoder as new, so
+    /// it cannot lock the decoder to another asset.
     pub fn push(&mut self, bytes: &[u8]) -> Result<Pushed, HoloError> {
         let f = Fragment::parse(bytes)?;
-        match &self.header {
+        let i = usize::from(f.index);
+        match &mut self.state {
             Some(_) if f.header_bytes != self.header_bytes => return Err(HoloError::OtherAsset),
-            Some(_) => {}
+            Some(_) if self.received[i] => return Ok(Pushed::Duplicate { index: f.index }),
+            // Each encoding decodes a payload completely before storing any of it, so a
+            // payload that fails leaves the state as it was.
+            Some(state) => state.add(i, &f.payload)?,
             None => {
                 let h = &f.header;
                 let samples = h.kind.samples();
                 if samples > self.max_samples {
                     return Err(HoloError::TooLarge { samples, limit: self.max_samples });
                 }
-                let state = State::new(h.encoding, &h.kind, h.fragment_count, &h.params)?;
+                let mut state = State::new(h.encoding, &h.kind, h.fragment_count, &h.params)?;
+                state.add(i, &f.payload)?;
                 self.state = Some(state);
                 self.received = vec![false; usize::from(h.fragment_count)];
-                self.header_bytes = f.header_bytes.clone();
-                self.header = Some(f.header.clone());
+                self.header_bytes = f.header_bytes;
+                self.header = Some(f.header);
             }
         }
-        let i = usize::from(f.index);
-        if self.received[i] {
-            return Ok(Pushed::Duplicate { index: f.index });
-        }
-        // Each encoding decodes a payload completely before storing any of it, so a payload
-        // that fails leaves the state as it was.
-        self.state.as_mut().expect("set with the header").add(i, &f.payload)?;
         self.received[i] = true;
         self.bytes += bytes.len() as u64;
         Ok(Pushed::Accepted { index: f.index })
@@ -294,4 +296,71 @@ fn downscale(w: u32, h: u32, c: usize, data: Vec<u8>, max: u32) -> (u32, u32, Ve
         }
     }
     (w2, h2, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::format;
+
+    use super::*;
+    use crate::asset::Asset;
+    use crate::{EncodeOptions, Encoding, encode};
+
+    /// A 24x16 RGB gradient and its fragments.
+    fn small(encoding: Encoding, fragments: u16) -> (Asset, Vec<Vec<u8>>) {
+        let pixels = (0..24 * 16 * 3).map(|i| (i * 7 % 251) as u8).collect();
+        let asset = Asset::image(24, 16, 3, pixels).unwrap();
+        let enc = encode(&asset, &EncodeOptions { encoding, fragments, ..Default::default() }).unwrap();
+        (asset, enc.fragments)
+    }
+
+    /// Fragment 0 of another asset (its id changed), with a valid checksum and a payload that
+    /// does not decode.
+    fn forged_first(genuine: &[u8]) -> Vec<u8> {
+        let f = Fragment::parse(genuine).unwrap();
+        let mut header = f.header_bytes.clone();
+        header[0] ^= 1;
+        Fragment::build(f.index, &header, &[1, 2, 3])
+    }
+
+    #[test]
+    fn a_bad_first_fragment_changes_nothing() {
+        for encoding in Encoding::ALL {
+            let (asset, fragments) = small(encoding, 4);
+            let forged = forged_first(&fragments[0]);
+            let mut d = HoloDecoder::new();
+            let fresh = format!("{d:?}");
+            assert!(d.push(&forged).is_err(), "{encoding:?}");
+            assert_eq!(format!("{d:?}"), fresh, "{encoding:?}: state kept from a refused fragment");
+            assert!(d.header().is_none());
+            for f in &fragments {
+                assert!(matches!(d.push(f), Ok(Pushed::Accepted { .. })), "{encoding:?}");
+            }
+            assert!(d.is_complete());
+            let mut all = HoloDecoder::new();
+            for f in &fragments {
+                all.push(f).unwrap();
+            }
+            assert_eq!(d.reconstruct().unwrap(), all.reconstruct().unwrap(), "{encoding:?}");
+            if matches!(encoding, Encoding::Residual | Encoding::LowRank) {
+                let Reconstruction::Image { pixels, .. } = d.reconstruct().unwrap() else { unreachable!() };
+                assert_eq!(pixels, asset.content(), "{encoding:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_streaming_decoder_keeps_nothing_of_a_refused_fragment() {
+        let (_, fragments) = small(Encoding::Spectral, 3);
+        let forged = forged_first(&fragments[0]);
+        let mut s = StreamingDecoder::with_preview(PreviewConfig { preview_interval_ms: 100, ..Default::default() });
+        let fresh = format!("{s:?}");
+        assert!(s.push(&forged, 0).is_err());
+        assert_eq!(format!("{s:?}"), fresh);
+        // The first genuine fragment makes the first preview, as in a fresh decoder.
+        assert!(s.push(&fragments[1], 50).unwrap().is_some());
+        assert!(s.push(&fragments[0], 60).unwrap().is_none());
+        assert!(s.push(&fragments[2], 70).unwrap().is_some(), "the last fragment always previews");
+        assert!(s.decoder().is_complete());
+    }
 }
