@@ -21,6 +21,11 @@ pub enum HoloError {
     NoFragments,
     /// A store failed (for example an I/O error behind [`FragmentStore`](crate::FragmentStore)).
     Store(String),
+    /// A fragment or asset id that is not 64 hex digits (the BLAKE3 hash ids are).
+    InvalidId {
+        /// Its length in bytes.
+        len: usize,
+    },
     /// An asset larger than the decoder accepts ([`HoloDecoder::with_max_samples`](crate::HoloDecoder::with_max_samples)).
     TooLarge {
         /// Samples (pixels times channels, or tensor elements) the fragment declares.
@@ -40,6 +45,7 @@ impl fmt::Display for HoloError {
             HoloError::InvalidInput(msg) => write!(f, "cannot encode: {msg}"),
             HoloError::NoFragments => write!(f, "no fragment received yet"),
             HoloError::Store(msg) => write!(f, "fragment store: {msg}"),
+            HoloError::InvalidId { len } => write!(f, "an id is 64 hex digits, not these {len} bytes"),
             HoloError::TooLarge { samples, limit } => {
                 write!(f, "asset of {samples} samples passes this decoder's limit of {limit}")
             }

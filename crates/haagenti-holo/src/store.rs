@@ -13,9 +13,11 @@ use crate::{Encoded, HoloError};
 
 /// Where fragments live: a directory (the CLI's and the server's), memory, or a remote store.
 pub trait FragmentStore {
-    /// The bytes stored under `id`, if any.
+    /// The bytes stored under `id`, if any; [`HoloError::InvalidId`] unless `id` is 64 hex
+    /// digits (implementations check it, as [`shard_path`] does).
     fn get(&self, id: &str) -> Result<Option<Vec<u8>>, HoloError>;
-    /// Stores `bytes` under `id` (the caller has checked `id` is their hash).
+    /// Stores `bytes` under `id` (the caller has checked `id` is their hash);
+    /// [`HoloError::InvalidId`] unless `id` is 64 hex digits.
     fn put_new(&mut self, id: &str, bytes: &[u8]) -> Result<(), HoloError>;
 
     /// Stores a fragment under its content id and returns the id. A fragment already stored
@@ -43,18 +45,31 @@ pub struct MemStore {
 
 impl FragmentStore for MemStore {
     fn get(&self, id: &str) -> Result<Option<Vec<u8>>, HoloError> {
-        Ok(self.fragments.get(id).cloned())
+        Ok(self.fragments.get(checked_id(id)?).cloned())
     }
 
     fn put_new(&mut self, id: &str, bytes: &[u8]) -> Result<(), HoloError> {
-        self.fragments.insert(id.to_string(), bytes.to_vec());
+        self.fragments.insert(checked_id(id)?.to_string(), bytes.to_vec());
         Ok(())
     }
 }
 
-/// The path of fragment `id` in a sharded directory: `ab/abcdef...` (first two hex digits).
-pub fn shard_path(id: &str) -> String {
-    alloc::format!("{}/{id}", &id[..2.min(id.len())])
+/// An id as [`Fragment::id`] writes it: 64 hex digits. Ids come from manifests and requests,
+/// so every function that takes one checks it (a store path built from `../..` would leave
+/// the store).
+fn checked_id(id: &str) -> Result<&str, HoloError> {
+    if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(id)
+    } else {
+        Err(HoloError::InvalidId { len: id.len() })
+    }
+}
+
+/// The path of fragment `id` in a sharded directory: `ab/abcdef...` (first two hex digits);
+/// [`HoloError::InvalidId`] unless `id` is 64 hex digits.
+pub fn shard_path(id: &str) -> Result<String, HoloError> {
+    let id = checked_id(id)?;
+    Ok(alloc::format!("{}/{id}", &id[..2]))
 }
 
 /// An asset's manifest: its header fields, quality curve and fragment ids in index order.
@@ -157,10 +172,7 @@ impl Manifest {
             .and_then(Value::as_array)
             .ok_or(bad("manifest fragments"))?
             .iter()
-            .map(|f| match f.as_str() {
-                Some(id) if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(id.to_string()),
-                _ => Err(bad("fragment id")),
-            })
+            .map(|f| f.as_str().and_then(|id| checked_id(id).ok()).map(str::to_string).ok_or(bad("fragment id")))
             .collect::<Result<Vec<_>, _>>()?;
         let points = v
             .get("curve")
@@ -179,11 +191,46 @@ impl Manifest {
         let max_error = v.get("max_error").and_then(Value::as_f64).ok_or(bad("max_error"))?;
         Ok(Manifest {
             name: v.get("name").and_then(Value::as_str).unwrap_or("").to_string(),
-            asset_id: s("asset_id")?.to_string(),
+            asset_id: checked_id(s("asset_id")?).map_err(|_| bad("asset id"))?.to_string(),
             encoding,
             kind,
             fragments,
             curve: QualityCurve { points, max_error },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_that_are_not_64_hex_digits_are_errors() {
+        let good = Fragment::id(b"fragment");
+        assert_eq!(shard_path(&good).unwrap(), alloc::format!("{}/{good}", &good[..2]));
+        let mut store = MemStore::default();
+        for bad in ["", "a", "aé", "é", "../../etc/passwd", "zz", &good[..63], &alloc::format!("{good}0")] {
+            assert!(matches!(shard_path(bad), Err(HoloError::InvalidId { .. })), "{bad:?}");
+            assert!(store.get(bad).is_err(), "{bad:?}");
+            assert!(store.put_new(bad, b"x").is_err(), "{bad:?}");
+        }
+        assert!(store.fragments.is_empty());
+        let json = Manifest::from_json("{}").unwrap_err();
+        assert!(matches!(json, HoloError::Corrupt(_)));
+    }
+
+    #[test]
+    fn a_manifest_with_a_bad_asset_id_is_refused() {
+        let m = Manifest {
+            name: String::new(),
+            asset_id: "0".repeat(64),
+            encoding: Encoding::Residual,
+            kind: AssetKind::Image { width: 1, height: 1, channels: 1 },
+            fragments: alloc::vec![Fragment::id(b"f")],
+            curve: QualityCurve::default(),
+        };
+        assert_eq!(Manifest::from_json(&m.to_json()).unwrap(), m);
+        let bad = Manifest { asset_id: "../x".into(), ..m };
+        assert!(Manifest::from_json(&bad.to_json()).is_err());
     }
 }
