@@ -45,6 +45,7 @@ mod coefs;
 mod decoder;
 mod error;
 mod math;
+mod planes;
 mod quality;
 mod schemes;
 mod spectral;

@@ -10,11 +10,9 @@ use crate::arith::{Bit, Coder, Decoder, Encoder, IntModel};
 use crate::asset::{Asset, AssetKind, Encoding, Reconstruction, bytes_of, element_to_f32, elements_of, f32_to_element};
 use crate::coding::{BitSink, MAX_SECTION, Reader, Varints, pack, put_varint, unpack};
 use crate::math::{SplitMix, hadamard_forward, hadamard_inverse, truncated_svd};
+use crate::planes::{Encoded, from_planes, quantize, tensor_step, to_u8};
 use crate::spectral::{self, Spectral};
 use crate::{EncodeOptions, HoloError};
-
-/// Parameters and payloads of an encoded asset.
-pub(crate) type Encoded = (Vec<u8>, Vec<Vec<u8>>);
 
 pub(crate) fn encode(asset: &Asset, o: &EncodeOptions) -> Result<Encoded, HoloError> {
     let n = usize::from(o.fragments);
@@ -80,38 +78,6 @@ impl State {
     }
 }
 
-/// The reconstruction of f32 planes: images rounded and clamped, tensors converted.
-pub(crate) fn from_planes(kind: &AssetKind, planes: &[Vec<f32>]) -> Reconstruction {
-    match kind {
-        AssetKind::Image { width, height, channels } => {
-            let pixels = match planes {
-                [r, g, b] => {
-                    let mut pixels = vec![0u8; r.len() * 3];
-                    for (((p, &r), &g), &b) in pixels.chunks_exact_mut(3).zip(r).zip(g).zip(b) {
-                        p.copy_from_slice(&[to_u8(r), to_u8(g), to_u8(b)]);
-                    }
-                    pixels
-                }
-                _ => planes[0].iter().map(|&v| to_u8(v)).collect(),
-            };
-            debug_assert_eq!(pixels.len() as u64, u64::from(*width) * u64::from(*height) * u64::from(*channels));
-            Reconstruction::Image { width: *width, height: *height, channels: *channels, pixels }
-        }
-        AssetKind::Tensor { dtype, shape } => {
-            let elements: Vec<u32> = planes[0].iter().map(|&v| f32_to_element(*dtype, v)).collect();
-            let values = elements.iter().map(|&e| element_to_f32(*dtype, e)).collect();
-            Reconstruction::Tensor { dtype: *dtype, shape: shape.clone(), values, data: bytes_of(*dtype, &elements) }
-        }
-    }
-}
-
-/// A sample rounded to the nearest 8-bit value (halves up), clamped (`as` saturates, and
-/// takes NaN to 0).
-#[inline(always)]
-pub(crate) fn to_u8(v: f32) -> u8 {
-    (v + 0.5) as u8
-}
-
 /// A reconstruction from raw element bit patterns (exact).
 fn from_elements(kind: &AssetKind, elements: &[u32]) -> Reconstruction {
     match kind {
@@ -128,21 +94,6 @@ fn from_elements(kind: &AssetKind, elements: &[u32]) -> Reconstruction {
             data: bytes_of(*dtype, elements),
         },
     }
-}
-
-fn rms(v: &[f32]) -> f32 {
-    let s: f64 = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
-    (libm::sqrt(s / v.len().max(1) as f64) as f32).max(f32::MIN_POSITIVE)
-}
-
-/// Uniform quantization step for tensor values at `quality` (1..=100): a quarter of the RMS at
-/// 50, halving every 10 points above.
-pub(crate) fn tensor_step(values: &[f32], quality: f32) -> f32 {
-    rms(values) * 0.25 * libm::powf(2.0, -(quality - 50.0) / 10.0)
-}
-
-pub(crate) fn quantize(v: f32, step: f32) -> i32 {
-    libm::roundf(v / step).clamp(-1e9, 1e9) as i32
 }
 
 // ---------------------------------------------------------------------------------------------

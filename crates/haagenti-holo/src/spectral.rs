@@ -8,7 +8,7 @@ use crate::asset::{Asset, AssetKind, Reconstruction};
 use crate::coding::{Reader, put_bytes};
 use crate::coefs::{self, Grid};
 use crate::math::{Dct8, ZIGZAG};
-use crate::schemes::{Encoded, from_planes, quantize, tensor_step, to_u8};
+use crate::planes::{Encoded, from_planes, quantize, tensor_step, to_u8};
 use crate::{EncodeOptions, HoloError};
 
 /// JPEG's luminance and chrominance quantization tables (ITU T.81 Annex K), row-major.
