@@ -50,6 +50,12 @@ pub enum HctError {
     InvalidInput(String),
     /// A `.safetensors` file that does not follow its format.
     Safetensors(String),
+    /// Memory for `bytes` more bytes could not be had (the tensor is real but too large for
+    /// this machine, or for a 32-bit address space).
+    OutOfMemory {
+        /// The bytes asked for.
+        bytes: u64,
+    },
     /// The byte source failed (for example an I/O error behind [`ByteSource`](crate::ByteSource)).
     Source(String),
 }
@@ -68,6 +74,7 @@ impl fmt::Display for HctError {
             HctError::Codec(msg) => write!(f, "HCT block does not decode: {msg}"),
             HctError::InvalidInput(msg) => write!(f, "cannot store tensor: {msg}"),
             HctError::Safetensors(msg) => write!(f, "invalid safetensors file: {msg}"),
+            HctError::OutOfMemory { bytes } => write!(f, "cannot allocate {bytes} bytes for an HCT tensor"),
             HctError::Source(msg) => write!(f, "reading the HCT source failed: {msg}"),
         }
     }

@@ -295,33 +295,49 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Positions of the index entries in name order, for lookups by binary search.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Lookup {
+    pub tensors: Vec<usize>,
+    pub metadata: Vec<usize>,
+}
+
+/// The positions `0..n` ordered by `key`, or `None` if two keys are equal. Sorting keeps
+/// this O(n log n): an index may hold a million names.
+pub(crate) fn sorted_unique<'a>(n: usize, key: impl Fn(usize) -> &'a str) -> Option<Vec<usize>> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
+    order.windows(2).all(|w| key(w[0]) != key(w[1])).then_some(order)
+}
+
 /// Decodes and validates the index of a file whose data lies in
 /// `PREAMBLE_LEN..index_offset`.
-pub(crate) fn read_index(b: &[u8], index_offset: u64, limits: &Limits) -> Result<Index, HctError> {
+pub(crate) fn read_index(b: &[u8], index_offset: u64, limits: &Limits) -> Result<(Index, Lookup), HctError> {
     let mut c = Cursor { b, pos: 0 };
-    let mut index = Index::default();
+    // Counts are checked against the bytes left, so these reserves are bounded by the index.
     let meta_count = c.count("metadata entries", limits.max_tensors, 16)?;
+    let mut metadata = Vec::with_capacity(meta_count as usize);
     for _ in 0..meta_count {
         let k = c.string("metadata key length", limits.max_name_len)?;
         let v = c.bytes("metadata value length", limits.max_metadata_len)?.to_vec();
-        if index.metadata.iter().any(|(key, _)| *key == k) {
-            return Err(HctError::Corrupt { what: "duplicate metadata key" });
-        }
-        index.metadata.push((k, v));
+        metadata.push((k, v));
     }
     let tensor_count = c.count("tensor count", limits.max_tensors, 8 + 8 + 1 + 8 + 8 + 8 + 8)?;
+    let mut tensors = Vec::with_capacity(tensor_count as usize);
     for _ in 0..tensor_count {
-        let t = read_tensor(&mut c, limits)?;
-        if index.tensors.iter().any(|o| o.name == t.name) {
-            return Err(HctError::Corrupt { what: "duplicate tensor name" });
-        }
-        index.tensors.push(t);
+        tensors.push(read_tensor(&mut c, limits)?);
     }
     if c.pos != b.len() {
         return Err(HctError::Corrupt { what: "bytes after the index's last tensor" });
     }
-    check_blocks(&index.tensors, index_offset)?;
-    Ok(index)
+    let lookup = Lookup {
+        metadata: sorted_unique(metadata.len(), |i| metadata[i].0.as_str())
+            .ok_or(HctError::Corrupt { what: "duplicate metadata key" })?,
+        tensors: sorted_unique(tensors.len(), |i| tensors[i].name.as_str())
+            .ok_or(HctError::Corrupt { what: "duplicate tensor name" })?,
+    };
+    check_blocks(&tensors, index_offset)?;
+    Ok((Index { metadata, tensors }, lookup))
 }
 
 fn read_tensor(c: &mut Cursor<'_>, limits: &Limits) -> Result<TensorInfo, HctError> {

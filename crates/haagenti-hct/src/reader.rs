@@ -5,8 +5,8 @@ use alloc::vec::Vec;
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::format::{self, Index, Limits, PREAMBLE_LEN, Preamble, TensorInfo};
-use crate::{BlockCodec, DType, HctError};
+use crate::format::{self, Index, Limits, Lookup, PREAMBLE_LEN, Preamble, TensorInfo};
+use crate::{BlockCodec, HctError, f32_values};
 
 /// Random-access bytes: a slice in memory, or a file behind `read_at` (the CLI's).
 pub trait ByteSource {
@@ -73,28 +73,72 @@ impl ByteSource for Vec<u8> {
 }
 
 /// Buffers reused from block to block while a tensor is read.
+#[derive(Default)]
 struct Scratch {
-    zstd: haagenti_zstd::Decompressor,
+    zstd: ZstdSlot,
     stored: Vec<u8>,
     decoded: Vec<u8>,
 }
 
-impl Scratch {
-    /// Buffers for the blocks of `t`. Our writer's frames never ask for a window past their
-    /// content (rounded up to a power of two, at least 1 KiB) and no block decodes to more
-    /// than the block size: larger requests are refused before anything is allocated.
-    fn new(t: &TensorInfo) -> Self {
-        let config = haagenti_zstd::DecoderConfig {
-            max_output_size: t.block_size as usize,
-            max_window_size: t.block_size.next_power_of_two().max(1 << 10),
-        };
-        Scratch { zstd: haagenti_zstd::Decompressor::new(config), stored: Vec::new(), decoded: Vec::new() }
+/// A zstd decoder kept while the output limit it was made with stays the same.
+#[derive(Default)]
+struct ZstdSlot {
+    decoder: Option<haagenti_zstd::Decompressor>,
+    limit: usize,
+}
+
+impl ZstdSlot {
+    /// A zstd decoder for blocks of `t` that may decode to at most `limit` bytes. Our writer's
+    /// frames never ask for a window past their content (rounded up to a power of two, at
+    /// least 1 KiB), and the decoder reserves no more than `limit` for a frame's declared
+    /// size: larger requests are refused before anything is allocated.
+    fn get(&mut self, t: &TensorInfo, limit: usize) -> &mut haagenti_zstd::Decompressor {
+        if self.limit != limit {
+            self.decoder = None;
+            self.limit = limit;
+        }
+        self.decoder.get_or_insert_with(|| {
+            haagenti_zstd::Decompressor::new(haagenti_zstd::DecoderConfig {
+                max_output_size: limit,
+                max_window_size: t.block_size.next_power_of_two().max(1 << 10),
+            })
+        })
     }
 }
 
-/// Payload bytes reserved up front for a tensor; past this the output grows as blocks decode
-/// (an index may claim any size up to the limits, so the claim alone never allocates more).
-const RESERVE_CAP: u64 = 1 << 30;
+/// The most bytes `stored_len` stored bytes of `codec` can decode to, so that what a reader
+/// allocates follows the bytes present, not the sizes an index declares. A stored block is its
+/// payload. An LZ4 sequence of `k` match-length bytes (3 + `k` input bytes) gives at most
+/// 19 + 255 `k` bytes, never more than 255 per input byte. A zstd RLE block of 4 bytes (a
+/// 3-byte header and its byte) gives up to 2 MiB (its 21-bit size; the decoder takes RLE
+/// blocks past the 128 KiB block maximum, as the reference decoder does), the most of any
+/// block: 512 Ki bytes per input byte.
+pub(crate) fn max_decoded_len(codec: BlockCodec, stored_len: u64) -> u64 {
+    stored_len.saturating_mul(match codec {
+        BlockCodec::Store => 1,
+        BlockCodec::Lz4 => 255,
+        BlockCodec::Zstd => ZSTD_EXPANSION,
+    })
+}
+
+/// [`max_decoded_len`] of one zstd byte.
+pub(crate) const ZSTD_EXPANSION: u64 = 1 << 19;
+
+/// The most payload bytes the stored blocks of `t` can decode to: its declared length when
+/// they can hold it, less when they cannot (a forged index, which decoding then refuses).
+pub(crate) fn payload_bound(t: &TensorInfo) -> u64 {
+    let present = t.blocks.iter().fold(0u64, |n, b| n.saturating_add(max_decoded_len(t.codec, b.stored_len)));
+    t.raw_len.min(present)
+}
+
+/// Reserves room for `additional` more bytes in `out`, as an error when memory is short
+/// (a wasm32 module has 4 GiB at most).
+pub(crate) fn try_reserve(out: &mut Vec<u8>, additional: u64) -> Result<(), HctError> {
+    usize::try_from(additional)
+        .ok()
+        .and_then(|n| out.try_reserve(n).ok())
+        .ok_or(HctError::OutOfMemory { bytes: additional })
+}
 
 /// An open HCT file: the index is read and checked at [`open`](Self::open); tensor data is
 /// read, checked and decompressed when asked for.
@@ -102,6 +146,7 @@ const RESERVE_CAP: u64 = 1 << 30;
 pub struct HctReaderV2<S> {
     src: S,
     index: Index,
+    lookup: Lookup,
     limits: Limits,
 }
 
@@ -119,13 +164,16 @@ impl<S: ByteSource> HctReaderV2<S> {
         let n = (len.min(PREAMBLE_LEN as u64)) as usize;
         src.read_at(0, &mut pre[..n])?;
         let p = Preamble::parse(&pre[..n], len, &limits)?;
-        let mut index_bytes = alloc::vec![0u8; p.index_len as usize];
+        // The index lies inside the source (checked above): this is bytes present.
+        let mut index_bytes = Vec::new();
+        try_reserve(&mut index_bytes, p.index_len)?;
+        index_bytes.resize(p.index_len as usize, 0);
         src.read_at(p.index_offset, &mut index_bytes)?;
         if xxh3_64(&index_bytes) != p.index_xxh3 {
             return Err(HctError::Checksum { what: "index" });
         }
-        let index = format::read_index(&index_bytes, p.index_offset, &limits)?;
-        Ok(HctReaderV2 { src, index, limits })
+        let (index, lookup) = format::read_index(&index_bytes, p.index_offset, &limits)?;
+        Ok(HctReaderV2 { src, index, lookup, limits })
     }
 
     /// The tensors, in file order.
@@ -135,7 +183,11 @@ impl<S: ByteSource> HctReaderV2<S> {
 
     /// The tensor called `name`.
     pub fn tensor(&self, name: &str) -> Result<&TensorInfo, HctError> {
-        self.index.tensors.iter().find(|t| t.name == name).ok_or_else(|| HctError::NoSuchTensor(String::from(name)))
+        let tensors = &self.index.tensors;
+        match self.lookup.tensors.binary_search_by(|&i| tensors[i].name.as_str().cmp(name)) {
+            Ok(at) => Ok(&tensors[self.lookup.tensors[at]]),
+            Err(_) => Err(HctError::NoSuchTensor(String::from(name))),
+        }
     }
 
     /// The metadata entries, in file order.
@@ -145,7 +197,9 @@ impl<S: ByteSource> HctReaderV2<S> {
 
     /// The metadata value of `key`.
     pub fn metadata_value(&self, key: &str) -> Option<&[u8]> {
-        self.index.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_slice())
+        let entries = &self.index.metadata;
+        let at = self.lookup.metadata.binary_search_by(|&i| entries[i].0.as_str().cmp(key)).ok()?;
+        Some(&entries[self.lookup.metadata[at]].1)
     }
 
     /// The byte source.
@@ -171,18 +225,31 @@ impl<S: ByteSource> HctReaderV2<S> {
     /// [`read_tensor`](Self::read_tensor) into `out` (cleared first), reusing its allocation:
     /// a caller reading many tensors keeps one buffer.
     pub fn read_tensor_into(&self, name: &str, out: &mut Vec<u8>) -> Result<(), HctError> {
-        let t = self.tensor(name)?;
         out.clear();
-        out.reserve(t.raw_len.min(RESERVE_CAP) as usize);
-        let mut scratch = Scratch::new(t);
+        self.append_tensor(self.tensor(name)?, out)
+    }
+
+    /// Appends the payload of `t` to `out`, checked; on an error `out` is as it was. Room is
+    /// reserved for what the stored blocks can hold, never for more than the index declares;
+    /// past that, `out` grows with the bytes actually decoded.
+    pub(crate) fn append_tensor(&self, t: &TensorInfo, out: &mut Vec<u8>) -> Result<(), HctError> {
+        let start = out.len();
+        try_reserve(out, payload_bound(t))?;
+        let mut scratch = Scratch::default();
+        let mut result = Ok(());
         for i in 0..t.blocks.len() as u64 {
-            self.decode_block(t, i, &mut scratch, out)?;
+            result = self.decode_block(t, i, &mut scratch, out);
+            if result.is_err() {
+                break;
+            }
         }
-        if xxh3_64(out) != t.raw_xxh3 {
-            out.clear();
-            return Err(HctError::Checksum { what: "tensor" });
+        if result.is_ok() && xxh3_64(&out[start..]) != t.raw_xxh3 {
+            result = Err(HctError::Checksum { what: "tensor" });
         }
-        Ok(())
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
     }
 
     /// Tensor `name` as f32 values: f32, f16 and bf16 converted exactly, quantized tensors
@@ -190,37 +257,43 @@ impl<S: ByteSource> HctReaderV2<S> {
     pub fn read_f32(&self, name: &str) -> Result<Vec<f32>, HctError> {
         let t = self.tensor(name)?;
         let raw = self.read_tensor(name)?;
-        Ok(match (t.dtype, t.quant) {
-            (DType::F32, _) => raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-            (DType::BF16, _) => {
-                raw.chunks_exact(2).map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16)).collect()
-            }
-            (DType::F16, _) => raw.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
-            (_, Some(q)) => q.dequantize(&raw, t.element_count())?,
-            (d, None) => return Err(HctError::InvalidInput(alloc::format!("{} has no f32 view", d.name()))),
-        })
+        if let Some(q) = t.quant {
+            return q.dequantize(&raw, t.element_count());
+        }
+        f32_values(t.dtype, &raw)
+            .ok_or_else(|| HctError::InvalidInput(alloc::format!("{} has no f32 view", t.dtype.name())))
     }
 
     /// Appends the payload of block `i` of `t` to `out`.
     pub fn read_block_into(&self, t: &TensorInfo, i: u64, out: &mut Vec<u8>) -> Result<(), HctError> {
-        self.decode_block(t, i, &mut Scratch::new(t), out)
+        self.decode_block(t, i, &mut Scratch::default(), out)
     }
 
     fn decode_block(&self, t: &TensorInfo, i: u64, scratch: &mut Scratch, out: &mut Vec<u8>) -> Result<(), HctError> {
         let count = t.blocks.len() as u64;
-        let b = *t.blocks.get(i as usize).ok_or(HctError::NoSuchBlock { index: i, count })?;
-        let (start, end) = t.block_range(i as usize);
-        let raw_len = (end - start) as usize;
+        // Through `usize::try_from`, so that on wasm32 block 2^32 + 1 is no block, not block 1.
+        let at = usize::try_from(i)
+            .ok()
+            .filter(|&at| at < t.blocks.len())
+            .ok_or(HctError::NoSuchBlock { index: i, count })?;
+        let b = t.blocks[at];
+        let (start, end) = t.block_range(at);
+        let raw_len = usize::try_from(end - start).map_err(|_| HctError::OutOfMemory { bytes: end - start })?;
         // The index check bounded stored lengths by the file; a block larger than its raw
         // size plus any codec's worst-case overhead is refused before reading.
         let max_stored = raw_len as u64 + raw_len as u64 / 128 + 1024;
         if b.stored_len > max_stored.min(self.limits.max_block_size + 1024) {
             return Err(HctError::Corrupt { what: "stored block larger than its payload can need" });
         }
+        // What the stored bytes can decode to, when less than the block claims: decoding
+        // past it is an error anyway, so no buffer is sized beyond it.
+        let room = raw_len.min(usize::try_from(max_decoded_len(t.codec, b.stored_len)).unwrap_or(usize::MAX));
         let stored = match self.src.slice(b.offset, b.stored_len) {
             Some(s) => s,
             None => {
+                // Bytes present: the block lies inside the source.
                 scratch.stored.clear();
+                try_reserve(&mut scratch.stored, b.stored_len)?;
                 scratch.stored.resize(b.stored_len as usize, 0);
                 self.src.read_at(b.offset, &mut scratch.stored)?;
                 &scratch.stored
@@ -233,10 +306,10 @@ impl<S: ByteSource> HctReaderV2<S> {
             BlockCodec::Store => stored,
             BlockCodec::Zstd => {
                 scratch.decoded.clear();
+                let zstd = scratch.zstd.get(t, room);
                 let mut pos = 0;
                 while pos < stored.len() {
-                    pos += scratch
-                        .zstd
+                    pos += zstd
                         .decode_frame(&stored[pos..], &mut scratch.decoded)
                         .map_err(|e| HctError::Codec(alloc::format!("zstd: {e}")))?;
                 }
@@ -244,7 +317,7 @@ impl<S: ByteSource> HctReaderV2<S> {
             }
             BlockCodec::Lz4 => {
                 scratch.decoded.clear();
-                scratch.decoded.resize(raw_len, 0);
+                scratch.decoded.resize(room, 0);
                 let n = lz4_flex::block::decompress_into(stored, &mut scratch.decoded)
                     .map_err(|e| HctError::Codec(alloc::format!("lz4: {e}")))?;
                 scratch.decoded.truncate(n);
@@ -254,79 +327,8 @@ impl<S: ByteSource> HctReaderV2<S> {
         if decoded.len() != raw_len {
             return Err(HctError::Codec(alloc::format!("{} bytes decoded, {raw_len} expected", decoded.len())));
         }
+        try_reserve(out, raw_len as u64)?;
         t.transform.inverse(t.width(), decoded, out);
         Ok(())
-    }
-}
-
-/// f32 to bfloat16, rounded to nearest even (NaN stays a quiet NaN).
-pub fn f32_to_bf16(v: f32) -> u16 {
-    let b = v.to_bits();
-    if v.is_nan() {
-        return (b >> 16) as u16 | 0x40;
-    }
-    ((b + 0x7fff + (b >> 16 & 1)) >> 16) as u16
-}
-
-/// f32 to IEEE binary16, rounded to nearest even, with subnormals, overflow to infinity and
-/// NaN.
-pub fn f32_to_f16(v: f32) -> u16 {
-    let b = v.to_bits();
-    let sign = ((b >> 16) & 0x8000) as u16;
-    let exp = ((b >> 23) & 0xff) as i32;
-    let man = b & 0x7f_ffff;
-    if exp == 0xff {
-        return sign | 0x7c00 | if man != 0 { 0x200 } else { 0 };
-    }
-    let e = exp - 127 + 15;
-    if e >= 31 {
-        return sign | 0x7c00;
-    }
-    if e <= 0 {
-        if e < -10 {
-            return sign;
-        }
-        // Subnormal: the mantissa with its implicit bit, shifted into place and rounded.
-        let m = man | 0x80_0000;
-        let shift = (14 - e) as u32;
-        let half = 1 << (shift - 1);
-        return sign | ((m + half - 1 + ((m >> shift) & 1)) >> shift) as u16;
-    }
-    // A carry out of the mantissa rounds up into the exponent (and to infinity past 65504).
-    let rounded = (((e as u32) << 10) | (man >> 13)) + (((man & 0x1fff) + 0xfff + ((man >> 13) & 1)) >> 13);
-    sign | rounded as u16
-}
-
-/// An IEEE binary16 value as f32 (exact).
-pub fn f16_to_f32(h: u16) -> f32 {
-    let sign = u32::from(h >> 15) << 31;
-    let exp = u32::from(h >> 10 & 0x1f);
-    let man = u32::from(h & 0x3ff);
-    let bits = match (exp, man) {
-        (0, 0) => sign,
-        (0, m) => {
-            // Subnormal: normalize.
-            let shift = m.leading_zeros() - 21;
-            sign | (113 - shift) << 23 | (m << shift & 0x3ff) << 13
-        }
-        (31, m) => sign | 0xff << 23 | m << 13,
-        (e, m) => sign | (e + 112) << 23 | m << 13,
-    };
-    f32::from_bits(bits)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn f16_conversion_matches_known_values() {
-        assert_eq!(f16_to_f32(0x3c00), 1.0);
-        assert_eq!(f16_to_f32(0xc000), -2.0);
-        assert_eq!(f16_to_f32(0x7bff), 65504.0);
-        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
-        assert_eq!(f16_to_f32(0x03ff), 1023.0 * 2f32.powi(-24));
-        assert!(f16_to_f32(0x7e00).is_nan());
-        assert_eq!(f16_to_f32(0xfc00), f32::NEG_INFINITY);
     }
 }

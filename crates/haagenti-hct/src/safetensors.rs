@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 
 use serde_json::Value;
 
+use crate::reader::{payload_bound, try_reserve};
 use crate::{ByteSource, DType, HctError, HctReaderV2, HctWriterV2, WriterOptions};
 
 /// Metadata key holding the original safetensors header.
@@ -138,45 +139,51 @@ pub fn unpack<S: ByteSource>(r: &HctReaderV2<S>) -> Result<Vec<u8>, HctError> {
 
 /// The original file, or `None` if the stored header no longer describes the tensors.
 fn unpack_original<S: ByteSource>(r: &HctReaderV2<S>, header: &[u8]) -> Result<Option<Vec<u8>>, HctError> {
-    let data_len: u64 = r.tensors().iter().map(|t| t.raw_len).sum();
+    let data_len = r.tensors().iter().try_fold(0u64, |n, t| n.checked_add(t.raw_len));
+    let Some(data_len) = data_len else { return Ok(None) };
     let Ok(entries) = parse_header(header, data_len) else { return Ok(None) };
     if entries.len() != r.tensors().len() {
         return Ok(None);
     }
+    let mut tensors = Vec::with_capacity(entries.len());
     for (name, dtype, shape, _, _) in &entries {
         match r.tensor(name) {
-            Ok(t) if t.dtype == *dtype && t.shape == *shape => {}
+            Ok(t) if t.dtype == *dtype && t.shape == *shape => tensors.push(t),
             _ => return Ok(None),
         }
     }
-    let mut out = Vec::with_capacity(8 + header.len() + data_len as usize);
+    // Room for what the stored blocks can hold, not for the sizes the index declares.
+    let mut out = Vec::new();
+    let bound = tensors.iter().fold(8 + header.len() as u64, |n, t| n.saturating_add(payload_bound(t)));
+    try_reserve(&mut out, bound)?;
     out.extend_from_slice(&(header.len() as u64).to_le_bytes());
     out.extend_from_slice(header);
-    for (name, ..) in &entries {
-        out.extend_from_slice(&r.read_tensor(name)?);
+    for t in tensors {
+        r.append_tensor(t, &mut out)?;
     }
     Ok(Some(out))
 }
 
+/// A fresh header with each tensor's offsets from its declared size (reading a tensor checks
+/// that it has exactly that size), then the tensors appended as they are read.
 fn unpack_fresh<S: ByteSource>(r: &HctReaderV2<S>) -> Result<Vec<u8>, HctError> {
     let mut header = String::from("{");
-    let mut data = Vec::new();
+    let mut end = 0u64;
     for (i, t) in r.tensors().iter().enumerate() {
-        let (dtype, bytes) = if t.dtype.is_quantized() {
-            (DType::F32, r.read_f32(&t.name)?.iter().flat_map(|v| v.to_le_bytes()).collect())
+        let (dtype, len) = if t.dtype.is_quantized() {
+            (DType::F32, t.element_count().checked_mul(4).ok_or_else(|| bad("dequantized tensor size overflows"))?)
         } else {
-            (t.dtype, r.read_tensor(&t.name)?)
+            (t.dtype, t.raw_len)
         };
-        let begin = data.len();
-        data.extend_from_slice(&bytes);
+        let begin = end;
+        end = end.checked_add(len).ok_or_else(|| bad("tensor sizes overflow"))?;
         let name = serde_json::to_string(&t.name).map_err(|e| bad(alloc::format!("{e}")))?;
         let shape: Vec<String> = t.shape.iter().map(|d| alloc::format!("{d}")).collect();
         header.push_str(&alloc::format!(
-            "{}{name}:{{\"dtype\":\"{}\",\"shape\":[{}],\"data_offsets\":[{begin},{}]}}",
+            "{}{name}:{{\"dtype\":\"{}\",\"shape\":[{}],\"data_offsets\":[{begin},{end}]}}",
             if i > 0 { "," } else { "" },
             dtype.name(),
             shape.join(","),
-            data.len()
         ));
     }
     header.push('}');
@@ -184,9 +191,17 @@ fn unpack_fresh<S: ByteSource>(r: &HctReaderV2<S>) -> Result<Vec<u8>, HctError> 
     while !(header.len()).is_multiple_of(8) {
         header.push(' ');
     }
-    let mut out = Vec::with_capacity(8 + header.len() + data.len());
+    let mut out = Vec::new();
+    let plain = r.tensors().iter().filter(|t| !t.dtype.is_quantized());
+    try_reserve(&mut out, plain.fold(8 + header.len() as u64, |n, t| n.saturating_add(payload_bound(t))))?;
     out.extend_from_slice(&(header.len() as u64).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(&data);
+    for t in r.tensors() {
+        if t.dtype.is_quantized() {
+            out.extend(r.read_f32(&t.name)?.iter().flat_map(|v| v.to_le_bytes()));
+        } else {
+            r.append_tensor(t, &mut out)?;
+        }
+    }
     Ok(out)
 }

@@ -1,5 +1,6 @@
 //! Writing HCT files.
 
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -50,18 +51,33 @@ pub struct HctWriterV2 {
     opts: WriterOptions,
     out: Vec<u8>,
     index: Index,
+    /// The tensor names so far, and each metadata key's position: a check for a repeated
+    /// name stays O(log n) (a file may hold a million).
+    names: BTreeSet<String>,
+    keys: BTreeMap<String, usize>,
 }
 
 impl HctWriterV2 {
     /// An empty file.
     pub fn new(opts: WriterOptions) -> Self {
-        HctWriterV2 { opts, out: alloc::vec![0; PREAMBLE_LEN], index: Index::default() }
+        HctWriterV2 {
+            opts,
+            out: alloc::vec![0; PREAMBLE_LEN],
+            index: Index::default(),
+            names: BTreeSet::new(),
+            keys: BTreeMap::new(),
+        }
     }
 
-    /// Sets a metadata entry (replacing one with the same key).
+    /// Sets a metadata entry (replacing the value of one with the same key, in its place).
     pub fn set_metadata(&mut self, key: &str, value: &[u8]) {
-        self.index.metadata.retain(|(k, _)| k != key);
-        self.index.metadata.push((String::from(key), value.to_vec()));
+        match self.keys.get(key) {
+            Some(&i) => self.index.metadata[i].1 = value.to_vec(),
+            None => {
+                self.keys.insert(String::from(key), self.index.metadata.len());
+                self.index.metadata.push((String::from(key), value.to_vec()));
+            }
+        }
     }
 
     /// Adds a tensor of a plain dtype from its little-endian bytes.
@@ -104,7 +120,7 @@ impl HctWriterV2 {
         quant: Option<QuantScheme>,
         data: &[u8],
     ) -> Result<(), HctError> {
-        if self.index.tensors.iter().any(|t| t.name == name) {
+        if self.names.contains(name) {
             return Err(HctError::InvalidInput(alloc::format!("a tensor named {name:?} is already stored")));
         }
         if shape.len() > 255 {
@@ -144,6 +160,7 @@ impl HctWriterV2 {
             });
             self.out.extend_from_slice(&stored);
         }
+        self.names.insert(String::from(name));
         self.index.tensors.push(TensorInfo {
             name: String::from(name),
             dtype,
