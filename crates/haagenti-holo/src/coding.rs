@@ -61,7 +61,12 @@ pub(crate) fn unpack(packed: &[u8], max: usize) -> Result<Vec<u8>, HoloError> {
         max_output_size: max.min(MAX_SECTION),
         max_window_size: (max.min(MAX_SECTION) as u64).next_power_of_two().max(1 << 10),
     };
-    haagenti_zstd::decompress_with(packed, &config).map_err(|_| HoloError::Corrupt("section does not decode"))
+    let mut raw =
+        haagenti_zstd::decompress_with(packed, &config).map_err(|_| HoloError::Corrupt("section does not decode"))?;
+    // The decoder's buffer is sized for a whole block (128 KiB): kept in a decoder's state,
+    // a small section would hold that much.
+    raw.shrink_to_fit();
+    Ok(raw)
 }
 
 /// Checked little-endian reads over a byte slice.

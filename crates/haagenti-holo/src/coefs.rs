@@ -59,17 +59,23 @@ impl Models {
 
 /// Codes a section: `per` values a block (the cells in the section's order), blocks in each
 /// plane's raster order, planes one after another. `max1`: every value is -1, 0 or 1.
-fn code_section<C: Coder>(c: &mut C, values: &mut [i32], per: usize, grids: &[Grid], max1: bool) {
+///
+/// The decoder's `values` grow block by block as they decode (and `lasts` with them), so a
+/// section that ends early has cost memory in proportion to what it held, not to the grids.
+fn code_section<C: Coder>(c: &mut C, values: &mut Vec<i32>, per: usize, grids: &[Grid], max1: bool) {
     let mut m = Models::new(per);
     let mut base = 0;
     // The last non-zero cell of each block of the current plane (-1: none).
     let mut lasts: Vec<i32> = Vec::new();
     for g in grids {
         lasts.clear();
-        lasts.resize(g.blocks, -1);
         for b in 0..g.blocks {
             if c.exhausted() {
                 return;
+            }
+            lasts.push(-1);
+            if values.len() < (base + b + 1) * per {
+                values.resize((base + b + 1) * per, 0);
             }
             let (bx, by) = (b % g.wide, b / g.wide);
             let left = (bx > 0).then(|| b - 1);
@@ -132,13 +138,16 @@ fn code_section<C: Coder>(c: &mut C, values: &mut [i32], per: usize, grids: &[Gr
 /// the median predictor of its left, upper and upper-left neighbours (LOCO-I's), in contexts
 /// by the local gradient. Exact for values within +-1e9 (the quantizer's bound; larger
 /// differences saturate, the same way on both sides).
-fn code_dc<C: Coder>(c: &mut C, values: &mut [i32], grids: &[Grid]) {
+fn code_dc<C: Coder>(c: &mut C, values: &mut Vec<i32>, grids: &[Grid]) {
     let mut models: [IntModel; 5] = Default::default();
     let mut base = 0;
     for g in grids {
         for b in 0..g.blocks {
             if c.exhausted() {
                 return;
+            }
+            if values.len() <= base + b {
+                values.push(0);
             }
             let (bx, by) = (b % g.wide, b / g.wide);
             let v = |b: usize| i64::from(values[base + b]);
@@ -200,15 +209,17 @@ pub(crate) fn decode(
     max1: bool,
 ) -> Result<(Vec<i32>, Vec<i32>), HoloError> {
     let mut d = Decoder::new(bytes);
-    let mut first = vec![0; if dc { total(grids) } else { 0 }];
+    let mut first = Vec::new();
     if dc {
         code_dc(&mut d, &mut first, grids);
     }
-    let mut values = vec![0; total(grids) * per];
+    let mut values = Vec::new();
     if per > 0 {
         code_section(&mut d, &mut values, per, grids, max1);
     }
     d.finish()?;
+    // A section read to its end without running out has every block.
+    debug_assert!(first.len() == if dc { total(grids) } else { 0 } && values.len() == total(grids) * per);
     Ok((first, values))
 }
 

@@ -7,6 +7,11 @@ use crate::HoloError;
 use crate::asset::{AssetHeader, AssetKind, Fragment, MAX_SAMPLES, Reconstruction};
 use crate::schemes::State;
 
+/// Heap bytes a decoder may hold per sample: the largest state (tensor refinement: 8 bytes a
+/// sample stored; spectral image tiles: 4 bytes a padded sample, at most 3.2 padded a real one)
+/// with a reconstruction's planes and output beside it, and room to spare.
+const MEMORY_PER_SAMPLE: u64 = 48;
+
 /// What a pushed fragment did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pushed {
@@ -27,9 +32,11 @@ pub enum Pushed {
 /// Fragments are verified (BLAKE3 checksum, every field) before anything of them is used; a
 /// corrupted fragment, or one of another asset, is an error for that push and changes nothing.
 ///
-/// Work and memory grow with the asset's declared size: at most [`MAX_SAMPLES`] samples (a
-/// few GiB of working memory for the largest), or the lower limit set with
-/// [`HoloDecoder::with_max_samples`].
+/// Work and memory grow with the asset's size: at most [`MAX_SAMPLES`] samples, or the lower
+/// limit set with [`HoloDecoder::with_max_samples`]. The heap it holds, pushes and
+/// reconstructions included, stays under [`HoloDecoder::memory_bound`]: 48 bytes a sample of
+/// the real image or tensor (block padding included), twice the fragment being pushed, and
+/// 1 MiB. Nothing is allocated for an asset before a payload of it has decoded.
 #[derive(Debug, Clone)]
 pub struct HoloDecoder {
     header: Option<AssetHeader>,
@@ -57,6 +64,14 @@ impl HoloDecoder {
     /// A decoder that has received nothing.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The most heap bytes a decoder holds, while pushing a fragment of at most
+    /// `fragment_len` bytes or reconstructing, for an asset of `samples` samples (each
+    /// fragment's own, for a fragment that is refused). Checked for any input by the
+    /// `holo_alloc` fuzz target; docs/holo.md says where it comes from.
+    pub const fn memory_bound(samples: u64, fragment_len: u64) -> u64 {
+        MEMORY_PER_SAMPLE.saturating_mul(samples).saturating_add(fragment_len.saturating_mul(2)).saturating_add(1 << 20)
     }
 
     /// The same decoder, refusing assets of more than `max_samples` samples (pixels times

@@ -108,7 +108,7 @@ pub(crate) struct Projection {
     owner: Vec<u16>,
     means: Vec<f32>,
     steps: Vec<f32>,
-    /// Quantized coefficients per plane.
+    /// Quantized coefficients per plane (empty until a payload decodes).
     coefs: Vec<Vec<i32>>,
     len: usize,
 }
@@ -192,19 +192,23 @@ impl Projection {
         }
         let len = (kind.samples() as usize) / planes;
         let (signs, owner) = projection_layout(block, seed, count);
-        let coefs = vec![vec![0; len.div_ceil(block) * block]; planes];
-        Ok(Projection { block, count, signs, owner, means, steps, coefs, len })
+        // The coefficients are allocated once a payload has decoded.
+        Ok(Projection { block, count, signs, owner, means, steps, coefs: Vec::new(), len })
     }
 
     fn add(&mut self, index: usize, payload: &[u8]) -> Result<(), HoloError> {
         let per_block = self.owner.iter().filter(|&&o| usize::from(o) == index).count();
-        let total = per_block * self.coefs.len() * (self.coefs[0].len() / self.block);
+        let padded = self.len.div_ceil(self.block) * self.block;
+        let total = per_block * self.means.len() * (padded / self.block);
         let raw = unpack(payload, total.saturating_mul(5))?;
         // Every value decoded before any is stored: a failing payload changes nothing.
         let mut v = Varints::new(&raw);
         let values = (0..total).map(|_| v.next()).collect::<Result<Vec<_>, _>>()?;
         if !v.is_done() {
             return Err(HoloError::Corrupt("extra coefficients"));
+        }
+        if self.coefs.is_empty() {
+            self.coefs = vec![vec![0; padded]; self.means.len()];
         }
         let mut it = values.into_iter();
         for c in &mut self.coefs {
@@ -472,7 +476,9 @@ pub(crate) struct Residual {
     bits: u32,
     /// Group `k` is bits `bounds[k + 1]..bounds[k]` (from the top).
     bounds: Vec<u8>,
-    groups: Vec<Option<Vec<u32>>>,
+    /// Each group as it arrived: its bits of every sample, packed (so the groups hold the
+    /// samples' bits once, not a word a sample each).
+    groups: Vec<Option<Vec<u8>>>,
     len: usize,
 }
 
@@ -519,32 +525,25 @@ impl Residual {
     fn new(kind: &AssetKind, count: u16, r: &mut Reader<'_>) -> Result<Self, HoloError> {
         let bits = u32::from(r.u8()?);
         let bounds = r.take(usize::from(count) + 1)?.to_vec();
-        if bits != kind.element_bits() || bounds != residual_bounds(bits, usize::from(count)) {
+        // More groups than bits would hold empty groups (the encoder makes none).
+        if bits != kind.element_bits() || u32::from(count) > bits || bounds != residual_bounds(bits, usize::from(count))
+        {
             return Err(HoloError::Corrupt("residual parameters"));
         }
         Ok(Residual { bits, bounds, groups: vec![None; usize::from(count)], len: kind.samples() as usize })
     }
 
+    fn width(&self, index: usize) -> u32 {
+        u32::from(self.bounds[index] - self.bounds[index + 1])
+    }
+
     fn add(&mut self, index: usize, payload: &[u8]) -> Result<(), HoloError> {
-        let g = u32::from(self.bounds[index] - self.bounds[index + 1]);
-        let need = (self.len * g as usize).div_ceil(8);
+        let need = (self.len * self.width(index) as usize).div_ceil(8);
         let raw = unpack(payload, need)?;
         if raw.len() != need {
             return Err(HoloError::Corrupt("bit group size"));
         }
-        let mut out = Vec::with_capacity(self.len);
-        let (mut acc, mut nbits, mut pos) = (0u64, 0u32, 0usize);
-        for _ in 0..self.len {
-            while nbits < g {
-                acc |= u64::from(raw[pos]) << nbits;
-                pos += 1;
-                nbits += 8;
-            }
-            out.push((acc & ((1u64 << g) - 1)) as u32);
-            acc >>= g;
-            nbits -= g;
-        }
-        self.groups[index] = Some(out);
+        self.groups[index] = Some(raw);
         Ok(())
     }
 
@@ -555,10 +554,18 @@ impl Residual {
         let low = u32::from(self.bounds[prefix]);
         let fill = if low > 0 { 1u32 << (low - 1) } else { 0 };
         let mut elements = vec![fill; self.len];
-        for (k, g) in self.groups.iter().take(prefix).enumerate() {
-            let lo = u32::from(self.bounds[k + 1]);
-            for (e, &v) in elements.iter_mut().zip(g.as_ref().expect("in the prefix")) {
-                *e |= v << lo;
+        for (k, raw) in self.groups.iter().take(prefix).flatten().enumerate() {
+            let (g, lo) = (self.width(k), u32::from(self.bounds[k + 1]));
+            let (mut acc, mut nbits, mut pos) = (0u64, 0u32, 0usize);
+            for e in elements.iter_mut() {
+                while nbits < g {
+                    acc |= u64::from(raw[pos]) << nbits;
+                    pos += 1;
+                    nbits += 8;
+                }
+                *e |= ((acc & ((1u64 << g) - 1)) as u32) << lo;
+                acc >>= g;
+                nbits -= g;
             }
         }
         debug_assert!(self.bits >= low);
@@ -617,19 +624,17 @@ fn refine_scales(values: &[f32]) -> Vec<(f32, i64)> {
         .collect()
 }
 
-/// Values after `r` refinements: the first layer's level `q`, then `r` bits `b` of the
+/// The value after `r` refinements: the first layer's level `q`, then `r` bits `b` of the
 /// position in the cell `[q - 1/2, q + 1/2)`, at the centre of the part they leave.
-fn refine_values(q: &[i64], b: &[u64], scales: &[(f32, i64)], r: u32) -> Vec<f32> {
+fn refine_value(q: i64, b: u64, (s, z): (f32, i64), r: u32) -> f32 {
+    let level = (q - z) as f32;
     let f = 1.0 / (1u64 << r) as f32;
-    q.iter()
-        .zip(b)
-        .enumerate()
-        .map(|(i, (&q, &b))| {
-            let (s, z) = scales[i / REFINE_GROUP];
-            let level = (q - z) as f32;
-            if r == 0 { level * s } else { (level - 0.5 + (b as f32 + 0.5) * f) * s }
-        })
-        .collect()
+    if r == 0 { level * s } else { (level - 0.5 + (b as f32 + 0.5) * f) * s }
+}
+
+/// [`refine_value`] of every value.
+fn refine_values(q: &[i64], b: &[u64], scales: &[(f32, i64)], r: u32) -> Vec<f32> {
+    q.iter().zip(b).enumerate().map(|(i, (&q, &b))| refine_value(q, b, scales[i / REFINE_GROUP], r)).collect()
 }
 
 /// Codes the first layer both ways ([`Coder`]): per group its scale (a non-negative f32 of
@@ -770,15 +775,17 @@ impl Refine {
             // Without the first layer nothing is known: zeros.
             return from_planes(kind, &[vec![0.0; self.len]]);
         };
-        let q: Vec<i64> = q0.iter().map(|&v| i64::from(v)).collect();
-        let mut b = vec![0u64; self.len];
+        // Value by value, so that the levels and refinement bits are never widened to words.
         let r = self.bits.iter().take_while(|b| b.is_some()).count();
-        for layer in self.bits.iter().take(r).flatten() {
-            for (i, bi) in b.iter_mut().enumerate() {
-                *bi = 2 * *bi + u64::from(layer[i / 8] >> (i % 8) & 1);
-            }
-        }
-        let approx = refine_values(&q, &b, scales, r as u32);
+        let layers: Vec<&[u8]> = self.bits.iter().take(r).flatten().map(Vec::as_slice).collect();
+        let approx: Vec<f32> = q0
+            .iter()
+            .enumerate()
+            .map(|(i, &q)| {
+                let b = layers.iter().fold(0u64, |b, layer| 2 * b + u64::from(layer[i / 8] >> (i % 8) & 1));
+                refine_value(i64::from(q), b, scales[i / REFINE_GROUP], r as u32)
+            })
+            .collect();
         match &self.exact {
             Some(res) if r == self.count - 2 && res.len() == self.len * dtype.size() => {
                 let mut bytes = Vec::with_capacity(res.len());

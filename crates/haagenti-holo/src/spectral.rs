@@ -39,6 +39,20 @@ struct Geom {
 }
 
 impl Geom {
+    /// An image plane of `w x h` samples: 8x8 tiles when both sides have at least 8 samples
+    /// (padding each side by at most 7, so the tiles hold at most (16/9)^2 = 3.2 times the
+    /// samples); otherwise its samples in raster order cut into runs of 64, as a tensor's, so
+    /// that a plane a few rows high is not padded to 8 (a 1-row plane would hold 8 times its
+    /// samples).
+    fn image(w: usize, h: usize) -> Self {
+        if w >= 8 && h >= 8 { Geom { w, h, image: true } } else { Geom::run(w * h) }
+    }
+
+    /// `n` values cut into runs of 64.
+    fn run(n: usize) -> Self {
+        Geom { w: n, h: 1, image: false }
+    }
+
     /// Blocks to a row (at least 1, so that an empty plane has no rows rather than no width).
     fn wide(self) -> usize {
         if self.image { self.w.div_ceil(8) } else { self.blocks() }.max(1)
@@ -90,14 +104,14 @@ fn geoms(kind: &AssetKind, subsampled: bool) -> Vec<Geom> {
     match kind {
         AssetKind::Image { width, height, channels } => {
             let (w, h) = (*width as usize, *height as usize);
-            let mut g = vec![Geom { w, h, image: true }];
+            let mut g = vec![Geom::image(w, h)];
             if *channels == 3 {
                 let (cw, ch) = if subsampled { (w.div_ceil(2), h.div_ceil(2)) } else { (w, h) };
-                g.extend([Geom { w: cw, h: ch, image: true }; 2]);
+                g.extend([Geom::image(cw, ch); 2]);
             }
             g
         }
-        AssetKind::Tensor { .. } => vec![Geom { w: kind.samples() as usize, h: 1, image: false }],
+        AssetKind::Tensor { .. } => vec![Geom::run(kind.samples() as usize)],
     }
 }
 
@@ -205,7 +219,7 @@ pub(crate) struct Spectral {
     bands: Vec<u8>,
     geoms: Vec<Geom>,
     /// Quantized coefficients per plane, 64 per block, natural order: the DC once fragment 0
-    /// is in, the AC as the sum of what has arrived.
+    /// is in, the AC as the sum of what has arrived (empty until a payload decodes).
     coefs: Vec<Vec<i32>>,
     dc_loaded: bool,
     /// The DC of every block from the thumbnail (in DC steps), until fragment 0 arrives.
@@ -432,8 +446,18 @@ impl Spectral {
             return Err(HoloError::Corrupt("band boundaries"));
         }
         let geoms = geoms(kind, subsampled);
-        let coefs = geoms.iter().map(|g| vec![0; g.blocks() * 64]).collect();
-        Ok(Spectral { steps, order, bands, geoms, coefs, dc_loaded: false, thumb_dc: None, subsampled, base })
+        // The coefficients are allocated once a payload has decoded.
+        Ok(Spectral {
+            steps,
+            order,
+            bands,
+            geoms,
+            coefs: Vec::new(),
+            dc_loaded: false,
+            thumb_dc: None,
+            subsampled,
+            base,
+        })
     }
 
     /// Decodes every section of the payload before changing anything: a payload that fails
@@ -460,6 +484,9 @@ impl Spectral {
         let (dc, values) = coefs::decode(main, index == 0, cells.len(), &grids, index != 0)?;
         if thumb.is_some() {
             self.thumb_dc = thumb;
+        }
+        if self.coefs.is_empty() {
+            self.coefs = self.geoms.iter().map(|g| vec![0; g.blocks() * 64]).collect();
         }
         let mut at = 0;
         for c in &mut self.coefs {
