@@ -164,12 +164,13 @@ fn curve(c: &QualityCurve) -> Array {
 }
 
 /// The browser's default limit on an asset's samples: 2^24 (a 2048 x 2048 RGB image is 3 x 2^22;
-/// the decoder's working memory is about 16 bytes a sample).
+/// the decoder's heap stays under `HoloDecoder::memory_bound`, 48 bytes a sample: 768 MiB).
 const DEFAULT_MAX_SAMPLES: u64 = 1 << 24;
 
 /// Collects the fragments of one HoloTensor asset in any order and makes previews as they
-/// arrive. A corrupted fragment, or one of another asset, throws and changes nothing; a
-/// duplicate is ignored.
+/// arrive. A corrupted fragment, or one of another asset, throws and changes nothing (the
+/// first one included: its header is adopted only once its payload decodes); a duplicate is
+/// ignored. All state is the `StreamingDecoder`'s.
 #[wasm_bindgen(js_name = HoloStream)]
 pub struct HoloStream {
     inner: StreamingDecoder,
