@@ -34,13 +34,7 @@ fn quality(asset: &Asset, rec: &Reconstruction) -> f64 {
 }
 
 fn to_f32(dtype: DType, data: &[u8]) -> Vec<f32> {
-    match dtype {
-        DType::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
-        DType::BF16 => {
-            data.chunks_exact(2).map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16)).collect()
-        }
-        _ => data.chunks_exact(2).map(|b| haagenti_hct::f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
-    }
+    haagenti_hct::f32_values(dtype, data).expect("a float dtype")
 }
 
 fn decode(fragments: &[&[u8]]) -> Reconstruction {

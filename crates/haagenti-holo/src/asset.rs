@@ -260,15 +260,16 @@ pub(crate) fn elements_of(dtype: DType, data: &[u8]) -> Vec<u32> {
     }
 }
 
-/// Values of tensor bytes.
+/// Values of F32, F16 or BF16 tensor bytes (none for other dtypes, which no asset has).
 pub(crate) fn to_f32(dtype: DType, data: &[u8]) -> Vec<f32> {
-    elements_of(dtype, data).into_iter().map(|e| element_to_f32(dtype, e)).collect()
+    haagenti_hct::f32_values(dtype, data).unwrap_or_default()
 }
 
+/// The value of an element's bit pattern.
 pub(crate) fn element_to_f32(dtype: DType, e: u32) -> f32 {
     match dtype {
         DType::F32 => f32::from_bits(e),
-        DType::BF16 => f32::from_bits(e << 16),
+        DType::BF16 => haagenti_hct::bf16_to_f32(e as u16),
         _ => haagenti_hct::f16_to_f32(e as u16),
     }
 }
