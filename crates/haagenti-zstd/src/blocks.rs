@@ -9,6 +9,7 @@ use crate::frame::BlockHeader;
 use crate::huff0::HuffmanTable;
 use crate::literals;
 use crate::sequences::{self, Code, Output, Predefined, SeqTable, SequenceTables};
+use crate::wildcopy::Sink;
 
 /// Block type 0: the bytes are stored as they are.
 pub const RAW: u8 = 0;
@@ -23,9 +24,9 @@ pub fn stored_len(header: &BlockHeader) -> usize {
 }
 
 /// Where one block's output goes.
-pub(crate) struct Target<'a> {
+pub(crate) struct Target<'a, 'b> {
     /// Decoded bytes; the block is appended.
-    pub out: &'a mut Vec<u8>,
+    pub out: &'a mut Sink<'b>,
     /// Index in `out` of the oldest byte the frame's matches may reach.
     pub history_start: usize,
     /// Dictionary content reachable before `history_start` (empty once history was dropped).
@@ -75,7 +76,7 @@ impl BlockDecoder {
         header: &BlockHeader,
         body: &[u8],
         block_limit: usize,
-        target: Target<'_>,
+        target: Target<'_, '_>,
     ) -> Result<(), Error> {
         // RFC 8878 caps every block at the block maximum; the reference decoder does not cap RLE
         // blocks (at most 2 MiB, from the 21-bit size field), and we decode what it decodes.
@@ -96,7 +97,7 @@ impl BlockDecoder {
                 if header.block_type == RAW {
                     target.out.extend_from_slice(body);
                 } else {
-                    target.out.resize(target.out.len() + header.size, body[0]);
+                    target.out.fill(header.size, body[0]);
                 }
                 Ok(())
             }

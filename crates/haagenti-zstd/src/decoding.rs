@@ -8,6 +8,7 @@ use crate::blocks::{self, BlockDecoder, Target};
 use crate::dictionary::Dictionary;
 use crate::error::{Error, FrameError};
 use crate::frame::{self, BlockHeader, FrameHeader, FrameKind, MAX_BLOCK_SIZE, SkippableFrame};
+use crate::wildcopy::{Sink, WILD};
 
 /// Limits that bound what untrusted input can make the decoder do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,32 +65,49 @@ impl Decompressor {
     /// Decodes every frame in `src`.
     pub fn decompress(&mut self, src: &[u8]) -> Result<Vec<u8>, Error> {
         let mut out = Vec::new();
+        let mut sink = Sink::Vec(&mut out);
         let mut pos = 0;
         while pos < src.len() {
-            pos += self.decode_frame(&src[pos..], &mut out)?;
+            pos += self.decode_frame_to(&src[pos..], &mut sink)?;
         }
         Ok(out)
     }
 
-    /// Decodes every frame in `src` into `dst`; returns the number of bytes written.
+    /// Decodes every frame in `src` into `dst`, in place; returns the number of bytes written.
+    /// The bytes of `dst` past them may have been written too.
     pub fn decompress_into(&mut self, src: &[u8], dst: &mut [u8]) -> Result<usize, Error> {
         let saved = self.config;
         self.config.max_output_size = self.config.max_output_size.min(dst.len());
-        let result = self.decompress(src);
+        let capacity = dst.len();
+        let mut sink = Sink::Slice { buf: dst, len: 0 };
+        let mut pos = 0;
+        let mut result = Ok(());
+        while pos < src.len() {
+            match self.decode_frame_to(&src[pos..], &mut sink) {
+                Ok(used) => pos += used,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
         self.config = saved;
-        let out = result.map_err(|e| match e {
-            Error::OutputLimit { .. } if dst.len() < saved.max_output_size => {
-                Error::OutputTooSmall { needed: dst.len() + 1, capacity: dst.len() }
+        result.map_err(|e| match e {
+            Error::OutputLimit { .. } if capacity < saved.max_output_size => {
+                Error::OutputTooSmall { needed: capacity + 1, capacity }
             }
             e => e,
         })?;
-        dst[..out.len()].copy_from_slice(&out);
-        Ok(out.len())
+        Ok(sink.len())
     }
 
     /// Decodes the one frame at the start of `src`, appending its content to `out`; returns the
     /// input bytes the frame used. Skippable frames produce nothing.
     pub fn decode_frame(&mut self, src: &[u8], out: &mut Vec<u8>) -> Result<usize, Error> {
+        self.decode_frame_to(src, &mut Sink::Vec(out))
+    }
+
+    fn decode_frame_to(&mut self, src: &[u8], out: &mut Sink<'_>) -> Result<usize, Error> {
         if let FrameKind::Skippable { .. } = frame::frame_kind(src)? {
             return Ok(SkippableFrame::parse(src)?.1);
         }
@@ -99,12 +117,17 @@ impl Decompressor {
         let dict_content = dict.map(Dictionary::content).unwrap_or(&[]);
         let start = out.len();
         if let Some(size) = header.content_size {
-            // Trust the declared size only as far as the limits do.
-            // Room for the last block's wild-copy slack too, so it does not reallocate.
-            let cap = size.min(self.config.max_output_size as u64).min(1 << 24) as usize;
-            out.reserve(cap + MAX_BLOCK_SIZE + 64);
+            // The whole frame at once, so the output never moves or grows by doubling. The
+            // declared size is trusted only as far as the limits and the input allow: every block
+            // (at least 4 bytes with its header) makes at most 2 MiB (an RLE block's largest).
+            let room = self.config.max_output_size.saturating_sub(start) as u64;
+            let producible = (src.len() as u64 / 4 + 1).saturating_mul(1 << 21);
+            let cap = size.min(room).min(producible);
+            // Room for the last block's limit and wild-copy slack too, so it does not reallocate.
+            out.reserve((cap as usize).saturating_add(MAX_BLOCK_SIZE + WILD));
         }
         let block_limit = header.block_size_limit();
+        let mut hasher = header.has_checksum.then(|| Xxh64::new(0));
         let mut pos = header.header_len;
         loop {
             let block = BlockHeader::parse(&src[pos..])?;
@@ -115,25 +138,28 @@ impl Decompressor {
                 needed: len,
                 available: src.len() - pos,
             })?;
+            let block_start = out.len();
             let target = Target {
-                out,
+                out: &mut *out,
                 history_start: start,
                 dict: dict_content,
                 output_limit: self.config.max_output_size,
                 configured_limit: self.config.max_output_size,
             };
             self.blocks.decode(&block, body, block_limit, target)?;
+            // Hashed while the block is still in cache, not in a second pass over the frame.
+            if let Some(h) = &mut hasher {
+                h.update(&out.bytes()[block_start..]);
+            }
             pos += len;
             if block.last {
                 break;
             }
         }
         end_frame(&header, (out.len() - start) as u64)?;
-        if header.has_checksum {
+        if let Some(h) = &hasher {
             let expected = frame::read_u32(src, pos, "content checksum")?;
-            let mut hasher = Xxh64::new(0);
-            hasher.update(&out[start..]);
-            check_sum(expected, &hasher)?;
+            check_sum(expected, h)?;
             pos += 4;
         }
         Ok(pos)
@@ -376,8 +402,9 @@ impl StreamDecoder {
                     let body = &src[BlockHeader::LEN..BlockHeader::LEN + len];
                     let start = self.window.len();
                     let remaining = (self.config.max_output_size as u64).saturating_sub(self.total_output);
+                    let mut sink = Sink::Vec(&mut self.window);
                     let target = Target {
-                        out: &mut self.window,
+                        out: &mut sink,
                         history_start: 0,
                         dict: match (&self.dict, self.trimmed) {
                             (Some(d), false) => d.content(),

@@ -508,9 +508,12 @@ impl BitWriter {
             self.buf = grow(core::mem::take(&mut self.buf));
         }
         let bytes = self.n >> 3;
+        // The bit budget of the callers of `add` is only debug-checked; this check (one compare
+        // per flush) is what the `set_len` below relies on.
+        assert!(bytes < 8, "BitWriter: more than 63 bits waiting");
         // SAFETY: at least 8 bytes of capacity follow `len` (checked just above), so the store
         // stays inside the allocation; the new length covers only bytes this store initialized
-        // (`bytes <= 7` since `n < 64`).
+        // (`bytes <= 7`, asserted above).
         unsafe {
             self.buf.as_mut_ptr().add(len).cast::<[u8; 8]>().write_unaligned(self.acc.to_le_bytes());
             self.buf.set_len(len + bytes as usize);

@@ -1,13 +1,12 @@
 //! Sequences section (RFC 8878 section 3.1.1.3.2) and sequence execution (3.1.1.4).
 
 use alloc::boxed::Box;
-use alloc::vec::Vec;
 
 use crate::bit_io::BackwardReader;
 use crate::cpu::multiversion;
 use crate::error::{BlockError, Error};
 use crate::fse::{self, DecodingTable, Distribution};
-use crate::wildcopy::{SequenceError, Writer};
+use crate::wildcopy::{SequenceError, Sink, Writer};
 
 fn corrupt(what: &'static str) -> BlockError {
     BlockError::Corrupt { what }
@@ -179,9 +178,9 @@ fn read_table(
 }
 
 /// Where sequences copy from and to.
-pub(crate) struct Output<'a> {
+pub(crate) struct Output<'a, 'b> {
     /// The decoded bytes; new bytes are appended.
-    pub out: &'a mut Vec<u8>,
+    pub out: &'a mut Sink<'b>,
     /// Index in `out` of the oldest byte matches may reach.
     pub history_start: usize,
     /// Dictionary content, virtually before `history_start`.
@@ -201,7 +200,7 @@ multiversion! {
         lit_count: usize,
         tables: &mut SequenceTables,
         predefined: &Predefined,
-        dst: &mut Output<'_>,
+        dst: &mut Output<'_, '_>,
     ) -> Result<(), Error> {
         let b0 = usize::from(*src.first().ok_or(corrupt("sequences section missing"))?);
         let byte = |i: usize| src.get(i).copied().map(usize::from).ok_or(corrupt("sequences header truncated"));
@@ -234,7 +233,7 @@ multiversion! {
         let mut ml_state = bits.read(u32::from(ml_t.log)) as usize;
         let [mut r0, mut r1, mut r2] = tables.rep;
         let mut lit_pos = 0usize;
-        let mut w = Writer::new(dst.out, dst.limit);
+        let mut w = Writer::new(&mut *dst.out, dst.limit);
         // The block's literals and 16 bytes of slack: the bound `Writer::sequence` checks against.
         let lits = &literals[..lit_count + 16];
         let (ll_cells, of_cells, ml_cells) = (&*ll_t.cells, &*of_t.cells, &*ml_t.cells);
@@ -311,7 +310,7 @@ multiversion! {
     }
 }
 
-fn push_literals(dst: &mut Output<'_>, lits: &[u8]) -> Result<(), Error> {
+fn push_literals(dst: &mut Output<'_, '_>, lits: &[u8]) -> Result<(), Error> {
     if dst.out.len() + lits.len() > dst.limit {
         return Err(dst.limit_error.clone());
     }

@@ -1,13 +1,20 @@
 //! Sequence execution with wild copies: fixed 16-byte moves that may run past the exact end
 //! into reserved slack, instead of one exact `memcpy` per literal run and match.
 //!
+//! Output goes to a [`Sink`]: a vector's spare capacity (reserved with slack) or a caller's
+//! slice, which has no slack, so sequences that end within [`WILD`] bytes of the slice's end are
+//! copied exactly.
+//!
 //! Invariants, cited as W1..W4 by every `SAFETY` comment below:
-//! - W1. While a [`Writer`] lives, `buf.capacity() >= limit + WILD` and `len <= limit`.
-//! - W2. Bytes `[0, len)` of `buf`'s allocation are initialized. `buf.len()` stays at its value
-//!   when the writer was made until [`Writer::finish`] sets it to `len` (so a writer dropped on an
-//!   error leaves the vector as it was).
-//! - W3. A copy of `n` bytes at `len` starts only after checking `len + n <= limit`; wild writes
-//!   end before `len + n + 16 <= limit + WILD`, inside the capacity (W1).
+//! - W1. While a [`Writer`] lives, the `end` bytes from `base` are writable memory of the sink's
+//!   allocation (a vector's capacity, at least `limit + WILD`; or the whole slice), and
+//!   `len <= limit <= end`.
+//! - W2. Bytes `[0, len)` from `base` are initialized (a slice is initialized throughout). A
+//!   vector's length stays at its value when the writer was made until [`Writer::finish`] sets
+//!   it to `len` (so a writer dropped on an error leaves the vector as it was).
+//! - W3. A wild sequence of `n` bytes at `len` starts only after checking
+//!   `len + n + WILD <= end`; its wild writes end before `len + n + 16`, inside `end` (W1). An
+//!   exact sequence starts only after checking `len + n <= limit`, and writes exactly `n` bytes.
 //! - W4. A chunk (16 or 8 bytes) is read only from bytes that are initialized: literal sources
 //!   are checked to hold 16 bytes past the run; match sources lie at least one chunk behind the
 //!   chunk being written, so every byte read was written before (W2).
@@ -30,23 +37,99 @@ pub(crate) enum SequenceError {
     Offset,
 }
 
-/// Appends literal runs and matches to a vector's spare capacity.
-pub(crate) struct Writer<'a> {
-    buf: &'a mut Vec<u8>,
-    /// `buf`'s allocation, which does not move while the writer lives (nothing else touches `buf`).
+/// Where decoded bytes go: appended to a vector, or written into a caller's slice from its
+/// front. Everything here is safe; only [`Writer`] writes through raw pointers.
+#[derive(Debug)]
+pub(crate) enum Sink<'a> {
+    /// A vector that grows as needed.
+    Vec(&'a mut Vec<u8>),
+    /// A slice of fixed size, of which the first `len` bytes are written.
+    Slice {
+        /// The caller's buffer.
+        buf: &'a mut [u8],
+        /// Bytes written so far.
+        len: usize,
+    },
+}
+
+impl Sink<'_> {
+    /// Bytes written.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Sink::Vec(v) => v.len(),
+            Sink::Slice { len, .. } => *len,
+        }
+    }
+
+    /// The bytes written.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Sink::Vec(v) => v,
+            Sink::Slice { buf, len } => &buf[..*len],
+        }
+    }
+
+    /// Room for `n` more bytes without growing, where it can be had (a vector's allocation
+    /// failing is not an error: it grows block by block then).
+    pub(crate) fn reserve(&mut self, n: usize) {
+        if let Sink::Vec(v) = self {
+            let _ = v.try_reserve(n);
+        }
+    }
+
+    /// Appends `src`. The caller checked the output limit, which for a slice is within its size.
+    pub(crate) fn extend_from_slice(&mut self, src: &[u8]) {
+        match self {
+            Sink::Vec(v) => v.extend_from_slice(src),
+            Sink::Slice { buf, len } => {
+                buf[*len..*len + src.len()].copy_from_slice(src);
+                *len += src.len();
+            }
+        }
+    }
+
+    /// Appends `n` copies of `byte`, under the same condition.
+    pub(crate) fn fill(&mut self, n: usize, byte: u8) {
+        match self {
+            Sink::Vec(v) => v.resize(v.len() + n, byte),
+            Sink::Slice { buf, len } => {
+                buf[*len..*len + n].fill(byte);
+                *len += n;
+            }
+        }
+    }
+}
+
+/// Appends literal runs and matches to a sink.
+pub(crate) struct Writer<'s, 'a> {
+    sink: &'s mut Sink<'a>,
+    /// The sink's allocation, which does not move while the writer lives (nothing else touches
+    /// the sink).
     base: *mut u8,
     len: usize,
     limit: usize,
+    /// Wild writes stay below `base + end` (W1).
+    end: usize,
 }
 
-impl<'a> Writer<'a> {
-    /// Prepares to append up to `limit - buf.len()` bytes.
-    pub(crate) fn new(buf: &'a mut Vec<u8>, limit: usize) -> Self {
-        let len = buf.len();
-        debug_assert!(limit >= len);
-        buf.reserve(limit - len + WILD); // W1
-        let base = buf.as_mut_ptr();
-        Writer { buf, base, len, limit }
+impl<'s, 'a> Writer<'s, 'a> {
+    /// Prepares to append up to `limit - sink.len()` bytes. For a slice, `limit` is at most its
+    /// size.
+    pub(crate) fn new(sink: &'s mut Sink<'a>, limit: usize) -> Self {
+        let (base, len, end) = match sink {
+            Sink::Vec(buf) => {
+                let len = buf.len();
+                assert!(limit >= len, "writer limit below the output");
+                buf.reserve(limit - len + WILD); // W1
+                (buf.as_mut_ptr(), len, limit + WILD)
+            }
+            Sink::Slice { buf, len } => {
+                assert!(limit >= *len && limit <= buf.len(), "writer limit outside the slice"); // W1
+                (buf.as_mut_ptr(), *len, buf.len())
+            }
+        };
+        Writer { sink, base, len, limit, end }
     }
 
     /// Whether `n` more bytes fit under the limit.
@@ -55,10 +138,13 @@ impl<'a> Writer<'a> {
         n <= self.limit - self.len
     }
 
-    /// Sets the vector's length to everything written.
+    /// Sets the sink's length to everything written.
     pub(crate) fn finish(self) {
-        // SAFETY: W2 - bytes [0, len) are initialized, and len <= limit < capacity by W1.
-        unsafe { self.buf.set_len(self.len) };
+        match self.sink {
+            // SAFETY: W2 - bytes [0, len) are initialized, and len <= limit < capacity by W1.
+            Sink::Vec(buf) => unsafe { buf.set_len(self.len) },
+            Sink::Slice { len, .. } => *len = self.len,
+        }
     }
 
     /// Executes one sequence: appends `lits[pos..pos + ll]`, then `ml` bytes copied from
@@ -78,22 +164,54 @@ impl<'a> Writer<'a> {
         history_start: usize,
         dict: &[u8],
     ) -> Result<(), SequenceError> {
-        if ll + ml > self.limit - self.len {
-            return Err(SequenceError::Limit);
+        // For a vector `end` is `limit + WILD`, so this one compare is also the limit check.
+        if ll + ml + WILD > self.end - self.len {
+            return self.sequence_exact(lits, pos, ll, offset, ml, history_start, dict);
         }
         if pos + ll + 16 > lits.len() {
             return Err(SequenceError::Literals);
         }
-        // SAFETY: reads stay inside `lits` (checked above, W4); writes are bounded by the limit
-        // check above (W3); `lits` is not `buf`'s allocation.
+        // SAFETY: reads stay inside `lits` (checked above, W4); writes are bounded by the check
+        // above (W3); `lits` is not the sink's allocation.
         unsafe { wild_copy(lits.as_ptr().add(pos), self.base.add(self.len), ll) };
         self.len += ll;
         if offset > self.len - history_start {
-            return self.match_from_dict(offset, ml, history_start, dict);
+            return self.match_from_dict(offset, ml, history_start, dict, false);
         }
         // SAFETY: 1 <= offset <= len - history_start <= len (offsets are never 0), and the
-        // limit check above bounds the writes (W3).
+        // check above bounds the writes (W3).
         unsafe { self.copy_match(offset, ml) };
+        Ok(())
+    }
+
+    /// [`sequence`](Self::sequence) with exact copies: for the last sequences before the end of
+    /// a slice, and for any that pass the limit (which it reports).
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn sequence_exact(
+        &mut self,
+        lits: &[u8],
+        pos: usize,
+        ll: usize,
+        offset: usize,
+        ml: usize,
+        history_start: usize,
+        dict: &[u8],
+    ) -> Result<(), SequenceError> {
+        if !self.fits(ll + ml) {
+            return Err(SequenceError::Limit);
+        }
+        let run = lits.get(pos..pos + ll).ok_or(SequenceError::Literals)?;
+        if pos + ll + 16 > lits.len() {
+            return Err(SequenceError::Literals);
+        }
+        self.exact(run);
+        if offset > self.len - history_start {
+            return self.match_from_dict(offset, ml, history_start, dict, true);
+        }
+        // SAFETY: 1 <= offset <= len as above; `fits` checked all `ll + ml` bytes (W3).
+        unsafe { self.copy_match_exact(offset, ml) };
         Ok(())
     }
 
@@ -104,6 +222,7 @@ impl<'a> Writer<'a> {
         ml: usize,
         history_start: usize,
         dict: &[u8],
+        exact: bool,
     ) -> Result<(), SequenceError> {
         let back = offset - (self.len - history_start);
         if back > dict.len() || offset == 0 {
@@ -115,19 +234,25 @@ impl<'a> Writer<'a> {
         if ml > n {
             // The rest comes from the start of the frame's history: offset <= len now.
             // SAFETY: offset = (len - history_start) after the copy above, so 1 <= offset <= len;
-            // the caller's limit check covered all `ml` bytes (W3).
-            unsafe { self.copy_match(offset, ml - n) };
+            // the caller's check covered all `ml` bytes, for wild writes or exact ones (W3).
+            unsafe {
+                if exact {
+                    self.copy_match_exact(offset, ml - n);
+                } else {
+                    self.copy_match(offset, ml - n);
+                }
+            }
         }
         Ok(())
     }
 
-    /// Appends `n` bytes copied from `offset` bytes back.
+    /// Appends `n` bytes copied from `offset` bytes back, in wild chunks.
     ///
     /// # Safety
-    /// `1 <= offset <= self.len`, and `n` bytes fit under the limit (W3).
+    /// `1 <= offset <= self.len`, and `len + n + WILD <= end` (W3).
     #[inline(always)]
     unsafe fn copy_match(&mut self, offset: usize, n: usize) {
-        debug_assert!(offset >= 1 && offset <= self.len && self.fits(n));
+        debug_assert!(offset >= 1 && offset <= self.len && self.len + n + WILD <= self.end);
         let base = self.base;
         // SAFETY: `dst` is at `len`, the source starts `offset <= len` bytes before it, inside
         // the allocation; writes are bounded by W3.
@@ -155,10 +280,28 @@ impl<'a> Writer<'a> {
         self.len += n;
     }
 
-    /// Appends `src` exactly (dictionary content).
+    /// Appends `n` bytes copied from `offset` bytes back, exactly, byte by byte.
+    ///
+    /// # Safety
+    /// `1 <= offset <= self.len`, and `n` bytes fit under the limit (W3).
+    unsafe fn copy_match_exact(&mut self, offset: usize, n: usize) {
+        debug_assert!(offset >= 1 && offset <= self.len && self.fits(n));
+        // SAFETY: every byte read lies `offset` before the one written, at or after `base` and
+        // written before (W2); the writes end at `len + n <= limit` (W1, W3).
+        unsafe {
+            let dst = self.base.add(self.len);
+            for i in 0..n {
+                *dst.add(i) = *dst.add(i).sub(offset);
+            }
+        }
+        self.len += n;
+    }
+
+    /// Appends `src` exactly (dictionary content, literals near the end).
     pub(crate) fn exact(&mut self, src: &[u8]) {
         assert!(self.fits(src.len()), "exact copy past the limit");
-        // SAFETY: W3 bounds the write; `src` is another allocation (the dictionary).
+        // SAFETY: W3 bounds the write; `src` is another allocation (the dictionary or the
+        // literals buffer).
         unsafe { ptr::copy_nonoverlapping(src.as_ptr(), self.base.add(self.len), src.len()) };
         self.len += src.len();
     }
