@@ -130,10 +130,24 @@ impl HctFile {
         Ok(self.reader.read_f32(name)?)
     }
 
-    /// Block `index` of tensor `name` alone.
+    /// Block `index` of tensor `name` alone; `index` is a whole number (anything else throws,
+    /// rather than being truncated to some other block).
     #[wasm_bindgen(js_name = readBlock)]
     pub fn read_block(&self, name: &str, index: f64) -> Result<Vec<u8>, JsError> {
-        Ok(self.reader.read_block(name, index as u64)?)
+        Ok(self.reader.read_block(name, whole_number("block index", index)?)?)
+    }
+}
+
+/// The largest integer a JavaScript number holds exactly, 2^53 - 1.
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// An index from JavaScript as a `u64`: a whole number from 0 to 2^53 - 1, else an error
+/// naming `what` (`as` would quietly turn NaN, -1 or 1.5 into some block that exists).
+fn whole_number(what: &str, v: f64) -> Result<u64, JsError> {
+    if v.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(&v) {
+        Ok(v as u64)
+    } else {
+        Err(JsError::new(&format!("{what} must be a whole number from 0 to 2^53 - 1, not {v}")))
     }
 }
 

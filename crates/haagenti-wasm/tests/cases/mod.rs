@@ -86,6 +86,11 @@ fn hct_file_reads_tensors_blocks_and_refuses_corruption() {
     assert!(h.read_f32("values").ok().unwrap() == values);
     assert!(h.read_block("text", 1.0).ok().unwrap() == SAMPLE[4096..8192]);
     assert!(h.read_tensor("missing").is_err());
+    // Indices that are no block throw; 2^32 + 1 is not block 1 on wasm32.
+    for index in [4294967297.0, 2f64.powi(53), 1.5, -1.0, f64::NAN, f64::INFINITY, 38.0] {
+        assert!(h.read_block("text", index).is_err(), "block {index}");
+    }
+    assert!(h.read_block("text", 37.0).ok().unwrap() == SAMPLE[37 * 4096..]);
     // A flipped byte in the first block's data is caught by its checksum when read.
     let mut bad = file.clone();
     bad[100] ^= 1;
