@@ -391,7 +391,9 @@ impl AssetHeader {
         if n > fragment_count {
             return Err(HoloError::Corrupt("curve longer than the fragments"));
         }
-        let mut points = Vec::with_capacity(usize::from(n));
+        // Room for the points the bytes left can hold (18 bytes each), not for the count
+        // claimed: 65535 points are 2 MiB.
+        let mut points = Vec::with_capacity(usize::from(n).min((r.b.len() - r.pos) / 18));
         for _ in 0..n {
             let fragments = r.u16()?;
             let bytes = r.u64()?;

@@ -35,8 +35,9 @@ pub enum Pushed {
 /// Work and memory grow with the asset's size: at most [`MAX_SAMPLES`] samples, or the lower
 /// limit set with [`HoloDecoder::with_max_samples`]. The heap it holds, pushes and
 /// reconstructions included, stays under [`HoloDecoder::memory_bound`]: 48 bytes a sample of
-/// the real image or tensor (block padding included), twice the fragment being pushed, and
-/// 1 MiB. Nothing is allocated for an asset before a payload of it has decoded.
+/// the real image or tensor (block padding included), eight times the longest fragment pushed
+/// (a fragment is parsed into copies of its header, payload and curve, and the adopted header is
+/// kept), and 1 MiB. Nothing is allocated for an asset before a payload of it has decoded.
 #[derive(Debug, Clone)]
 pub struct HoloDecoder {
     header: Option<AssetHeader>,
@@ -66,12 +67,12 @@ impl HoloDecoder {
         Self::default()
     }
 
-    /// The most heap bytes a decoder holds, while pushing a fragment of at most
+    /// The most heap bytes a decoder holds, while pushing fragments of at most
     /// `fragment_len` bytes or reconstructing, for an asset of `samples` samples (each
     /// fragment's own, for a fragment that is refused). Checked for any input by the
     /// `holo_alloc` fuzz target; docs/holo.md says where it comes from.
     pub const fn memory_bound(samples: u64, fragment_len: u64) -> u64 {
-        MEMORY_PER_SAMPLE.saturating_mul(samples).saturating_add(fragment_len.saturating_mul(2)).saturating_add(1 << 20)
+        MEMORY_PER_SAMPLE.saturating_mul(samples).saturating_add(fragment_len.saturating_mul(8)).saturating_add(1 << 20)
     }
 
     /// The same decoder, refusing assets of more than `max_samples` samples (pixels times

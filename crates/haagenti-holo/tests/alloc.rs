@@ -1,64 +1,20 @@
 //! Peak heap while decoding, measured by a counting allocator: bounded by the asset's real
 //! samples (padding included), never by a shape a refused fragment declares.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 
 use haagenti_hct::DType;
 use haagenti_holo::{Asset, EncodeOptions, Encoding, HoloDecoder, PreviewConfig, StreamingDecoder, encode};
 
-/// The system allocator, counting the bytes live and their peak.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(by: usize) {
-    let now = LIVE.fetch_add(by, Relaxed) + by;
-    PEAK.fetch_max(now, Relaxed);
+/// The counting allocator and the `holo_alloc` fuzz target's check.
+mod check {
+    include!("../../../fuzz/fuzz_targets/holo_alloc_check.rs");
 }
 
-// SAFETY: every call forwards to `System` with the caller's arguments, so `System`'s
-// guarantees are the caller's; the counters only observe sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's layout, as `GlobalAlloc::alloc` requires.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from this allocator (so from `System`) with `layout`.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as for `dealloc`, with the caller's new size.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Relaxed);
-            grew(new_size);
-        }
-        p
-    }
-}
+use check::peak_of;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: check::Counting = check::Counting;
 
 /// One measurement at a time: the counters are global.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -66,14 +22,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// The measurement lock (a failed test's poisoning does not matter: the counters are reset).
 fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Peak bytes allocated while `f` runs, above what was live before.
-fn peak_of(f: impl FnOnce()) -> usize {
-    let base = LIVE.load(Relaxed);
-    PEAK.store(base, Relaxed);
-    f();
-    PEAK.load(Relaxed) - base
 }
 
 /// Rebuilds a fragment with its header edited, and a valid checksum.
@@ -179,4 +127,21 @@ fn a_refused_fragment_declaring_a_huge_one_row_image_allocates_little() {
         let peak = peak_of(|| assert!(d.push(&forged).is_err(), "{e:?}"));
         assert!(peak < 1 << 20, "{e:?}: {peak} bytes for a refused fragment");
     }
+}
+
+/// Every finding of the `holo_alloc` fuzz target, replayed.
+#[test]
+fn holo_alloc_regressions_stay_within_the_bound() {
+    let _serial = serial();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/holo_alloc");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|f| f.to_string_lossy().starts_with('.')) {
+            continue;
+        }
+        check::holo_alloc(&std::fs::read(&path).unwrap());
+        n += 1;
+    }
+    assert!(n > 0, "no regressions in {}", dir.display());
 }
