@@ -215,17 +215,26 @@ enum Stage {
     Header,
     /// A block header and its body.
     Block,
+    /// The rest of an RLE block, produced in pieces of at most one block size: `left` copies of
+    /// `byte`, then the frame ends if `last`.
+    Rle { byte: u8, left: usize, last: bool },
     /// The 4-byte content checksum.
     Checksum,
     /// The payload of a skippable frame, this many bytes still to skip.
     Skip(u64),
 }
 
+/// The largest unit the streaming decoder waits for whole: a block header and its body (frame
+/// headers and checksums are smaller; skippable payloads are skipped piece by piece).
+const UNIT: usize = BlockHeader::LEN + MAX_BLOCK_SIZE;
+
 /// A streaming decoder: feed compressed bytes in pieces of any size, take decoded bytes as they
 /// become available.
 ///
-/// Memory stays bounded by the frame's window: the decoder keeps at most about twice the window
-/// plus one block of history, and at most one block of input.
+/// Memory stays bounded by the frame's window: decoded bytes go to a buffer of the window plus
+/// two blocks, used as a ring (when the next block does not fit at its end, it is written at the
+/// front, and matches reach back into what is left of the previous pass, as libzstd's streaming
+/// decoder does), so nothing is moved to make room. At most one block of input is buffered.
 ///
 /// ```
 /// # fn main() -> Result<(), haagenti_zstd::Error> {
@@ -246,15 +255,23 @@ pub struct StreamDecoder {
     dict: Option<Dictionary>,
     blocks: BlockDecoder,
     stage: Stage,
-    /// Input not yet used: at most one block and its header.
+    /// Input not yet used: less than one unit (see [`UNIT`]).
     input: Vec<u8>,
     header: Option<FrameHeader>,
-    /// The frame's retained history followed by output not yet handed out.
-    window: Vec<u8>,
-    /// `window[..delivered]` has been handed out.
+    /// The ring of decoded bytes. Grows (by doubling) up to `ring_size` during a frame's first
+    /// pass; its bytes are all initialized.
+    ring: Vec<u8>,
+    /// The ring's size for this frame: the window (or the content size, if smaller) plus two
+    /// blocks with their wild-copy slack.
+    ring_size: usize,
+    /// End of the decoded bytes of the current pass.
+    pos: usize,
+    /// End of the previous pass (0 before the first wrap).
+    prev_end: usize,
+    /// `ring[..delivered]` of the current pass has been handed out.
     delivered: usize,
-    /// Whether history was dropped from the front of `window` (the dictionary is then out of reach).
-    trimmed: bool,
+    /// Whether the ring wrapped in this frame (the dictionary is then out of reach).
+    wrapped: bool,
     frame_output: u64,
     total_output: u64,
     hasher: Xxh64,
@@ -268,7 +285,7 @@ impl core::fmt::Debug for StreamDecoder {
             .field("config", &self.config)
             .field("stage", &self.stage)
             .field("buffered_input", &self.input.len())
-            .field("window", &self.window.len())
+            .field("ring", &self.ring.len())
             .field("total_output", &self.total_output)
             .finish_non_exhaustive()
     }
@@ -284,9 +301,12 @@ impl StreamDecoder {
             stage: Stage::Magic,
             input: Vec::new(),
             header: None,
-            window: Vec::new(),
+            ring: Vec::new(),
+            ring_size: 0,
+            pos: 0,
+            prev_end: 0,
             delivered: 0,
-            trimmed: false,
+            wrapped: false,
             frame_output: 0,
             total_output: 0,
             hasher: Xxh64::new(0),
@@ -302,23 +322,9 @@ impl StreamDecoder {
     /// Takes `input` (all of it) and appends whatever can be decoded so far to `out`.
     /// Returns the number of bytes appended.
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, Error> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
         let before = out.len();
-        // Feed in slices so the internal input buffer stays near one block.
-        for chunk in input.chunks(MAX_BLOCK_SIZE) {
-            self.input.extend_from_slice(chunk);
-            match self.run(out) {
-                Ok(used) => {
-                    self.input.drain(..used);
-                }
-                Err(e) => {
-                    self.failed = Some(e.clone());
-                    return Err(e);
-                }
-            }
-        }
+        let used = self.advance(input, Some(out))?;
+        debug_assert_eq!(used, input.len());
         Ok(out.len() - before)
     }
 
@@ -335,30 +341,102 @@ impl StreamDecoder {
         self.finish().is_ok()
     }
 
-    /// Decodes as many whole units (headers, blocks, checksums) of `self.input` as are there;
-    /// returns the bytes used.
-    fn run(&mut self, out: &mut Vec<u8>) -> Result<usize, Error> {
+    /// Decoded bytes not yet handed out (after [`advance`](Self::advance) without a vector).
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.ring[self.delivered..self.pos]
+    }
+
+    /// Marks the first `n` pending bytes as handed out.
+    pub(crate) fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.pos - self.delivered);
+        self.delivered += n;
+    }
+
+    /// Uses `input`: with `out`, all of it, appending every decoded byte to `out`; without,
+    /// until a block leaves bytes [`pending`](Self::pending) (which must be empty on entry).
+    /// Incomplete units are buffered. Returns the input bytes used.
+    pub(crate) fn advance(&mut self, input: &[u8], mut out: Option<&mut Vec<u8>>) -> Result<usize, Error> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let result = self.advance_inner(input, &mut out);
+        if let Err(e) = &result {
+            self.failed = Some(e.clone());
+        }
+        result
+    }
+
+    fn advance_inner(&mut self, input: &[u8], out: &mut Option<&mut Vec<u8>>) -> Result<usize, Error> {
+        let mut src = input;
+        // First complete the unit that is buffered, a piece of `src` at a time.
+        while !self.input.is_empty() && !src.is_empty() {
+            let held = self.input.len();
+            let take = src.len().min(UNIT.saturating_sub(held).max(1));
+            self.input.extend_from_slice(&src[..take]);
+            let buffered = core::mem::take(&mut self.input);
+            let run = self.run(&buffered, out);
+            self.input = buffered;
+            let used = run?;
+            if used >= held {
+                // What is left came from `src`: give it back, and go on from `src` directly.
+                self.input.clear();
+                src = &src[used - held..];
+            } else {
+                self.input.drain(..used);
+                src = &src[take..];
+            }
+            if out.is_none() && !self.pending().is_empty() {
+                return Ok(input.len() - src.len());
+            }
+        }
+        if !src.is_empty() {
+            let used = self.run(src, out)?;
+            src = &src[used..];
+            if out.is_none() && !self.pending().is_empty() {
+                return Ok(input.len() - src.len());
+            }
+            // Less than one unit is left.
+            self.input.extend_from_slice(src);
+        } else if out.is_none() && self.pending().is_empty() {
+            // Input ended, but an RLE block in pieces may still have output to make.
+            self.run(&[], out)?;
+        }
+        Ok(input.len())
+    }
+
+    /// Decodes the whole units at the start of `src` (headers, blocks, checksums); returns the
+    /// bytes used. Without `out`, stops after the first block that leaves bytes pending.
+    fn run(&mut self, src: &[u8], out: &mut Option<&mut Vec<u8>>) -> Result<usize, Error> {
         let mut pos = 0;
         loop {
-            let src = &self.input[pos..];
+            if self.pos > self.delivered {
+                match out {
+                    Some(out) => {
+                        out.extend_from_slice(&self.ring[self.delivered..self.pos]);
+                        self.delivered = self.pos;
+                    }
+                    None => return Ok(pos),
+                }
+            }
+            let rest = &src[pos..];
             match self.stage {
                 Stage::Magic => {
-                    if src.len() < 4 {
+                    if rest.len() < 4 {
                         return Ok(pos);
                     }
-                    match frame::frame_kind(src)? {
+                    match frame::frame_kind(rest)? {
                         FrameKind::Zstd => self.stage = Stage::Header,
                         FrameKind::Skippable { .. } => {
-                            if src.len() < 8 {
+                            if rest.len() < 8 {
                                 return Ok(pos);
                             }
-                            self.stage = Stage::Skip(u64::from(frame::read_u32(src, 4, "skippable frame size")?));
+                            self.stage = Stage::Skip(u64::from(frame::read_u32(rest, 4, "skippable frame size")?));
                             pos += 8;
                         }
                     }
                 }
                 Stage::Skip(left) => {
-                    let n = left.min(src.len() as u64);
+                    let n = left.min(rest.len() as u64);
                     pos += n as usize;
                     self.stage = if n == left { Stage::Magic } else { Stage::Skip(left - n) };
                     if n < left {
@@ -366,7 +444,7 @@ impl StreamDecoder {
                     }
                 }
                 Stage::Header => {
-                    let header = match FrameHeader::parse(src) {
+                    let header = match FrameHeader::parse(rest) {
                         Ok(h) => h,
                         Err(FrameError::Truncated { .. }) => return Ok(pos),
                         Err(e) => return Err(e.into()),
@@ -374,20 +452,16 @@ impl StreamDecoder {
                     let dict = begin_frame(&header, &self.config, self.dict.as_ref())?;
                     self.blocks.reset(dict);
                     pos += header.header_len;
+                    self.start_frame(&header);
                     self.header = Some(header);
-                    self.window.clear();
-                    self.delivered = 0;
-                    self.trimmed = false;
-                    self.frame_output = 0;
-                    self.hasher = Xxh64::new(0);
                     self.stage = Stage::Block;
                 }
                 Stage::Block => {
                     let Some(header) = self.header else { unreachable!("a frame header precedes blocks") };
-                    if src.len() < BlockHeader::LEN {
+                    if rest.len() < BlockHeader::LEN {
                         return Ok(pos);
                     }
-                    let block = BlockHeader::parse(src)?;
+                    let block = BlockHeader::parse(rest)?;
                     let len = blocks::stored_len(&block);
                     if block.block_type != blocks::RLE && len > header.block_size_limit() {
                         return Err(crate::error::BlockError::BlockTooLarge {
@@ -396,42 +470,42 @@ impl StreamDecoder {
                         }
                         .into());
                     }
-                    if src.len() < BlockHeader::LEN + len {
+                    if rest.len() < BlockHeader::LEN + len {
                         return Ok(pos);
                     }
-                    let body = &src[BlockHeader::LEN..BlockHeader::LEN + len];
-                    let start = self.window.len();
-                    let remaining = (self.config.max_output_size as u64).saturating_sub(self.total_output);
-                    let mut sink = Sink::Vec(&mut self.window);
-                    let target = Target {
-                        out: &mut sink,
-                        history_start: 0,
-                        dict: match (&self.dict, self.trimmed) {
-                            (Some(d), false) => d.content(),
-                            _ => &[],
-                        },
-                        output_limit: start.saturating_add(remaining.min(usize::MAX as u64) as usize),
-                        configured_limit: self.config.max_output_size,
-                    };
-                    self.blocks.decode(&block, body, header.block_size_limit(), target)?;
+                    let body = &rest[BlockHeader::LEN..BlockHeader::LEN + len];
                     pos += BlockHeader::LEN + len;
-                    let produced = &self.window[start..];
-                    self.hasher.update(produced);
-                    self.frame_output += produced.len() as u64;
-                    self.total_output += produced.len() as u64;
-                    out.extend_from_slice(&self.window[self.delivered..]);
-                    self.delivered = self.window.len();
-                    self.trim(header.window_size);
+                    if block.block_type == blocks::RLE {
+                        if self.total_output.saturating_add(block.size as u64) > self.config.max_output_size as u64 {
+                            return Err(Error::OutputLimit { limit: self.config.max_output_size });
+                        }
+                        self.stage = Stage::Rle { byte: body[0], left: block.size, last: block.last };
+                        continue;
+                    }
+                    self.decode_block(&header, &block, body)?;
                     if block.last {
-                        end_frame(&header, self.frame_output)?;
-                        self.stage = if header.has_checksum { Stage::Checksum } else { Stage::Magic };
+                        self.end_frame(&header)?;
+                    }
+                }
+                Stage::Rle { byte, left, last } => {
+                    let Some(header) = self.header else { unreachable!("a frame header precedes blocks") };
+                    let n = left.min(header.block_size_limit().max(1));
+                    self.make_room();
+                    self.ring[self.pos..self.pos + n].fill(byte);
+                    self.produced(self.pos, self.pos + n);
+                    self.stage = Stage::Rle { byte, left: left - n, last };
+                    if left == n {
+                        self.stage = Stage::Block;
+                        if last {
+                            self.end_frame(&header)?;
+                        }
                     }
                 }
                 Stage::Checksum => {
-                    if src.len() < 4 {
+                    if rest.len() < 4 {
                         return Ok(pos);
                     }
-                    check_sum(frame::read_u32(src, 0, "content checksum")?, &self.hasher)?;
+                    check_sum(frame::read_u32(rest, 0, "content checksum")?, &self.hasher)?;
                     pos += 4;
                     self.stage = Stage::Magic;
                 }
@@ -439,14 +513,78 @@ impl StreamDecoder {
         }
     }
 
-    /// Drops history older than the window once the buffer holds about two windows.
-    fn trim(&mut self, window_size: u64) {
-        let keep = usize::try_from(window_size).unwrap_or(usize::MAX);
-        if self.window.len() > keep.saturating_mul(2).saturating_add(MAX_BLOCK_SIZE) {
-            let drop = self.window.len() - keep;
-            self.window.drain(..drop);
-            self.delivered -= drop;
-            self.trimmed = true;
+    /// Sizes the ring for a new frame and starts its first pass.
+    fn start_frame(&mut self, header: &FrameHeader) {
+        let history = header.content_size.map_or(header.window_size, |c| c.min(header.window_size));
+        let room = header.block_size_limit() + WILD;
+        self.ring_size = usize::try_from(history).unwrap_or(usize::MAX).saturating_add(2 * room);
+        self.pos = 0;
+        self.prev_end = 0;
+        self.delivered = 0;
+        self.wrapped = false;
+        self.frame_output = 0;
+        self.hasher = Xxh64::new(0);
+    }
+
+    /// Makes room for one block at `pos`: wraps to the front of the ring when the block would
+    /// pass its size, and grows the ring (during the first pass) when it is not that large yet.
+    fn make_room(&mut self) {
+        let Some(header) = self.header else { unreachable!("a frame header precedes blocks") };
+        let room = header.block_size_limit() + WILD;
+        debug_assert_eq!(self.delivered, self.pos, "output is handed out before the next block");
+        if self.pos + room > self.ring_size {
+            // `ring_size` is the window plus two rooms, so what the previous pass leaves past the
+            // front (`pos + room` onward) holds at least the window before `pos`.
+            self.prev_end = self.pos;
+            self.pos = 0;
+            self.delivered = 0;
+            self.wrapped = true;
         }
+        if self.pos + room > self.ring.len() {
+            let len = (self.pos + room).max(self.ring.len().saturating_mul(2)).min(self.ring_size);
+            self.ring.resize(len, 0);
+        }
+    }
+
+    /// Decodes a raw or compressed block into the ring.
+    fn decode_block(&mut self, header: &FrameHeader, block: &BlockHeader, body: &[u8]) -> Result<(), Error> {
+        self.make_room();
+        let room = header.block_size_limit() + WILD;
+        let front_end = self.pos + room;
+        let start = self.pos;
+        let (front, back) = self.ring.split_at_mut(front_end);
+        let dict: &[u8] = if self.wrapped {
+            back.get(..self.prev_end.saturating_sub(front_end)).unwrap_or(&[])
+        } else {
+            self.dict.as_ref().map_or(&[], Dictionary::content)
+        };
+        let remaining = (self.config.max_output_size as u64).saturating_sub(self.total_output);
+        let mut sink = Sink::Slice { buf: front, len: start };
+        let target = Target {
+            out: &mut sink,
+            history_start: 0,
+            dict,
+            output_limit: start.saturating_add(remaining.min(room as u64) as usize),
+            configured_limit: self.config.max_output_size,
+        };
+        self.blocks.decode(block, body, header.block_size_limit(), target)?;
+        let end = sink.len();
+        self.produced(start, end);
+        Ok(())
+    }
+
+    /// Accounts for `ring[start..end]`, just decoded.
+    fn produced(&mut self, start: usize, end: usize) {
+        self.hasher.update(&self.ring[start..end]);
+        let n = (end - start) as u64;
+        self.frame_output += n;
+        self.total_output += n;
+        self.pos = end;
+    }
+
+    fn end_frame(&mut self, header: &FrameHeader) -> Result<(), Error> {
+        end_frame(header, self.frame_output)?;
+        self.stage = if header.has_checksum { Stage::Checksum } else { Stage::Magic };
+        Ok(())
     }
 }

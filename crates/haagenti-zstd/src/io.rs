@@ -6,14 +6,20 @@ use std::vec::Vec;
 use crate::decoding::{DecoderConfig, StreamDecoder};
 use crate::dictionary::Dictionary;
 
-/// Decompresses a zstd stream read from `R`, incrementally, with bounded memory.
+/// Input read from the inner reader at a time: one block and its header, as `zstd -d` reads.
+const INPUT: usize = crate::frame::MAX_BLOCK_SIZE + 3;
+
+/// Decompresses a zstd stream read from `R`, incrementally, with bounded memory: the frame's
+/// window plus two blocks of output (see [`StreamDecoder`]) and one block of input. Each `read`
+/// copies decoded bytes straight from the decoder's window into the caller's buffer.
 #[derive(Debug)]
 pub struct Decoder<R> {
     inner: R,
     decoder: StreamDecoder,
     input: Vec<u8>,
-    output: Vec<u8>,
-    pos: usize,
+    /// `input[start..end]` is read but not yet given to the decoder.
+    start: usize,
+    end: usize,
     eof: bool,
 }
 
@@ -33,7 +39,7 @@ impl<R: Read> Decoder<R> {
     }
 
     fn with_decoder(inner: R, decoder: StreamDecoder) -> Self {
-        Decoder { inner, decoder, input: alloc::vec![0; 64 * 1024], output: Vec::new(), pos: 0, eof: false }
+        Decoder { inner, decoder, input: alloc::vec![0; INPUT], start: 0, end: 0, eof: false }
     }
 
     /// The wrapped reader.
@@ -44,26 +50,40 @@ impl<R: Read> Decoder<R> {
 
 impl<R: Read> Read for Decoder<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.output.len() {
-            if self.eof {
-                return Ok(0);
-            }
-            self.output.clear();
-            self.pos = 0;
-            let n = self.inner.read(&mut self.input)?;
-            if n == 0 {
-                self.eof = true;
-                self.decoder.finish().map_err(|e| io::Error::new(io::ErrorKind::UnexpectedEof, e))?;
-                return Ok(0);
-            }
-            self.decoder
-                .feed(&self.input[..n], &mut self.output)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        if buf.is_empty() {
+            return Ok(0);
         }
-        let n = buf.len().min(self.output.len() - self.pos);
-        buf[..n].copy_from_slice(&self.output[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        loop {
+            let pending = self.decoder.pending();
+            if !pending.is_empty() {
+                let n = buf.len().min(pending.len());
+                buf[..n].copy_from_slice(&pending[..n]);
+                self.decoder.consume(n);
+                return Ok(n);
+            }
+            if self.start == self.end {
+                // A long RLE block may still have pieces to make without more input.
+                self.decoder.advance(&[], None).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                if !self.decoder.pending().is_empty() {
+                    continue;
+                }
+                if self.eof {
+                    return Ok(0);
+                }
+                let n = self.inner.read(&mut self.input)?;
+                (self.start, self.end) = (0, n);
+                if n == 0 {
+                    self.eof = true;
+                    self.decoder.finish().map_err(|e| io::Error::new(io::ErrorKind::UnexpectedEof, e))?;
+                    return Ok(0);
+                }
+            }
+            let used = self
+                .decoder
+                .advance(&self.input[self.start..self.end], None)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            self.start += used;
+        }
     }
 }
 
