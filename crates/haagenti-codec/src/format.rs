@@ -177,6 +177,18 @@ impl Codec for FormatCodec {
                 if u64::from(size) > limits.max_output {
                     return Err(CodecError::OutputLimit { limit: limits.max_output });
                 }
+                // The decoder allocates the declared size up front: refuse a size the block
+                // cannot expand to, so a 5-byte input cannot reserve a gigabyte.
+                let bound = lz4_block_max_output(src.len() - 4);
+                if u64::from(size) > bound {
+                    return Err(corrupt(
+                        Format::Lz4Block,
+                        format_args!(
+                            "declared size {size} exceeds the {bound} bytes a {}-byte block can hold",
+                            src.len() - 4
+                        ),
+                    ));
+                }
                 lz4_flex::block::decompress_size_prepended(src).map_err(|e| corrupt(Format::Lz4Block, e))
             }
             format => {
@@ -199,6 +211,14 @@ impl Codec for FormatCodec {
             }
         }
     }
+}
+
+/// The most bytes an LZ4 block of `compressed` bytes can decode to. Every input byte yields at
+/// most 255 output bytes (a match-length extension byte of 255); a sequence's token and offset
+/// add a few more, covered by the constant.
+#[cfg(feature = "lz4")]
+pub(crate) fn lz4_block_max_output(compressed: usize) -> u64 {
+    (compressed as u64).saturating_mul(255).saturating_add(64)
 }
 
 pub(crate) fn corrupt(format: Format, detail: impl fmt::Display) -> CodecError {
