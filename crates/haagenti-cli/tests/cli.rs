@@ -221,11 +221,7 @@ fn train_reports_bad_samples_in_one_line() {
 fn minilm() -> PathBuf {
     let home = std::env::var_os("HOME").expect("HOME");
     let path = PathBuf::from(home).join(".cache/haagenti/minilm/model.safetensors");
-    assert!(
-        path.is_file(),
-        "{}: fetch it with scripts/fetch-minilm.sh ~/.cache/haagenti/minilm",
-        path.display()
-    );
+    assert!(path.is_file(), "{}: fetch it with scripts/fetch-minilm.sh ~/.cache/haagenti/minilm", path.display());
     path
 }
 
