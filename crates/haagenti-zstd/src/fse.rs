@@ -453,7 +453,11 @@ impl FseTable {
 /// past what it has written: a flush is one unconditional 8-byte store, after which the length
 /// moves by the whole bytes in the accumulator (the reference's `BIT_flushBits`).
 ///
-/// Invariant: fewer than 64 bits wait in `acc` (`n < 64`), and after a flush fewer than 8.
+/// Invariants, cited by the `SAFETY` comment in [`flush`](Self::flush):
+/// - F1. Fewer than 64 bits wait in `acc` (`n < 64`; checked at every flush), and after a flush
+///   fewer than 8.
+/// - F2. A store of 8 bytes at `buf.len()` is made only after checking that 8 bytes of capacity
+///   follow it.
 #[derive(Debug, Default)]
 pub(crate) struct BitWriter {
     buf: Vec<u8>,
@@ -511,9 +515,9 @@ impl BitWriter {
         // The bit budget of the callers of `add` is only debug-checked; this check (one compare
         // per flush) is what the `set_len` below relies on.
         assert!(bytes < 8, "BitWriter: more than 63 bits waiting");
-        // SAFETY: at least 8 bytes of capacity follow `len` (checked just above), so the store
-        // stays inside the allocation; the new length covers only bytes this store initialized
-        // (`bytes <= 7`, asserted above).
+        // SAFETY: F2 - at least 8 bytes of capacity follow `len` (checked just above), so the
+        // store stays inside the allocation; F1 - the new length covers only bytes this store
+        // initialized (`bytes <= 7`, asserted above).
         unsafe {
             self.buf.as_mut_ptr().add(len).cast::<[u8; 8]>().write_unaligned(self.acc.to_le_bytes());
             self.buf.set_len(len + bytes as usize);
