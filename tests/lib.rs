@@ -102,38 +102,27 @@ pub fn url_records() -> Vec<Vec<u8>> {
     urls.split(|&b| b == b'\n').collect::<Vec<_>>().chunks(8).map(|c| c.join(&b'\n')).collect()
 }
 
-/// Each Rust source file of this repository, in path order.
+/// Real Rust source files (tokio's `io` module, `tests/data/rust-sources`), in name order:
+/// a fixed set that does not change with this repository's own sources.
 pub fn source_files() -> Vec<Vec<u8>> {
-    fn walk(dir: &std::path::Path, files: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            let name = p.file_name().unwrap().to_string_lossy();
-            if p.is_dir() && !name.starts_with('.') && name != "target" && name != "node_modules" {
-                walk(&p, files);
-            } else if name.ends_with(".rs") {
-                files.push(p);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."), &mut files);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(testdata().join("rust-sources"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".rs.txt"))
+        .collect();
     files.sort();
+    assert!(files.len() > 50, "tests/data/rust-sources is incomplete");
     files.iter().map(|f| std::fs::read(f).unwrap()).collect()
 }
 
-/// Every Rust source file of this repository, concatenated in path order.
+/// The source files of [`source_files`], concatenated.
 pub fn source_code() -> Vec<u8> {
     source_files().concat()
 }
 
-/// A real x86-64 executable: the `zstd` program if present, else this test binary.
+/// Real x86-64 machine code: the first 256 KiB of a `zstd` executable (`tests/data`).
 pub fn x86_binary() -> Vec<u8> {
-    let path = ["/usr/bin/zstd", "/usr/bin/gzip"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .unwrap_or_else(|| std::env::current_exe().unwrap());
-    std::fs::read(path).unwrap()
+    read("x86_64-zstd-head.bin")
 }
 
 /// Where the MiniLM weights are cached (filled by `scripts/setup.sh test`).
