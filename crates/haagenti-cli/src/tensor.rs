@@ -94,7 +94,7 @@ pub(crate) fn run(command: TensorCommand) -> Result<(), Failure> {
                     let st = safetensors::parse(&bytes).map_err(|e| fail(&input, e))?;
                     let mut w = HctWriterV2::new(opts);
                     for t in &st.tensors {
-                        let r = match float_values(t.dtype, t.data) {
+                        let r = match haagenti::hct::f32_values(t.dtype, t.data) {
                             Some(values) if t.shape.len() >= 2 => w.add_quantized(&t.name, &t.shape, &values, scheme),
                             _ => w.add_tensor(&t.name, t.dtype, &t.shape, t.data),
                         };
@@ -165,21 +165,6 @@ fn inspect_hct(tensors: &[haagenti::hct::TensorInfo]) -> String {
         raw as f64 / stored.max(1) as f64
     ));
     s
-}
-
-/// The f32 values of a float tensor's bytes (f32, f16 or bf16).
-fn float_values(dtype: haagenti::hct::DType, data: &[u8]) -> Option<Vec<f32>> {
-    use haagenti::hct::DType;
-    Some(match dtype {
-        DType::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-        DType::BF16 => {
-            data.chunks_exact(2).map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16)).collect()
-        }
-        DType::F16 => {
-            data.chunks_exact(2).map(|b| haagenti::hct::f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect()
-        }
-        _ => return None,
-    })
 }
 
 /// A file read at offsets, so `inspect` reads only the preamble and the index.
