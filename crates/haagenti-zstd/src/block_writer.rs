@@ -7,11 +7,10 @@
 use alloc::vec::Vec;
 
 use crate::cpu::multiversion;
-use crate::encoding::{ll_code, ml_code};
 use crate::fse::{self, BitWriter, Distribution, FseEncoder, FseTable, SmallFseEncoder};
 use crate::huff0::{HuffmanEncoder, HuffmanTable};
 use crate::matching::Seq;
-use crate::sequences::{LL_BITS, ML_BITS};
+use crate::sequences::{LL_BITS, ML_BITS, ll_code, ml_code};
 
 /// Costs are in 1/16 bit.
 const BIT: u64 = 16;

@@ -20,7 +20,7 @@ pub const COMPRESSED: u8 = 2;
 
 /// Bytes of input a block's body occupies after its header.
 pub fn stored_len(header: &BlockHeader) -> usize {
-    if header.block_type == RLE { 1 } else { header.size }
+    header.stored_len()
 }
 
 /// Where one block's output goes.

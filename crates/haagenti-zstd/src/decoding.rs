@@ -347,6 +347,7 @@ impl StreamDecoder {
     }
 
     /// Marks the first `n` pending bytes as handed out.
+    #[cfg(feature = "std")]
     pub(crate) fn consume(&mut self, n: usize) {
         debug_assert!(n <= self.pos - self.delivered);
         self.delivered += n;

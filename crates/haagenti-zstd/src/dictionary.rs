@@ -1,52 +1,13 @@
 //! Dictionaries (RFC 8878 section 5): raw content, or the formatted kind with an ID, entropy
 //! tables and repeat offsets.
 
-use alloc::vec::Vec;
-use core::fmt;
-
-use crate::error::BlockError;
+pub use crate::error::DictionaryError;
 use crate::fse::{DecodingTable, Distribution};
 use crate::huff0::HuffmanTable;
+use alloc::vec::Vec;
 
 /// Magic number of a formatted dictionary, little-endian on the wire.
 pub const DICT_MAGIC: u32 = 0xEC30_A437;
-
-/// Why a dictionary could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DictionaryError {
-    /// The dictionary ended inside its header or tables.
-    Truncated {
-        /// What was being read.
-        what: &'static str,
-    },
-    /// An entropy table in the dictionary is malformed.
-    BadTable(BlockError),
-    /// A repeat offset is zero or larger than the content.
-    BadRepeatOffset {
-        /// The offending offset.
-        offset: u32,
-        /// The content size.
-        content_len: usize,
-    },
-    /// ID 0 is reserved for "no dictionary" and may not be declared by a formatted one.
-    ZeroId,
-}
-
-impl fmt::Display for DictionaryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DictionaryError::Truncated { what } => write!(f, "dictionary truncated in its {what}"),
-            DictionaryError::BadTable(e) => write!(f, "dictionary entropy table: {e}"),
-            DictionaryError::BadRepeatOffset { offset, content_len } => {
-                write!(f, "dictionary repeat offset {offset} is invalid for {content_len} bytes of content")
-            }
-            DictionaryError::ZeroId => f.write_str("formatted dictionary declares ID 0"),
-        }
-    }
-}
-
-impl core::error::Error for DictionaryError {}
 
 /// Entropy tables a formatted dictionary provides for the first block of a frame.
 #[derive(Debug, Clone)]

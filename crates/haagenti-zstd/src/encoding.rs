@@ -16,7 +16,6 @@ use crate::dict::ZstdDict;
 use crate::frame::{MAX_BLOCK_SIZE, ZSTD_MAGIC};
 pub use crate::matching::{LevelParams, Strategy};
 use crate::matching::{MatchFinder, Seq};
-use crate::sequences::{LL_BASE, ML_BASE};
 
 /// How to compress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -403,67 +402,6 @@ impl FrameHeader {
             (2, (size as u32).to_le_bytes().to_vec())
         } else {
             (3, size.to_le_bytes().to_vec())
-        }
-    }
-}
-
-/// Literal-length codes of lengths below 64, from `LL_BASE`.
-const LL_CODE: [u8; 64] = {
-    let mut t = [0u8; 64];
-    let mut ll = 0;
-    while ll < 64 {
-        let mut c = 0;
-        while c + 1 < LL_BASE.len() && LL_BASE[c + 1] <= ll as u32 {
-            c += 1;
-        }
-        t[ll] = c as u8;
-        ll += 1;
-    }
-    t
-};
-
-/// Match-length codes of lengths 3..=130, from `ML_BASE`.
-const ML_CODE: [u8; 128] = {
-    let mut t = [0u8; 128];
-    let mut i = 0;
-    while i < 128 {
-        let mut c = 0;
-        while c + 1 < ML_BASE.len() && ML_BASE[c + 1] <= i as u32 + 3 {
-            c += 1;
-        }
-        t[i] = c as u8;
-        i += 1;
-    }
-    t
-};
-
-/// The literal-length code of `ll`: a table below 64, the highest bit (+ 19) above.
-#[inline(always)]
-pub(crate) fn ll_code(ll: u32) -> u8 {
-    if ll < 64 { LL_CODE[ll as usize] } else { (31 - ll.leading_zeros()) as u8 + 19 }
-}
-
-/// The match-length code of `ml` (at least 3): a table up to 130, the highest bit (+ 36) of
-/// `ml - 3` above.
-#[inline(always)]
-pub(crate) fn ml_code(ml: u32) -> u8 {
-    let m = ml - 3;
-    if m < 128 { ML_CODE[m as usize] } else { (31 - m.leading_zeros()) as u8 + 36 }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn length_codes_match_the_base_tables() {
-        for v in 0..(1u32 << 17) {
-            let ll = LL_BASE.partition_point(|&b| b <= v) - 1;
-            assert_eq!(usize::from(ll_code(v)), ll, "literal length {v}");
-            if v >= 3 {
-                let ml = ML_BASE.partition_point(|&b| b <= v) - 1;
-                assert_eq!(usize::from(ml_code(v)), ml, "match length {v}");
-            }
         }
     }
 }

@@ -159,6 +159,12 @@ impl BlockHeader {
     /// Length of a block header in bytes.
     pub const LEN: usize = 3;
 
+    /// Bytes of input the block's body occupies after its header: one for an RLE block
+    /// (type 1), `size` for the others.
+    pub fn stored_len(&self) -> usize {
+        if self.block_type == 1 { 1 } else { self.size }
+    }
+
     /// Parses a block header at the start of `src`.
     pub fn parse(src: &[u8]) -> Result<Self, FrameError> {
         if src.len() < Self::LEN {
@@ -234,7 +240,7 @@ fn next_frame(src: &[u8]) -> Result<(RawFrame<'_>, usize), FrameError> {
     let mut pos = header.header_len;
     loop {
         let block = BlockHeader::parse(&src[pos..])?;
-        let len = crate::blocks::stored_len(&block);
+        let len = block.stored_len();
         pos += BlockHeader::LEN + len;
         if pos > src.len() {
             return Err(FrameError::Truncated { what: "block", needed: len, available: src.len() + len - pos });

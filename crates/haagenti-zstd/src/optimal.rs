@@ -38,11 +38,11 @@ fn price_table<const N: usize>(counts: &[u32; N]) -> [u32; N] {
 }
 
 fn ll_code(ll: u32) -> usize {
-    usize::from(crate::encoding::ll_code(ll))
+    usize::from(crate::sequences::ll_code(ll))
 }
 
 fn ml_code(ml: u32) -> usize {
-    usize::from(crate::encoding::ml_code(ml))
+    usize::from(crate::sequences::ml_code(ml))
 }
 
 impl Prices {

@@ -16,10 +16,10 @@ use core::fmt;
 
 use crate::dict::ZstdDict;
 use crate::dictionary::DICT_MAGIC;
-use crate::encoding::{ll_code, ml_code};
 use crate::fse::{FseTable, TableLog};
 use crate::huff0::HuffmanEncoder;
 use crate::matching::{LevelParams, MatchFinder};
+use crate::sequences::{ll_code, ml_code};
 
 /// Why training failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
