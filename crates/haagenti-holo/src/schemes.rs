@@ -642,22 +642,33 @@ fn refine_values(q: &[i64], b: &[u64], scales: &[(f32, i64)], r: u32) -> Vec<f32
 /// its mantissa raw) and zero point, then
 /// the group's levels (four binary decisions each, in contexts by the zero point: the levels
 /// crowd around it).
-fn code_first_layer<C: Coder>(c: &mut C, scales: &mut [(f32, i64)], q: &mut [u8]) {
+///
+/// Of `len` values: the decoder's `scales` and `q` grow group by group as they decode, so a
+/// layer that ends early has cost memory in proportion to what it held.
+fn code_first_layer<C: Coder>(c: &mut C, scales: &mut Vec<(f32, i64)>, q: &mut Vec<u8>, len: usize) {
     let mut exponent = IntModel::default();
     let mut zero = [Bit::default(); 16];
     let mut levels = [[Bit::default(); 16]; 16];
     let mut prev = 0i32;
-    for ((s, z), group) in scales.iter_mut().zip(q.chunks_mut(REFINE_GROUP)) {
+    for g in 0..len.div_ceil(REFINE_GROUP) {
         if c.exhausted() {
             return;
         }
+        let end = ((g + 1) * REFINE_GROUP).min(len);
+        if scales.len() <= g {
+            scales.push((0.0, 0));
+        }
+        if q.len() < end {
+            q.resize(end, 0);
+        }
+        let (s, z) = &mut scales[g];
         let bits = s.to_bits();
         let e = (prev + exponent.code(c, (bits >> 23 & 0xFF) as i32 - prev)).clamp(0, 255);
         prev = e;
         let m = c.raw(bits >> (23 - SCALE_MANTISSA), SCALE_MANTISSA);
         *s = f32::from_bits((e as u32) << 23 | m << (23 - SCALE_MANTISSA));
         *z = i64::from(nibble(c, &mut zero, *z as u32));
-        for v in group {
+        for v in &mut q[g * REFINE_GROUP..end] {
             *v = nibble(c, &mut levels[*z as usize], u32::from(*v)) as u8;
         }
     }
@@ -699,7 +710,7 @@ fn refine_encode(asset: &Asset, o: &EncodeOptions) -> Result<Encoded, HoloError>
         .unzip();
     let mut e = Encoder::default();
     let (mut sc, mut levels) = (scales.clone(), q.iter().map(|&v| v as u8).collect::<Vec<_>>());
-    code_first_layer(&mut e, &mut sc, &mut levels);
+    code_first_layer(&mut e, &mut sc, &mut levels, q.len());
     debug_assert!(sc.iter().zip(&scales).all(|(a, b)| a.0.to_bits() == b.0.to_bits() && a.1 == b.1));
     let mut payloads = vec![e.finish()];
     let mut b = vec![0u64; q.len()];
@@ -740,13 +751,13 @@ impl Refine {
     }
 
     fn add(&mut self, index: usize, payload: &[u8]) -> Result<(), HoloError> {
-        let groups = self.len.div_ceil(REFINE_GROUP);
         if index == 0 {
             let mut d = Decoder::new(payload);
-            let mut scales = vec![(0f32, 0i64); groups];
-            let mut q0 = vec![0u8; self.len];
-            code_first_layer(&mut d, &mut scales, &mut q0);
+            let (mut scales, mut q0) = (Vec::new(), Vec::new());
+            code_first_layer(&mut d, &mut scales, &mut q0, self.len);
             d.finish()?;
+            // Read to its end without running out: every group is there.
+            debug_assert!(q0.len() == self.len && scales.len() == self.len.div_ceil(REFINE_GROUP));
             if scales.iter().any(|(s, _)| !(s.is_finite() && *s >= 0.0)) {
                 return Err(HoloError::Corrupt("scale"));
             }

@@ -129,6 +129,25 @@ fn a_refused_fragment_declaring_a_huge_one_row_image_allocates_little() {
     }
 }
 
+/// The same for a tensor of 1 x 2^24 elements (the refinement layers allocated the first
+/// layer's levels and scales, 20 MiB, before decoding it).
+#[test]
+fn a_refused_fragment_declaring_a_huge_tensor_allocates_little() {
+    let _serial = serial();
+    let asset = tensor(DType::F32, vec![16, 64]);
+    for e in Encoding::ALL {
+        let enc = encode(&asset, &EncodeOptions { encoding: e, fragments: 4, ..Default::default() }).unwrap();
+        // Header: asset id (32), encoding (1), count (2), kind (1), dtype (1), rank (1), dims.
+        let forged = with_header(&enc.fragments[0], |h| {
+            h[38..46].copy_from_slice(&1u64.to_le_bytes());
+            h[46..54].copy_from_slice(&(1u64 << 24).to_le_bytes());
+        });
+        let mut d = HoloDecoder::new();
+        let peak = peak_of(|| assert!(d.push(&forged).is_err(), "{e:?}"));
+        assert!(peak < 1 << 20, "{e:?}: {peak} bytes for a refused fragment");
+    }
+}
+
 /// Every finding of the `holo_alloc` fuzz target, replayed.
 #[test]
 fn holo_alloc_regressions_stay_within_the_bound() {
