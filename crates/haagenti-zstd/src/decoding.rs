@@ -258,8 +258,8 @@ pub struct StreamDecoder {
     /// Input not yet used: less than one unit (see [`UNIT`]).
     input: Vec<u8>,
     header: Option<FrameHeader>,
-    /// The ring of decoded bytes. Grows (by doubling) up to `ring_size` during a frame's first
-    /// pass; its bytes are all initialized.
+    /// The ring of decoded bytes: during a frame's first pass a vector of exactly the bytes
+    /// decoded; after a wrap, initialized past every front used.
     ring: Vec<u8>,
     /// The ring's size for this frame: the window (or the content size, if smaller) plus two
     /// blocks with their wild-copy slack.
@@ -492,7 +492,11 @@ impl StreamDecoder {
                     let Some(header) = self.header else { unreachable!("a frame header precedes blocks") };
                     let n = left.min(header.block_size_limit().max(1));
                     self.make_room();
-                    self.ring[self.pos..self.pos + n].fill(byte);
+                    if self.wrapped {
+                        self.ring[self.pos..self.pos + n].fill(byte);
+                    } else {
+                        self.ring.resize(self.pos + n, byte);
+                    }
                     self.produced(self.pos, self.pos + n);
                     self.stage = Stage::Rle { byte, left: left - n, last };
                     if left == n {
@@ -519,6 +523,10 @@ impl StreamDecoder {
         let history = header.content_size.map_or(header.window_size, |c| c.min(header.window_size));
         let room = header.block_size_limit() + WILD;
         self.ring_size = usize::try_from(history).unwrap_or(usize::MAX).saturating_add(2 * room);
+        // The first pass appends to the vector (nothing to zero); its allocation is made once
+        // here when it can be (untouched pages cost nothing), else it grows as a vector does.
+        self.ring.clear();
+        let _ = self.ring.try_reserve(self.ring_size);
         self.pos = 0;
         self.prev_end = 0;
         self.delivered = 0;
@@ -528,7 +536,8 @@ impl StreamDecoder {
     }
 
     /// Makes room for one block at `pos`: wraps to the front of the ring when the block would
-    /// pass its size, and grows the ring (during the first pass) when it is not that large yet.
+    /// pass its size. After a wrap the ring is used as a slice, initialized up to the front's
+    /// end.
     fn make_room(&mut self) {
         let Some(header) = self.header else { unreachable!("a frame header precedes blocks") };
         let room = header.block_size_limit() + WILD;
@@ -541,9 +550,9 @@ impl StreamDecoder {
             self.delivered = 0;
             self.wrapped = true;
         }
-        if self.pos + room > self.ring.len() {
-            let len = (self.pos + room).max(self.ring.len().saturating_mul(2)).min(self.ring_size);
-            self.ring.resize(len, 0);
+        if self.wrapped && self.pos + room > self.ring.len() {
+            // At most `room` bytes past the end of the first pass.
+            self.ring.resize(self.pos + room, 0);
         }
     }
 
@@ -553,14 +562,14 @@ impl StreamDecoder {
         let room = header.block_size_limit() + WILD;
         let front_end = self.pos + room;
         let start = self.pos;
-        let (front, back) = self.ring.split_at_mut(front_end);
-        let dict: &[u8] = if self.wrapped {
-            back.get(..self.prev_end.saturating_sub(front_end)).unwrap_or(&[])
+        let (mut sink, dict): (Sink<'_>, &[u8]) = if self.wrapped {
+            let (front, back) = self.ring.split_at_mut(front_end);
+            let rest_of_previous_pass = back.get(..self.prev_end.saturating_sub(front_end)).unwrap_or(&[]);
+            (Sink::Slice { buf: front, len: start }, rest_of_previous_pass)
         } else {
-            self.dict.as_ref().map_or(&[], Dictionary::content)
+            (Sink::Vec(&mut self.ring), self.dict.as_ref().map_or(&[], Dictionary::content))
         };
         let remaining = (self.config.max_output_size as u64).saturating_sub(self.total_output);
-        let mut sink = Sink::Slice { buf: front, len: start };
         let target = Target {
             out: &mut sink,
             history_start: 0,
