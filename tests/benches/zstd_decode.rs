@@ -1,5 +1,9 @@
-//! Decoding speed: ours against libzstd (the `zstd` crate) and ruzstd on the same frames, one
-//! thread. Prints MB/s (of decompressed output) and the ratio to libzstd.
+//! Decoding speed: ours against libzstd (the `zstd` crate) on the same frames, one thread, in
+//! three call styles: allocating (`decompress` against `bulk::Decompressor::decompress`), into a
+//! caller's buffer (`decompress_into` against `decompress_to_buffer`) and streaming
+//! (`io::Decoder` against `stream::read::Decoder`, both read in 128 KiB pieces). ruzstd joins the
+//! allocating rows of the inputs under 40 MB. Prints MB/s (of decompressed output) and the
+//! ratio to libzstd with its run-to-run range.
 //!
 //! `cargo bench -p haagenti-tests --bench zstd_decode` (add `-- quick` for a short run).
 
@@ -7,12 +11,12 @@ use std::hint::black_box;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use haagenti_tests::{corpus, libzstd_compress, minilm_f32_and_bf16, read};
+use haagenti_tests::{corpus, libzstd_compress, minilm_f32_and_bf16, read, x86_binary};
 
-/// Times the decoders in alternating rounds for about `budget`, so that the machine's slow
-/// drifts hit all of them alike. Returns each one's median MB/s and the median per-round ratio
-/// of the first to the second.
-fn measure(bytes: usize, budget: Duration, fs: &mut [&mut dyn FnMut()]) -> (Vec<f64>, f64) {
+/// Times the decoders in alternating rounds for about `budget` (at least 7 rounds), so that the
+/// machine's slow drifts hit all of them alike. Returns each one's median MB/s, and the median,
+/// lowest and highest of the per-round ratios of the second's time to the first's.
+fn measure(bytes: usize, budget: Duration, fs: &mut [&mut dyn FnMut()]) -> (Vec<f64>, [f64; 3]) {
     for f in fs.iter_mut() {
         f();
     }
@@ -31,7 +35,20 @@ fn measure(bytes: usize, budget: Duration, fs: &mut [&mut dyn FnMut()]) -> (Vec<
     };
     let mut ratios: Vec<f64> = times[0].iter().zip(&times[1]).map(|(a, b)| b / a).collect();
     let ratio = median(&mut ratios);
-    (times.iter_mut().map(|t| bytes as f64 / median(t) / 1e6).collect(), ratio)
+    let range = [ratio, ratios[0], ratios[ratios.len() - 1]];
+    (times.iter_mut().map(|t| bytes as f64 / median(t) / 1e6).collect(), range)
+}
+
+/// Reads `r` to its end in 128 KiB pieces; returns the bytes read.
+fn drain(mut r: impl Read) -> usize {
+    let mut buf = vec![0u8; 128 << 10];
+    let mut total = 0;
+    loop {
+        match r.read(&mut buf).expect("decodes") {
+            0 => return total,
+            n => total += n,
+        }
+    }
 }
 
 fn main() {
@@ -39,16 +56,20 @@ fn main() {
     let budget = Duration::from_millis(if quick { 300 } else { 2000 });
     let corpus = corpus();
     let (f32s, bf16s) = minilm_f32_and_bf16();
-    let weights_f32 = f32s[..16 << 20].to_vec();
-    let weights_bf16 = bf16s[..16 << 20].to_vec();
-    let cases: Vec<(String, Vec<u8>, i32)> = vec![
-        ("corpus".into(), corpus.clone(), 1),
-        ("corpus".into(), corpus.clone(), 3),
-        ("corpus".into(), corpus.clone(), 19),
-        ("minilm f32 16 MiB".into(), weights_f32.clone(), 3),
-        ("minilm bf16 16 MiB".into(), weights_bf16.clone(), 3),
-        ("minilm f32 16 MiB".into(), weights_f32, 19),
-        ("alice29.txt".into(), read("corpus/alice29.txt"), 19),
+    // 33 MB of mixed real data: text, an executable, float weights.
+    let mix = [&corpus[..], &x86_binary(), &f32s[..16 << 20], &bf16s[..12 << 20]].concat();
+    // 139 MB: the corpus and the whole model in f32 and bf16.
+    let all = [&corpus[..], &f32s, &bf16s].concat();
+    drop((f32s, bf16s));
+    let alice = read("corpus/alice29.txt");
+    let cases: [(&str, &[u8], i32); 7] = [
+        ("alice29.txt", &alice, 19),
+        ("corpus", &corpus, 1),
+        ("corpus", &corpus, 3),
+        ("corpus", &corpus, 19),
+        ("mix", &mix, 3),
+        ("mix", &mix, 19),
+        ("corpus + minilm f32 + bf16", &all, 3),
     ];
     println!("zstd decode, one thread, {}", haagenti_tests::bench_stamp());
     println!(
@@ -57,45 +78,76 @@ fn main() {
         env!("CARGO_PKG_VERSION")
     );
     println!();
-    println!("Speeds are medians; the last column is the median of per-round ratios (rounds alternate the");
-    println!("decoders, so machine noise hits them alike).");
+    println!("Speeds are medians; the last column is the median of per-round ratios, with the lowest and");
+    println!("highest round in brackets (rounds alternate the decoders, so machine noise hits them alike).");
     println!();
-    println!("| input | level | size | ratio | haagenti MB/s | libzstd MB/s | ruzstd MB/s | haagenti / libzstd |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| input | level | size | ratio | call | haagenti MB/s | libzstd MB/s | ruzstd MB/s | haagenti / libzstd |");
+    println!("|---|---:|---:|---:|---|---:|---:|---:|---:|");
     let mut ratios = Vec::new();
     for (name, data, level) in cases {
-        let frame = libzstd_compress(&data, level, true);
+        let frame = libzstd_compress(data, level, true);
         assert_eq!(haagenti_zstd::decompress(&frame).unwrap(), data, "{name}: ours disagrees");
         let mut ours = haagenti_zstd::Decompressor::new(Default::default());
         let mut dctx = zstd::bulk::Decompressor::new().unwrap();
-        let (speeds, ratio) = measure(
+        let with_ruzstd = data.len() < 40_000_000;
+        let alloc = {
+            let mut f: Vec<&mut dyn FnMut()> = Vec::new();
+            let mut a = || {
+                black_box(ours.decompress(black_box(&frame)).unwrap());
+            };
+            let mut b = || {
+                black_box(dctx.decompress(black_box(&frame), data.len()).unwrap());
+            };
+            let mut c = || {
+                let mut out = Vec::with_capacity(data.len());
+                ruzstd::decoding::StreamingDecoder::new(black_box(&frame[..])).unwrap().read_to_end(&mut out).unwrap();
+                black_box(out);
+            };
+            f.push(&mut a);
+            f.push(&mut b);
+            if with_ruzstd {
+                f.push(&mut c);
+            }
+            measure(data.len(), budget, &mut f)
+        };
+        // One buffer each, both written once before timing (the first call of `measure`).
+        let (mut ours_buf, mut their_buf) = (vec![0u8; data.len()], vec![0u8; data.len()]);
+        let into = measure(
             data.len(),
             budget,
             &mut [
                 &mut || {
-                    black_box(ours.decompress(black_box(&frame)).unwrap());
+                    black_box(ours.decompress_into(black_box(&frame), &mut ours_buf).unwrap());
                 },
                 &mut || {
-                    black_box(dctx.decompress(black_box(&frame), data.len()).unwrap());
-                },
-                &mut || {
-                    let mut out = Vec::with_capacity(data.len());
-                    ruzstd::decoding::StreamingDecoder::new(black_box(&frame[..]))
-                        .unwrap()
-                        .read_to_end(&mut out)
-                        .unwrap();
-                    black_box(out);
+                    black_box(dctx.decompress_to_buffer(black_box(&frame), &mut their_buf).unwrap());
                 },
             ],
         );
-        let (h, l, r) = (speeds[0], speeds[1], speeds[2]);
-        ratios.push(ratio);
-        println!(
-            "| {name} | {level} | {:.1} MB | {:.2} | {h:.0} | {l:.0} | {r:.0} | {:.2} |",
-            data.len() as f64 / 1e6,
-            data.len() as f64 / frame.len() as f64,
-            ratio
+        drop((ours_buf, their_buf));
+        let stream = measure(
+            data.len(),
+            budget,
+            &mut [
+                &mut || {
+                    assert_eq!(drain(haagenti_zstd::io::Decoder::new(black_box(&frame[..]))), data.len());
+                },
+                &mut || {
+                    assert_eq!(drain(zstd::stream::read::Decoder::new(black_box(&frame[..])).unwrap()), data.len());
+                },
+            ],
         );
+        for (call, (speeds, [ratio, lo, hi])) in [("allocating", alloc), ("into buffer", into), ("stream", stream)] {
+            ratios.push(ratio);
+            let ruzstd = speeds.get(2).map_or("-".to_string(), |r| format!("{r:.0}"));
+            println!(
+                "| {name} | {level} | {:.1} MB | {:.2} | {call} | {:.0} | {:.0} | {ruzstd} | {ratio:.2} [{lo:.2}-{hi:.2}] |",
+                data.len() as f64 / 1e6,
+                data.len() as f64 / frame.len() as f64,
+                speeds[0],
+                speeds[1],
+            );
+        }
     }
     let geo = ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64;
     println!();

@@ -73,3 +73,107 @@ fn limits_are_enforced() {
     let mut big = vec![0u8; 1 << 20];
     assert_eq!(decompress_into(&frame, &mut big).unwrap(), 1 << 20);
 }
+
+/// libzstd's frame of `data` at `level` with a window of 2^`window_log` bytes, with or without
+/// the content size in the header.
+fn libzstd_windowed(data: &[u8], level: i32, window_log: u32, content_size: bool) -> Vec<u8> {
+    use zstd::zstd_safe::CParameter;
+    let mut c = zstd::bulk::Compressor::new(level).unwrap();
+    c.set_parameter(CParameter::WindowLog(window_log)).unwrap();
+    c.set_parameter(CParameter::ChecksumFlag(true)).unwrap();
+    c.set_parameter(CParameter::ContentSizeFlag(content_size)).unwrap();
+    c.compress(data).unwrap()
+}
+
+#[test]
+fn decompress_into_writes_in_place_up_to_the_last_byte() {
+    let corpus = haagenti_tests::corpus();
+    let text = &corpus[..300_000];
+    let mut frames = libzstd_compress(text, 19, true);
+    frames.extend_from_slice(&libzstd_windowed(text, 3, 10, false));
+    let both = [text, text].concat();
+    // Exactly the size: the last sequences are copied exactly, not in wild chunks.
+    let mut exact = vec![0u8; both.len()];
+    assert_eq!(decompress_into(&frames, &mut exact).unwrap(), both.len());
+    assert!(exact == both);
+    // Larger, with garbage after: only the output is written.
+    let mut larger = vec![0xAAu8; both.len() + 100];
+    assert_eq!(decompress_into(&frames, &mut larger).unwrap(), both.len());
+    assert!(larger[..both.len()] == both[..]);
+    // One byte short, with and without a content size in the header: an error, not a panic.
+    let mut short = vec![0u8; both.len() - 1];
+    assert!(matches!(decompress_into(&frames, &mut short), Err(Error::OutputTooSmall { .. })));
+    let unsized_frame = libzstd_windowed(text, 3, 10, false);
+    let mut short = vec![0u8; text.len() - 1];
+    assert!(matches!(decompress_into(&unsized_frame, &mut short), Err(Error::OutputTooSmall { .. })));
+    // Every output size near a short sequence's end.
+    let small = &text[..5000];
+    let frame = libzstd_compress(small, 3, false);
+    for len in small.len() - 40..=small.len() {
+        let mut buf = vec![0u8; len];
+        match decompress_into(&frame, &mut buf) {
+            Ok(n) => assert!(n == small.len() && buf == small),
+            Err(e) => assert!(len < small.len() && matches!(e, Error::OutputTooSmall { .. }), "{len}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn streaming_through_a_small_window_ring() {
+    use std::io::Read;
+    let corpus = haagenti_tests::corpus();
+    for (level, window_log) in [(3, 10), (19, 17), (1, 20)] {
+        for content_size in [false, true] {
+            let frame = libzstd_windowed(&corpus, level, window_log, content_size);
+            let what = format!("level {level}, window 2^{window_log}, content size {content_size}");
+            // io::Read in odd pieces.
+            let mut d = haagenti_zstd::io::Decoder::new(&frame[..]);
+            let mut out = Vec::new();
+            let mut piece = vec![0u8; 7777];
+            loop {
+                let n = d.read(&mut piece).unwrap();
+                if n == 0 {
+                    break;
+                }
+                out.extend_from_slice(&piece[..n]);
+            }
+            assert!(out == corpus, "io::Decoder, {what}");
+            // Fed in uneven pieces.
+            let mut s = haagenti_zstd::StreamDecoder::new(DecoderConfig::default());
+            let mut fed = Vec::new();
+            let (mut pos, mut step) = (0, 1);
+            while pos < frame.len() {
+                let end = (pos + step).min(frame.len());
+                s.feed(&frame[pos..end], &mut fed).unwrap();
+                (pos, step) = (end, step * 31 % 200_003 + 1);
+            }
+            s.finish().unwrap();
+            assert!(fed == corpus, "StreamDecoder, {what}");
+        }
+    }
+}
+
+#[test]
+fn streaming_an_rle_block_larger_than_the_window() {
+    use std::io::Read;
+    // Window descriptor 0 (1 KiB), then one last RLE block of 5000 bytes: larger than the block
+    // maximum, which libzstd's one-shot decoder decodes anyway (its streaming decoder does not).
+    // Our streaming decoder agrees with our one-shot one, making it in pieces of a block.
+    let size: u32 = 5000;
+    let header = (size << 3) | (1 << 1) | 1;
+    let frame = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x00, header as u8, (header >> 8) as u8, (header >> 16) as u8, b'z'];
+    let expected = vec![b'z'; size as usize];
+    assert_eq!(zstd::bulk::decompress(&frame, 10_000).unwrap(), expected);
+    assert_eq!(decompress(&frame).unwrap(), expected);
+    let mut d = haagenti_zstd::io::Decoder::new(&frame[..]);
+    let mut out = Vec::new();
+    d.read_to_end(&mut out).unwrap();
+    assert!(out == expected);
+    let mut s = haagenti_zstd::StreamDecoder::new(DecoderConfig::default());
+    let mut fed = Vec::new();
+    for b in frame.chunks(3) {
+        s.feed(b, &mut fed).unwrap();
+    }
+    s.finish().unwrap();
+    assert!(fed == expected);
+}
