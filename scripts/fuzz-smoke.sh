@@ -21,13 +21,16 @@ fi
 # cargo-fuzz's instrumentation flags are stable; RUSTC_BOOTSTRAP lets its build (and
 # -Zsanitizer) run on the stable toolchain these machines have.
 export RUSTC_BOOTSTRAP=1
+# Build outputs beside the workspace's when CI caches those (CARGO_TARGET_DIR), else fuzz/target.
+target_dir=()
+[ -n "${CARGO_TARGET_DIR:-}" ] && target_dir=(--target-dir "$CARGO_TARGET_DIR/fuzz")
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list)
 if [ $# -eq 0 ]; then
-  cargo fuzz build -s "$sanitizer" || { echo "[fuzz] build failed" >&2; exit 1; }
+  cargo fuzz build "${target_dir[@]}" -s "$sanitizer" || { echo "[fuzz] build failed" >&2; exit 1; }
 else
   for target in "${targets[@]}"; do
-    cargo fuzz build -s "$sanitizer" "$target" || { echo "[fuzz] build of $target failed" >&2; exit 1; }
+    cargo fuzz build "${target_dir[@]}" -s "$sanitizer" "$target" || { echo "[fuzz] build of $target failed" >&2; exit 1; }
   done
 fi
 
@@ -43,7 +46,7 @@ for target in "${targets[@]}"; do
   echo "[fuzz] $target for ${seconds}s (sanitizer: $sanitizer)"
   log="fuzz/artifacts/$target.log"
   # -timeout: one input may take 10 s at most; -report_slow_units: slower than 2 s is a finding.
-  cargo fuzz run -s "$sanitizer" "$target" "$corpus" -- \
+  cargo fuzz run "${target_dir[@]}" -s "$sanitizer" "$target" "$corpus" -- \
     -max_total_time="$seconds" -max_len=8192 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
     -timeout=10 -report_slow_units=2 -print_final_stats=1 >"$log" 2>&1
   status=$?

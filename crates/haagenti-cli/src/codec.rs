@@ -4,7 +4,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use haagenti::zstd::{DecoderConfig, Dictionary, StreamDecoder, ZstdCompressor, ZstdDict, ZstdDictCompressor};
+use haagenti::zstd::{DecoderConfig, Dictionary, ZstdCompressor, ZstdDict, ZstdDictCompressor};
 use haagenti::{Format, Level};
 
 use crate::files::{Failure, Output, fail, is_stdio, open_input, read_input, read_samples, strip_suffix, write_output};
@@ -79,10 +79,6 @@ pub(crate) struct TrainArgs {
 /// Bytes read from the input at a time.
 const CHUNK: usize = 128 * 1024;
 
-/// Compressed bytes handed to the zstd decoder at a time. Each 4-byte RLE block can expand to
-/// 128 KiB, so this bounds what one step may produce (16 MiB) before it is written out.
-const ZSTD_STEP: usize = 512;
-
 pub(crate) fn decompress(args: DecompressArgs) -> Result<(), Failure> {
     let DecompressArgs { input, output, format, dict, force } = args;
     let mut reader = open_input(&input)?;
@@ -119,36 +115,12 @@ pub(crate) fn decompress(args: DecompressArgs) -> Result<(), Failure> {
     out.commit()
 }
 
-/// Streams zstd frames from `reader` to `out`: the decoder keeps the window, nothing more.
-fn decompress_zstd(
-    mut reader: impl Read,
-    dict: Option<Dictionary>,
-    input: &Path,
-    out: &mut Output,
-) -> Result<(), Failure> {
+/// Streams zstd frames from `reader` to `out`: the decoder keeps the window and hands out each
+/// block's bytes as they are read, so memory follows the window, not the output.
+fn decompress_zstd(reader: impl Read, dict: Option<Dictionary>, input: &Path, out: &mut Output) -> Result<(), Failure> {
     // No output limit: the output goes to a file as it is decoded.
     let config = DecoderConfig { max_output_size: usize::MAX, ..DecoderConfig::default() };
-    let mut decoder = match dict {
-        Some(d) => StreamDecoder::with_dictionary(config, d),
-        None => StreamDecoder::new(config),
-    };
-    let mut buf = vec![0; CHUNK];
-    let mut decoded = Vec::new();
-    loop {
-        let n = read_some(&mut reader, &mut buf).map_err(|e| fail(input, e))?;
-        if n == 0 {
-            break;
-        }
-        for step in buf[..n].chunks(ZSTD_STEP) {
-            decoder.feed(step, &mut decoded).map_err(|e| fail(input, e))?;
-            if decoded.len() >= CHUNK {
-                out.write_all(&decoded).map_err(|e| fail(out.target(), e))?;
-                decoded.clear();
-            }
-        }
-    }
-    decoder.finish().map_err(|e| fail(input, e))?;
-    out.write_all(&decoded).map_err(|e| fail(out.target(), e))
+    copy(haagenti::zstd::io::Decoder::with_config(reader, config, dict), input, out)
 }
 
 /// Copies a decoding reader into `out`; read errors are the input's, write errors the output's.

@@ -27,6 +27,13 @@ pub use stream::{Encoder, decoder, encoder};
 pub const DEFAULT_MAX_OUTPUT: u64 = 1 << 30;
 
 /// Bounds on what untrusted input may make a decoder do.
+///
+/// Memory follows the limit, not what a header claims: decoding any input with
+/// [`Codec::decompress_with`] holds at most three times `max_output` (the output growing and
+/// its copy while it moves) plus what the format's window needs: 1 MiB for zstd's tables and
+/// deflate, 9 MiB for LZ4 frames (4 MiB blocks), 17 MiB for brotli (its ring buffer). An LZ4
+/// block's size prefix is trusted only up to what its bytes can expand to (255 bytes a byte).
+/// The fuzz target `codec_alloc` checks this bound on every input it tries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest decompressed output in bytes; more is [`CodecError::OutputLimit`].
