@@ -81,7 +81,9 @@ fn main() {
     println!("Speeds are medians; the last column is the median of per-round ratios, with the lowest and");
     println!("highest round in brackets (rounds alternate the decoders, so machine noise hits them alike).");
     println!();
-    println!("| input | level | size | ratio | call | haagenti MB/s | libzstd MB/s | ruzstd MB/s | haagenti / libzstd |");
+    println!(
+        "| input | level | size | ratio | call | haagenti MB/s | libzstd MB/s | ruzstd MB/s | haagenti / libzstd |"
+    );
     println!("|---|---:|---:|---:|---|---:|---:|---:|---:|");
     let mut ratios = Vec::new();
     for (name, data, level) in cases {
