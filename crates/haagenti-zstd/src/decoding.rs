@@ -119,9 +119,11 @@ impl Decompressor {
         if let Some(size) = header.content_size {
             // The whole frame at once, so the output never moves or grows by doubling. The
             // declared size is trusted only as far as the limits and the input allow: every block
-            // (at least 4 bytes with its header) makes at most 2 MiB (an RLE block's largest).
+            // after the header (at least 4 bytes with its own header) makes at most 2 MiB (an RLE
+            // block's largest), so a bare header reserves nothing.
             let room = self.config.max_output_size.saturating_sub(start) as u64;
-            let producible = (src.len() as u64 / 4 + 1).saturating_mul(1 << 21);
+            let blocks = (src.len() - header.header_len) as u64 / 4;
+            let producible = blocks.saturating_mul(1 << 21);
             let cap = size.min(room).min(producible);
             // Room for the last block's limit and wild-copy slack too, so it does not reallocate.
             out.reserve((cap as usize).saturating_add(MAX_BLOCK_SIZE + WILD));
