@@ -6,9 +6,6 @@
 //! (zstd). A counting global allocator measures the peak.
 #![no_main]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use haagenti_hct::{BlockCodec, HctReaderV2, Limits, TensorInfo, safetensors};
 use libfuzzer_sys::fuzz_target;
 
@@ -18,40 +15,7 @@ mod common {
     include!("hct_common.rs");
 }
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(n: usize) {
-    let now = LIVE.fetch_add(n, Ordering::Relaxed) + n;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
-// counters are plain atomics and never affect what is returned.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grew(layout.size());
-        // SAFETY: forwarded as received; the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc`/`realloc` above, which got it from `System`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // Both blocks are live while the bytes move.
-        grew(new_size);
-        // SAFETY: as for `dealloc`; `new_size` is the caller's, passed on unchanged.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        LIVE.fetch_sub(if p.is_null() { new_size } else { layout.size() }, Ordering::Relaxed);
-        p
-    }
-}
+include!("../src/counting.rs");
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -73,20 +37,20 @@ fn limits() -> Limits {
 }
 
 fn read_all(file: &[u8]) {
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    let Ok(r) = HctReaderV2::open_with_limits(file, limits()) else { return };
-    for t in r.tensors() {
-        for i in 0..t.blocks.len() as u64 {
-            let _ = r.read_block(&t.name, i);
+    let (p, peak) = peak_during(|| {
+        let Ok(r) = HctReaderV2::open_with_limits(file, limits()) else { return 0 };
+        for t in r.tensors() {
+            for i in 0..t.blocks.len() as u64 {
+                let _ = r.read_block(&t.name, i);
+            }
+            let _ = r.read_tensor(&t.name);
+            let _ = r.read_f32(&t.name);
         }
-        let _ = r.read_tensor(&t.name);
-        let _ = r.read_f32(&t.name);
-    }
-    let _ = safetensors::unpack(&r);
-    let p = r.tensors().iter().map(decodable).fold(0, u64::saturating_add);
+        let _ = safetensors::unpack(&r);
+        r.tensors().iter().map(decodable).fold(0, u64::saturating_add)
+    });
     let bound = (1u64 << 20).saturating_add(16 * file.len() as u64).saturating_add(p.saturating_mul(24));
-    let peak = (PEAK.load(Ordering::Relaxed) - base) as u64;
+    let peak = peak as u64;
     assert!(peak <= bound, "{} bytes held {peak} bytes, over the bound of {bound} (P = {p})", file.len());
 }
 

@@ -2,70 +2,17 @@
 // (crates/haagenti-holo/tests/alloc.rs includes this file; each includer makes `Counting` its
 // global allocator).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+include!("../src/counting.rs");
 
 use haagenti_holo::{Fragment, HoloDecoder, PreviewConfig, StreamingDecoder};
-
-/// The system allocator, counting the bytes live and their peak.
-pub(crate) struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(by: usize) {
-    let now = LIVE.fetch_add(by, Relaxed) + by;
-    PEAK.fetch_max(now, Relaxed);
-}
-
-// SAFETY: every call forwards to `System` with the caller's arguments, so `System`'s
-// guarantees are the caller's; the counters only observe sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's layout, as `GlobalAlloc::alloc` requires.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from this allocator (so from `System`) with `layout`.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as for `dealloc`, with the caller's new size.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Relaxed);
-            grew(new_size);
-        }
-        p
-    }
-}
 
 /// The decoder's limit, as the browser's default.
 const MAX_SAMPLES: u64 = 1 << 24;
 
 /// Peak bytes allocated while `f` runs, above what was live before (with [`Counting`] as the
-/// global allocator; one measurement at a time).
+/// global allocator).
 pub(crate) fn peak_of(f: impl FnOnce()) -> usize {
-    let base = LIVE.load(Relaxed);
-    PEAK.store(base, Relaxed);
-    f();
-    PEAK.load(Relaxed).saturating_sub(base)
+    peak_during(f).1
 }
 
 /// The check: any bytes as fragments, pushed and reconstructed within the bound.
@@ -101,4 +48,3 @@ pub(crate) fn holo_alloc(data: &[u8]) {
     }) as u64;
     assert!(peak <= bound, "peak heap {peak} bytes passes the bound {bound} ({samples} samples, {longest}-byte parts)");
 }
-

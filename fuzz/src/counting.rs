@@ -3,6 +3,7 @@
 // `#[global_allocator]`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// The system allocator, counting the bytes live and their peak.
@@ -57,9 +58,14 @@ unsafe impl GlobalAlloc for Counting {
     }
 }
 
+/// One measurement at a time: the counters are global.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// Runs `f`; returns its result and the most heap it held beyond what was live before. Only
-/// meaningful when nothing else allocates meanwhile (one thread, as a fuzz target runs).
+/// meaningful when nothing else allocates meanwhile (one thread, as a fuzz target runs, or
+/// tests that all measure).
 pub(crate) fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let before = LIVE.load(Relaxed);
     PEAK.store(before, Relaxed);
     let out = f();

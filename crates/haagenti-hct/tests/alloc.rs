@@ -2,62 +2,13 @@
 //! allocates from the bytes present, never from the sizes the index declares. A counting
 //! global allocator measures the peak of live heap bytes around each read.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use haagenti_hct::{DType, HctReaderV2, HctWriterV2, WriterOptions, safetensors};
 use xxhash_rust::xxh3::xxh3_64;
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(n: usize) {
-    let now = LIVE.fetch_add(n, Ordering::Relaxed) + n;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
-// counters are plain atomics and never affect what is returned.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grew(layout.size());
-        // SAFETY: forwarded as received; the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc`/`realloc` above, which got it from `System`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // Both blocks are live while the bytes move.
-        grew(new_size);
-        // SAFETY: as for `dealloc`; `new_size` is the caller's, passed on unchanged.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        LIVE.fetch_sub(if p.is_null() { new_size } else { layout.size() }, Ordering::Relaxed);
-        p
-    }
-}
+include!("../../../fuzz/src/counting.rs");
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-/// Tests run on several threads; one measurement at a time.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-/// What `f` returns, and the most heap bytes it held live beyond those live when it began.
-fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    let out = f();
-    (out, PEAK.load(Ordering::Relaxed) - base)
-}
 
 /// One tensor of a forged index, written field by field as docs/hct.md lays them out.
 struct Forged {
@@ -129,7 +80,7 @@ fn a_stored_tensor_declaring_a_gigabyte_over_a_few_bytes_allocates_little() {
     let stored = [7u8; 64];
     let file = forge(&[], &[gigabyte_tensor("t", 0, &stored, 40)], &stored.repeat(4));
     let r = HctReaderV2::open(&file[..]).expect("the index is valid");
-    let (read, peak) = peak_of(|| r.read_tensor("t"));
+    let (read, peak) = peak_during(|| r.read_tensor("t"));
     assert!(read.is_err(), "64 stored bytes cannot be a 1 GiB tensor");
     assert!(peak < SMALL, "reading 256 stored bytes held {peak} bytes");
 }
@@ -140,10 +91,10 @@ fn an_lz4_block_declaring_256_mib_over_a_few_bytes_allocates_little() {
     let n = stored.len();
     let file = forge(&[], &[gigabyte_tensor("t", 2, &stored, 40)], &stored.repeat(4));
     let r = HctReaderV2::open(&file[..]).expect("the index is valid");
-    let (read, peak) = peak_of(|| r.read_block("t", 0));
+    let (read, peak) = peak_during(|| r.read_block("t", 0));
     assert!(read.is_err(), "{n} lz4 bytes cannot hold 256 MiB");
     assert!(peak < SMALL, "decoding {n} stored bytes held {peak} bytes");
-    let (read, peak) = peak_of(|| r.read_tensor("t"));
+    let (read, peak) = peak_during(|| r.read_tensor("t"));
     assert!(read.is_err());
     assert!(peak < SMALL, "reading {} stored bytes held {peak} bytes", 4 * n);
 }
@@ -169,10 +120,10 @@ fn a_zstd_frame_declaring_256_mib_allocates_from_its_stored_bytes() {
     // Zstd may expand 512 Ki-fold (a 4-byte RLE block gives up to 2 MiB): the reader reserves
     // that much for the frames present, and no more.
     let honest = |frames: usize| (frames * stored.len()) << 19;
-    let (read, peak) = peak_of(|| r.read_block("t", 0));
+    let (read, peak) = peak_during(|| r.read_block("t", 0));
     assert!(read.is_err(), "the frame holds 1000 bytes, not 256 MiB");
     assert!(peak < honest(1) + SMALL, "decoding a {}-byte frame held {peak} bytes", stored.len());
-    let (read, peak) = peak_of(|| r.read_tensor("t"));
+    let (read, peak) = peak_during(|| r.read_tensor("t"));
     assert!(read.is_err());
     assert!(peak < honest(4) + SMALL, "reading four {}-byte frames held {peak} bytes", stored.len());
 }
@@ -183,7 +134,7 @@ fn safetensors_export_of_a_forged_gigabyte_allocates_little() {
     let header = br#"{"t":{"dtype":"U8","shape":[1073741824],"data_offsets":[0,1073741824]}}"#;
     let file = forge(&[(safetensors::HEADER_KEY, header)], &[gigabyte_tensor("t", 0, &stored, 40)], &stored.repeat(4));
     let r = HctReaderV2::open(&file[..]).expect("the index is valid");
-    let (out, peak) = peak_of(|| safetensors::unpack(&r));
+    let (out, peak) = peak_during(|| safetensors::unpack(&r));
     assert!(out.is_err(), "the tensor does not read");
     assert!(peak < SMALL, "exporting 256 stored bytes held {peak} bytes");
 }
@@ -195,10 +146,10 @@ fn an_honest_file_still_reads_and_exports_with_one_copy_of_its_data() {
     w.add_tensor("w", DType::F32, &[1 << 20], &data).unwrap();
     let file = w.finish();
     let r = HctReaderV2::open(&file[..]).unwrap();
-    let (read, peak) = peak_of(|| r.read_tensor("w").unwrap());
+    let (read, peak) = peak_during(|| r.read_tensor("w").unwrap());
     assert!(read == data);
     assert!(peak < data.len() + SMALL, "reading {} bytes held {peak}", data.len());
-    let (out, peak) = peak_of(|| safetensors::unpack(&r).unwrap());
+    let (out, peak) = peak_during(|| safetensors::unpack(&r).unwrap());
     assert!(out.ends_with(&data));
     assert!(peak < out.len() + data.len() + SMALL, "exporting {} bytes held {peak}", out.len());
 }
