@@ -9,6 +9,10 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::format::{self, BlockEntry, Index, PREAMBLE_LEN, Preamble, TensorInfo};
 use crate::{BlockCodec, DType, HctError, QuantScheme, Transform};
 
+/// Tensors smaller than this many bytes are stored without a float transform when the writer
+/// chooses (`WriterOptions::transform` is `None`).
+const MIN_TRANSFORM_TRIAL: usize = 256;
+
 /// How the writer compresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriterOptions {
@@ -19,7 +23,7 @@ pub struct WriterOptions {
     /// Payload bytes per block, rounded down to whole elements (1 MiB by default).
     pub block_size: u64,
     /// A fixed transform, or `None` to choose per tensor: every transform is tried on the
-    /// tensor's first block and the smallest kept.
+    /// tensor's first block and the smallest kept (tensors under 256 bytes get none).
     pub transform: Option<Transform>,
 }
 
@@ -133,7 +137,9 @@ impl HctWriterV2 {
         let mut first: Option<Vec<u8>> = None;
         let transform = match self.opts.transform {
             Some(t) => t,
-            None if dtype.is_wide_float() && !data.is_empty() => {
+            // Below a few hundred bytes no transform pays for itself, and trying all of them
+            // is most of the cost of files of many tiny tensors.
+            None if dtype.is_wide_float() && data.len() >= MIN_TRANSFORM_TRIAL => {
                 let sample = &data[..data.len().min(block_size)];
                 let mut best = (Transform::None, Vec::new());
                 for (i, t) in Transform::ALL.into_iter().enumerate() {
