@@ -177,3 +177,23 @@ fn streaming_an_rle_block_larger_than_the_window() {
     s.finish().unwrap();
     assert!(fed == expected);
 }
+
+/// A single-segment frame declaring 0 bytes, then RLE blocks of 937,550 bytes each (found by the
+/// `codec_alloc` fuzz target as a slow unit: the window of 0 made the streaming decoder hand
+/// out its RLE blocks a byte at a time, 23 MB in 2 s before the size check at the frame's end).
+/// Both decoders now fail at the first block past the declared size, as libzstd does.
+#[test]
+fn output_past_the_declared_content_size_fails_at_once() {
+    let mut frame = vec![0x28, 0xb5, 0x2f, 0xfd, 0xa4, 0, 0, 0, 0];
+    for _ in 0..30 {
+        frame.extend_from_slice(&[0x72, 0x72, 0x72, 0x72]);
+    }
+    frame.extend_from_slice(&[0x01, 0x00, 0x00]);
+    let expected = haagenti_zstd::FrameError::ContentSizeMismatch { declared: 0, actual: 937_550 };
+    assert_eq!(haagenti_zstd::decompress(&frame), Err(expected.clone().into()));
+    let mut decoder = haagenti_zstd::StreamDecoder::new(Default::default());
+    let mut out = Vec::new();
+    assert_eq!(decoder.feed(&frame, &mut out), Err(expected.into()));
+    assert!(out.is_empty(), "{} bytes handed out past a declared size of 0", out.len());
+    assert!(zstd::stream::decode_all(&frame[..]).is_err(), "libzstd accepts it");
+}

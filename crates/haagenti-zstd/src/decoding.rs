@@ -149,6 +149,7 @@ impl Decompressor {
                 configured_limit: self.config.max_output_size,
             };
             self.blocks.decode(&block, body, block_limit, target)?;
+            within_declared(&header, (out.len() - start) as u64)?;
             // Hashed while the block is still in cache, not in a second pass over the frame.
             if let Some(h) = &mut hasher {
                 h.update(&out.bytes()[block_start..]);
@@ -188,6 +189,18 @@ fn begin_frame<'d>(
             Err(FrameError::DictionaryMismatch { frame: id, given: d.id() }.into())
         }
         (_, d) => Ok(d),
+    }
+}
+
+/// Fails as soon as a frame has made more than the content size its header declares (the
+/// reference decoder writes such frames into a buffer of exactly that size, and fails too),
+/// rather than at its end: a tiny declared frame cannot make gigabytes first.
+fn within_declared(header: &FrameHeader, produced: u64) -> Result<(), Error> {
+    match header.content_size {
+        Some(declared) if produced > declared => {
+            Err(FrameError::ContentSizeMismatch { declared, actual: produced }.into())
+        }
+        _ => Ok(()),
     }
 }
 
@@ -482,10 +495,12 @@ impl StreamDecoder {
                         if self.total_output.saturating_add(block.size as u64) > self.config.max_output_size as u64 {
                             return Err(Error::OutputLimit { limit: self.config.max_output_size });
                         }
+                        within_declared(&header, self.frame_output.saturating_add(block.size as u64))?;
                         self.stage = Stage::Rle { byte: body[0], left: block.size, last: block.last };
                         continue;
                     }
                     self.decode_block(&header, &block, body)?;
+                    within_declared(&header, self.frame_output)?;
                     if block.last {
                         self.end_frame(&header)?;
                     }
