@@ -3,18 +3,28 @@
 // `#[global_allocator]`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::cell::Cell;
 
-/// The system allocator, counting the bytes live and their peak.
+/// The system allocator, counting the bytes each thread holds live and their peak. Counts are
+/// per thread, so tests running beside a measurement do not enter it.
 pub(crate) struct Counting;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    // Const-initialized, no destructor: reading them never allocates.
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
 
 fn grew(by: usize) {
-    let now = LIVE.fetch_add(by, Relaxed) + by;
-    PEAK.fetch_max(now, Relaxed);
+    let _ = LIVE.try_with(|live| {
+        let now = live.get() + by as isize;
+        live.set(now);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+    });
+}
+
+fn shrank(by: usize) {
+    let _ = LIVE.try_with(|live| live.set(live.get() - by as isize));
 }
 
 // SAFETY: every call forwards to `System` with the caller's arguments, so `System`'s
@@ -41,7 +51,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: `ptr` came from this allocator (so from `System`) with `layout`.
         unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Relaxed);
+        shrank(layout.size());
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -49,25 +59,16 @@ unsafe impl GlobalAlloc for Counting {
         grew(new_size);
         // SAFETY: as for `dealloc`, with the caller's new size.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if p.is_null() {
-            LIVE.fetch_sub(new_size, Relaxed);
-        } else {
-            LIVE.fetch_sub(layout.size(), Relaxed);
-        }
+        shrank(if p.is_null() { new_size } else { layout.size() });
         p
     }
 }
 
-/// One measurement at a time: the counters are global.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-/// Runs `f`; returns its result and the most heap it held beyond what was live before. Only
-/// meaningful when nothing else allocates meanwhile (one thread, as a fuzz target runs, or
-/// tests that all measure).
+/// Runs `f` on this thread; returns its result and the most heap this thread held during it
+/// beyond what it held before.
 pub(crate) fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let before = LIVE.load(Relaxed);
-    PEAK.store(before, Relaxed);
+    let before = LIVE.with(Cell::get);
+    PEAK.with(|p| p.set(before));
     let out = f();
-    (out, PEAK.load(Relaxed).saturating_sub(before))
+    (out, (PEAK.with(Cell::get) - before).max(0) as usize)
 }
