@@ -11,4 +11,7 @@ pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/haagenti.v1.rs"));
 }
 
+/// The encoded `FileDescriptorSet` of every .proto file, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/haagenti_descriptor.bin"));
+
 pub mod grpc_web;
