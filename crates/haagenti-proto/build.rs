@@ -17,6 +17,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
     std::fs::write(out.join("haagenti_descriptor.bin"), fds.encode_to_vec())?;
     let grpc = std::env::var_os("CARGO_FEATURE_GRPC").is_some();
-    tonic_prost_build::configure().build_server(grpc).build_client(grpc).build_transport(false).compile_fds(fds)?;
+    // Fragment bytes as `bytes::Bytes`, so a server sends them from its cache without a copy.
+    tonic_prost_build::configure()
+        .bytes(".haagenti.v1.Fragment.data")
+        .build_server(grpc)
+        .build_client(grpc)
+        .build_transport(false)
+        .compile_fds(fds)?;
     Ok(())
 }

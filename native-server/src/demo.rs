@@ -1,0 +1,45 @@
+//! The demo assets built into the server: the repo's photos and one real weight tensor,
+//! encoded into a memory store when the server starts.
+
+use std::sync::Arc;
+
+use crate::ingest::{self, AddOptions};
+use crate::store::{MemoryStorage, Storage, StoreError};
+
+/// Where the embedded files come from, and under what terms.
+pub const CREDITS: &str = "\
+photos/astronaut.png: Eileen Collins, NASA; public domain (scikit-image sample data).
+photos/coffee.png: Rachel Michetti; CC0 (scikit-image sample data).
+photos/chelsea.png: Stefan van der Walt; CC0 (scikit-image sample data).
+photos/camera.png: Lav Varshney; CC0 (scikit-image sample data).
+photos/hubble_deep_field.jpg: NASA; public domain (scikit-image sample data).
+minilm/encoder.layer.0.attention.self.query.weight: all-MiniLM-L6-v2, sentence-transformers; Apache-2.0.
+";
+
+const FILES: [(&str, &[u8]); 6] = [
+    ("photos/astronaut.png", include_bytes!("../../tests/data/images/astronaut.png")),
+    ("photos/coffee.png", include_bytes!("../../tests/data/images/coffee.png")),
+    ("photos/chelsea.png", include_bytes!("../../tests/data/images/chelsea.png")),
+    ("photos/camera.png", include_bytes!("../../tests/data/images/camera.png")),
+    ("photos/hubble_deep_field.jpg", include_bytes!("../../tests/data/images/hubble_deep_field.jpg")),
+    ("minilm", include_bytes!("../../tests/data/minilm-l0-query.safetensors")),
+];
+
+/// Encodes the embedded files (8 spectral fragments each) into a memory store.
+pub(crate) async fn store() -> Result<Arc<dyn Storage>, StoreError> {
+    let encoded = tokio::task::spawn_blocking(|| {
+        let mut all = Vec::new();
+        for (name, bytes) in FILES {
+            all.extend(ingest::encode_file(name, bytes, &AddOptions::default(), |_, _, _| {})?);
+        }
+        Ok::<_, ingest::IngestError>(all)
+    })
+    .await
+    .map_err(|e| StoreError::Backend(format!("encoding the demo assets: {e}")))?
+    .map_err(|e| StoreError::Backend(format!("encoding the demo assets: {e}")))?;
+    let store: Arc<dyn Storage> = Arc::new(MemoryStorage::default());
+    for asset in &encoded {
+        ingest::store_asset(&store, asset).await.map_err(|e| StoreError::Backend(e.to_string()))?;
+    }
+    Ok(store)
+}
