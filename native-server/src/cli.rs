@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
@@ -118,7 +117,7 @@ pub fn init_logging() {
 }
 
 /// Runs the server until Ctrl-C or SIGTERM; `program` names it in messages.
-pub async fn serve(program: &str, args: &ServeArgs) -> ExitCode {
+pub async fn serve(program: &str, args: &ServeArgs) -> Result<(), String> {
     init_logging();
     let config = args.config();
     let what = match &config.store {
@@ -129,10 +128,7 @@ pub async fn serve(program: &str, args: &ServeArgs) -> ExitCode {
     let web = config.web_root.clone();
     let server = match Server::bind(config).await {
         Ok(server) => server,
-        Err(e) => {
-            eprintln!("{program}: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return Err(e.to_string()),
     };
     let scheme = if server.is_tls() { "https" } else { "http" };
     let assets = server.library().names().await.map(|n| n.len()).unwrap_or(0);
@@ -146,7 +142,7 @@ pub async fn serve(program: &str, args: &ServeArgs) -> ExitCode {
     }
     server.run(shutdown_signal()).await;
     println!("{program}: stopped");
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 async fn shutdown_signal() {

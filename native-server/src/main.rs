@@ -16,5 +16,11 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    haagenti_server::cli::serve("haagenti-server", &cli.serve).await
+    match haagenti_server::cli::serve("haagenti-server", &cli.serve).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("haagenti-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

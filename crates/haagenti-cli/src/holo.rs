@@ -83,7 +83,7 @@ impl haagenti::holo::FragmentStore for DirStore {
 
 pub(crate) fn run(command: HoloCommand) -> Result<(), Failure> {
     use haagenti::hct::{DType, safetensors};
-    use haagenti::holo::{Asset, EncodeOptions, Encoding, FragmentStore, HoloDecoder, Manifest, Reconstruction};
+    use haagenti::holo::{Asset, EncodeOptions, Encoding, FragmentStore, HoloDecoder, Manifest};
     match command {
         HoloCommand::Encode { input, fragments, encoding, quality, rank, tensor, output } => {
             let encoding = Encoding::from_name(&encoding).ok_or_else(|| {
@@ -158,33 +158,8 @@ pub(crate) fn run(command: HoloCommand) -> Result<(), Failure> {
                 }
             }
             let rec = dec.reconstruct().map_err(|e| fail(&dir, e))?;
-            let out = match rec {
-                Reconstruction::Image { width, height, channels, pixels } => {
-                    let mut png = Vec::new();
-                    let color =
-                        if channels == 1 { image::ExtendedColorType::L8 } else { image::ExtendedColorType::Rgb8 };
-                    image::ImageEncoder::write_image(
-                        image::codecs::png::PngEncoder::new(&mut png),
-                        &pixels,
-                        width,
-                        height,
-                        color,
-                    )
-                    .map_err(|e| fail(&output, e))?;
-                    png
-                }
-                Reconstruction::Tensor { dtype, shape, data, .. } => {
-                    let mut w = haagenti::hct::HctWriterV2::new(haagenti::hct::WriterOptions {
-                        codec: haagenti::hct::BlockCodec::Store,
-                        ..Default::default()
-                    });
-                    let name = if m.name.is_empty() { "tensor" } else { &m.name };
-                    w.add_tensor(name, dtype, &shape, &data).map_err(|e| fail(&output, e))?;
-                    let file = w.finish();
-                    let r = haagenti::hct::HctReaderV2::open(&file[..]).map_err(|e| fail(&output, e))?;
-                    safetensors::unpack(&r).map_err(|e| fail(&output, e))?
-                }
-            };
+            let name = if m.name.is_empty() { "tensor" } else { &m.name };
+            let out = reconstruction_bytes(rec, name).map_err(|e| fail(&output, e))?;
             println!("{} of {} fragments used", dec.received_count(), m.fragments.len());
             write_output(&output, &out, force)
         }
@@ -210,4 +185,35 @@ pub(crate) fn run(command: HoloCommand) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// A reconstruction as a file: PNG for images, safetensors (one tensor named `name`) for tensors.
+pub(crate) fn reconstruction_bytes(rec: haagenti::holo::Reconstruction, name: &str) -> Result<Vec<u8>, String> {
+    use haagenti::hct::safetensors;
+    use haagenti::holo::Reconstruction;
+    Ok(match rec {
+        Reconstruction::Image { width, height, channels, pixels } => {
+            let mut png = Vec::new();
+            let color = if channels == 1 { image::ExtendedColorType::L8 } else { image::ExtendedColorType::Rgb8 };
+            image::ImageEncoder::write_image(
+                image::codecs::png::PngEncoder::new(&mut png),
+                &pixels,
+                width,
+                height,
+                color,
+            )
+            .map_err(|e| e.to_string())?;
+            png
+        }
+        Reconstruction::Tensor { dtype, shape, data, .. } => {
+            let mut w = haagenti::hct::HctWriterV2::new(haagenti::hct::WriterOptions {
+                codec: haagenti::hct::BlockCodec::Store,
+                ..Default::default()
+            });
+            w.add_tensor(name, dtype, &shape, &data).map_err(|e| e.to_string())?;
+            let file = w.finish();
+            let r = haagenti::hct::HctReaderV2::open(&file[..]).map_err(|e| e.to_string())?;
+            safetensors::unpack(&r).map_err(|e| e.to_string())?
+        }
+    })
 }

@@ -3,6 +3,7 @@
 mod codec;
 mod files;
 mod holo;
+mod server;
 mod tensor;
 
 use std::process::ExitCode;
@@ -34,6 +35,17 @@ enum Command {
     },
     /// Train a zstd dictionary on sample files (or directories of them).
     Train(codec::TrainArgs),
+    /// Serve assets as fragments over gRPC, gRPC-web and HTTPS, with the browser demo; with
+    /// no --store, the embedded demo assets on https://127.0.0.1:8443/.
+    Serve(haagenti_server::cli::ServeArgs),
+    /// Fragment stores: add photos, tensors and whole models; list assets.
+    Store {
+        #[command(subcommand)]
+        command: server::StoreCommand,
+    },
+    /// Stream an asset from a server (https://HOST:PORT/ASSET), verify every fragment, and
+    /// write the reconstruction.
+    Fetch(server::FetchArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +56,9 @@ fn main() -> ExitCode {
         Command::Tensor { command } => tensor::run(command),
         Command::Holo { command } => holo::run(command),
         Command::Train(args) => codec::train(args),
+        Command::Serve(args) => server::serve(args),
+        Command::Store { command } => server::store(command),
+        Command::Fetch(args) => server::fetch(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
