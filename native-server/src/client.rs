@@ -76,8 +76,15 @@ impl GrpcClientBuilder {
         self
     }
 
-    /// Connects.
+    /// Connects and returns the fragment client.
     pub async fn connect(self) -> Result<FragmentClient, ClientError> {
+        let channel = self.channel().await?;
+        Ok(FragmentClient { inner: FragmentServiceClient::new(channel).max_decoding_message_size(64 << 20) })
+    }
+
+    /// Connects and returns the channel, for any service on the server (compression, health,
+    /// reflection).
+    pub async fn channel(self) -> Result<Channel, ClientError> {
         let uri: http::Uri =
             self.endpoint.parse().map_err(|e| ClientError::Config(format!("{}: {e}", self.endpoint)))?;
         let mut endpoint = Channel::builder(uri.clone()).connect_timeout(self.timeout);
@@ -99,11 +106,10 @@ impl GrpcClientBuilder {
             }
             endpoint = endpoint.tls_config(tls).map_err(|e| ClientError::Config(e.to_string()))?;
         }
-        let channel = endpoint
+        endpoint
             .connect()
             .await
-            .map_err(|e| ClientError::Connect { endpoint: self.endpoint.clone(), message: error_chain(&e) })?;
-        Ok(FragmentClient { inner: FragmentServiceClient::new(channel).max_decoding_message_size(64 << 20) })
+            .map_err(|e| ClientError::Connect { endpoint: self.endpoint.clone(), message: error_chain(&e) })
     }
 }
 

@@ -86,11 +86,11 @@ async fn missing_web_root_and_bad_pem_are_clear_errors() {
     let pki = pki("errors");
     let mut cfg = config(&pki.dir, false);
     cfg.web_root = Some(pki.dir.join("nope"));
-    let err = Server::bind(cfg).await.err().expect("missing web root accepted").to_string();
+    let err = Server::bind(cfg).await.expect_err("missing web root accepted").to_string();
     assert!(err.contains("nope"), "{err}");
 
     let mut cfg = config(&pki.dir, false);
     cfg.tls = TlsSource::Files { cert: pki.dir.join("server.key"), key: pki.dir.join("server.key") };
-    let err = Server::bind(cfg).await.err().expect("a key file as certificate accepted").to_string();
+    let err = Server::bind(cfg).await.expect_err("a key file as certificate accepted").to_string();
     assert!(err.contains("no certificate"), "{err}");
 }
