@@ -1,1 +1,846 @@
 //! The `haagenti.v1.CompressionService`: every codec of `haagenti-codec` over gRPC.
+//!
+//! All codec work runs on tokio's blocking pool, so a large compression never stalls the
+//! threads serving other calls. Untrusted input is bounded by [`CompressionLimits`]: a response
+//! never exceeds a message, a stream never exceeds its total, and decoders stop at the limit
+//! instead of allocating what a header claims.
+//!
+//! Streams are processed as they arrive: a blocking worker pulls one client message at a time
+//! and sends output back in chunks of [`CompressionLimits::stream_chunk_bytes`] through a
+//! bounded channel, so a slow client slows the worker instead of growing a buffer. Two formats
+//! force whole buffers: an LZ4 block (one block with its size in front) is buffered whole in
+//! both directions, capped at [`CompressionLimits::max_message_bytes`] of input.
+//!
+//! ```no_run
+//! use haagenti_server::compression::{CompressionLimits, CompressionServer};
+//! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+//! let service = CompressionServer::new(CompressionLimits::default()).into_service();
+//! # let _ = service; Ok(()) }
+//! ```
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use haagenti_codec::{Codec as _, CodecError, Encoder, Format, Level, Limits};
+use haagenti_proto::v1::compression_service_server::{CompressionService, CompressionServiceServer};
+use haagenti_proto::v1::{
+    Codec, CodecStats, CompressRequest, CompressResponse, CompressWithDictionaryRequest, CompressionStats,
+    DecompressRequest, DecompressResponse, DecompressWithDictionaryRequest, GetStatsRequest, HealthCheckRequest,
+    HealthCheckResponse, StreamChunk, TrainDictionaryRequest, TrainDictionaryResponse, health_check_response,
+};
+use haagenti_zstd::{DecoderConfig, FrameError, ZstdCompressor, ZstdDict, ZstdDictCompressor, ZstdDictDecompressor};
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+/// Bytes a response needs beside its data (field tags, lengths, the size field).
+const RESPONSE_OVERHEAD: usize = 32;
+/// Output chunks queued for a client before the worker waits.
+const STREAM_QUEUE: usize = 4;
+/// Dictionary size when a request gives none: zstd's default.
+const DEFAULT_DICTIONARY_BYTES: usize = 110 * 1024;
+
+/// What one call may make the server do. Every field has a default, shown in its doc.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompressionLimits {
+    /// Largest gRPC message received or sent, in bytes. Default 16 MiB. A larger request is
+    /// refused by tonic before it is read (status `OUT_OF_RANGE`).
+    pub max_message_bytes: usize,
+    /// Largest decompressed output of a unary call. Default 16 MiB; it is also capped by what
+    /// fits in one message.
+    pub max_output_bytes: u64,
+    /// Largest total input, and largest total output, of one stream. Default 256 MiB.
+    pub max_stream_bytes: u64,
+    /// Largest total size of the samples given to `TrainDictionary`. Default 16 MiB.
+    pub max_dictionary_samples_bytes: usize,
+    /// Largest dictionary `TrainDictionary` may be asked for. Default 1 MiB.
+    pub max_dictionary_bytes: usize,
+    /// Largest zstd window a stream may use, in bytes: what streaming decoding refuses beyond
+    /// and what streaming compression stays within. Default 8 MiB (`2^23`, enough for every
+    /// level up to 19 of the reference encoder).
+    pub max_window_bytes: u64,
+    /// Size of the output chunks of a stream. Default 256 KiB; kept between 1 KiB and
+    /// `max_message_bytes` minus a little.
+    pub stream_chunk_bytes: usize,
+}
+
+impl Default for CompressionLimits {
+    fn default() -> Self {
+        CompressionLimits {
+            max_message_bytes: 16 << 20,
+            max_output_bytes: 16 << 20,
+            max_stream_bytes: 256 << 20,
+            max_dictionary_samples_bytes: 16 << 20,
+            max_dictionary_bytes: 1 << 20,
+            max_window_bytes: 1 << 23,
+            stream_chunk_bytes: 256 << 10,
+        }
+    }
+}
+
+impl CompressionLimits {
+    /// The most data one response may carry.
+    fn max_response_data(&self) -> usize {
+        self.max_message_bytes.saturating_sub(RESPONSE_OVERHEAD)
+    }
+
+    /// The decompressed size a unary call may produce.
+    fn unary_output(&self) -> u64 {
+        self.max_output_bytes.min(self.max_response_data() as u64)
+    }
+
+    fn chunk_bytes(&self) -> usize {
+        self.stream_chunk_bytes.min(self.max_response_data()).max(1024)
+    }
+}
+
+/// The compression service; cheap to clone (the counters are shared).
+#[derive(Debug, Clone)]
+pub struct CompressionServer {
+    limits: CompressionLimits,
+    stats: Arc<Stats>,
+    started: Instant,
+}
+
+impl CompressionServer {
+    /// A service with these limits; its uptime counts from now.
+    pub fn new(limits: CompressionLimits) -> Self {
+        CompressionServer { limits, stats: Arc::new(Stats::default()), started: Instant::now() }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &CompressionLimits {
+        &self.limits
+    }
+
+    /// The tonic service, its message sizes set from the limits, ready for a router.
+    pub fn into_service(self) -> CompressionServiceServer<CompressionServer> {
+        let max = self.limits.max_message_bytes;
+        CompressionServiceServer::new(self).max_decoding_message_size(max).max_encoding_message_size(max)
+    }
+}
+
+/// Request, byte and error counts.
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    total: Counters,
+    errors: AtomicU64,
+    /// Indexed like [`Format::ALL`].
+    per_format: [Counters; Format::ALL.len()],
+}
+
+impl Stats {
+    fn request(&self) {
+        self.total.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a finished call: its bytes, and under its format when known.
+    fn done(&self, format: Option<Format>, bytes_in: u64, bytes_out: u64) {
+        self.total.bytes_in.fetch_add(bytes_in, Ordering::Relaxed);
+        self.total.bytes_out.fetch_add(bytes_out, Ordering::Relaxed);
+        if let Some(c) = format.and_then(|f| Format::ALL.iter().position(|&g| g == f)).map(|i| &self.per_format[i]) {
+            c.requests.fetch_add(1, Ordering::Relaxed);
+            c.bytes_in.fetch_add(bytes_in, Ordering::Relaxed);
+            c.bytes_out.fetch_add(bytes_out, Ordering::Relaxed);
+        }
+    }
+
+    fn error(&self) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an error if `result` is one, and passes it on.
+    fn check<T>(&self, result: Result<T, Status>) -> Result<T, Status> {
+        if result.is_err() {
+            self.error();
+        }
+        result
+    }
+
+    fn snapshot(&self) -> CompressionStats {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        CompressionStats {
+            requests: load(&self.total.requests),
+            bytes_in: load(&self.total.bytes_in),
+            bytes_out: load(&self.total.bytes_out),
+            errors: load(&self.errors),
+            codecs: Format::ALL
+                .iter()
+                .zip(&self.per_format)
+                .map(|(&f, c)| CodecStats {
+                    codec: codec_of(f) as i32,
+                    requests: load(&c.requests),
+                    bytes_in: load(&c.bytes_in),
+                    bytes_out: load(&c.bytes_out),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The format a request names; `None` for `CODEC_UNSPECIFIED`.
+fn format_of(codec: i32) -> Result<Option<Format>, Status> {
+    let codec = Codec::try_from(codec).map_err(|_| Status::invalid_argument(format!("unknown codec {codec}")))?;
+    Ok(match codec {
+        Codec::Unspecified => None,
+        Codec::Zstd => Some(Format::Zstd),
+        Codec::Lz4 => Some(Format::Lz4),
+        Codec::Lz4Block => Some(Format::Lz4Block),
+        Codec::Gzip => Some(Format::Gzip),
+        Codec::Zlib => Some(Format::Zlib),
+        Codec::Deflate => Some(Format::Deflate),
+        Codec::Brotli => Some(Format::Brotli),
+    })
+}
+
+/// The format a compressing request names; it must name one.
+fn required_format(codec: i32) -> Result<Format, Status> {
+    format_of(codec)?
+        .ok_or_else(|| Status::invalid_argument("a codec is required to compress (CODEC_UNSPECIFIED given)"))
+}
+
+fn codec_of(format: Format) -> Codec {
+    match format {
+        Format::Zstd => Codec::Zstd,
+        Format::Lz4 => Codec::Lz4,
+        Format::Lz4Block => Codec::Lz4Block,
+        Format::Gzip => Codec::Gzip,
+        Format::Zlib => Codec::Zlib,
+        Format::Deflate => Codec::Deflate,
+        Format::Brotli => Codec::Brotli,
+        // A format added to the codec crate but not yet to the protocol.
+        _ => Codec::Unspecified,
+    }
+}
+
+/// The level a request asks for: 0 is the format's default; others must be in its range.
+fn level_of(format: Format, level: i32) -> Result<Level, Status> {
+    if level == 0 {
+        return Ok(format.default_level());
+    }
+    let range = format.level_range();
+    if !range.contains(&level) {
+        return Err(Status::invalid_argument(format!(
+            "level {level} is out of range for {format} ({}..={}, or 0 for the default)",
+            range.start(),
+            range.end()
+        )));
+    }
+    Ok(Level(level))
+}
+
+fn codec_status(e: CodecError) -> Status {
+    match e {
+        CodecError::OutputLimit { limit } => {
+            Status::resource_exhausted(format!("decompressed output exceeds the limit of {limit} bytes"))
+        }
+        CodecError::Zstd(e) => zstd_status(e),
+        CodecError::FeatureDisabled { format } => Status::unimplemented(format!("{format} is not built in")),
+        CodecError::Io(e) => Status::internal(format!("I/O error: {e}")),
+        e => Status::invalid_argument(e.to_string()),
+    }
+}
+
+fn zstd_status(e: haagenti_zstd::Error) -> Status {
+    match e {
+        haagenti_zstd::Error::OutputLimit { limit } => {
+            Status::resource_exhausted(format!("decompressed output exceeds the limit of {limit} bytes"))
+        }
+        haagenti_zstd::Error::Frame(FrameError::WindowTooLarge { requested, limit }) => Status::resource_exhausted(
+            format!("the zstd frame needs a window of {requested} bytes, more than the limit of {limit}"),
+        ),
+        e => Status::invalid_argument(format!("invalid zstd data: {e}")),
+    }
+}
+
+/// A status carried through `std::io::Error`, from our readers and writers to the worker.
+#[derive(Debug)]
+struct Abort(Status);
+
+impl fmt::Display for Abort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.message())
+    }
+}
+
+impl std::error::Error for Abort {}
+
+fn abort(status: Status) -> io::Error {
+    io::Error::other(Abort(status))
+}
+
+/// The status for an I/O error out of a streaming encoder or decoder of `format`.
+fn io_status(format: Format, e: io::Error) -> Status {
+    let Some(inner) = e.get_ref() else {
+        return Status::invalid_argument(format!("invalid {format} data: {e}"));
+    };
+    if inner.is::<Abort>() || inner.is::<CodecError>() || inner.is::<haagenti_zstd::Error>() {
+        let inner = e.into_inner().expect("checked above");
+        return match inner.downcast::<Abort>() {
+            Ok(a) => a.0,
+            Err(inner) => match inner.downcast::<CodecError>() {
+                Ok(c) => codec_status(*c),
+                Err(inner) => match inner.downcast::<haagenti_zstd::Error>() {
+                    Ok(z) => zstd_status(*z),
+                    Err(other) => Status::invalid_argument(format!("invalid {format} data: {other}")),
+                },
+            },
+        };
+    }
+    Status::invalid_argument(format!("invalid {format} data: {e}"))
+}
+
+/// Runs `f` on the blocking pool; a panic in it becomes `INTERNAL`, not a crash.
+async fn blocking<T, F>(f: F) -> Result<T, Status>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, Status> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f).await.map_err(|e| Status::internal(format!("the codec worker failed: {e}")))?
+}
+
+fn check_response_size(len: usize, limits: &CompressionLimits) -> Result<(), Status> {
+    let max = limits.max_response_data();
+    if len > max {
+        return Err(Status::resource_exhausted(format!(
+            "the output of {len} bytes does not fit in a message of at most {max} bytes; use the streaming call"
+        )));
+    }
+    Ok(())
+}
+
+fn zstd_level(level: i32) -> Result<i32, Status> {
+    Ok(level_of(Format::Zstd, level)?.0)
+}
+
+fn read_dictionary(bytes: &[u8]) -> Result<ZstdDict, Status> {
+    if bytes.is_empty() {
+        return Err(Status::invalid_argument("the dictionary is empty"));
+    }
+    ZstdDict::from_bytes(bytes).map_err(|e| Status::invalid_argument(format!("invalid zstd dictionary: {e}")))
+}
+
+/// The client's messages as one byte source, read on a blocking thread.
+struct ChunkReader {
+    runtime: Handle,
+    input: Streaming<StreamChunk>,
+    current: Vec<u8>,
+    pos: usize,
+    total: u64,
+    limit: u64,
+    done: bool,
+    /// Set when reading fails, so the failure survives a decoder that rewrites I/O errors.
+    failure: Arc<Mutex<Option<Status>>>,
+}
+
+impl ChunkReader {
+    fn new(runtime: Handle, input: Streaming<StreamChunk>, first: Vec<u8>, limit: u64) -> Self {
+        let total = first.len() as u64;
+        ChunkReader {
+            runtime,
+            input,
+            current: first,
+            pos: 0,
+            total,
+            limit,
+            done: false,
+            failure: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    fn fail(&self, status: Status) -> io::Error {
+        if let Ok(mut slot) = self.failure.lock() {
+            *slot = Some(status.clone());
+        }
+        abort(status)
+    }
+
+    /// The next message's data; `None` at the end of the stream.
+    fn next_message(&mut self) -> io::Result<Option<Vec<u8>>> {
+        if self.pos < self.current.len() {
+            self.pos = self.current.len();
+            let data = std::mem::take(&mut self.current);
+            return Ok(Some(data));
+        }
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            match self.runtime.block_on(self.input.message()) {
+                Ok(Some(chunk)) => {
+                    self.total += chunk.data.len() as u64;
+                    if self.total > self.limit {
+                        return Err(self.fail(Status::resource_exhausted(format!(
+                            "the stream's input exceeds the limit of {} bytes",
+                            self.limit
+                        ))));
+                    }
+                    if !chunk.data.is_empty() {
+                        return Ok(Some(chunk.data));
+                    }
+                }
+                Ok(None) => self.done = true,
+                Err(status) => return Err(self.fail(status)),
+            }
+        }
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.pos == self.current.len() {
+            match self.next_message()? {
+                Some(data) => (self.current, self.pos) = (data, 0),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Output of a stream: cut into chunks, counted against the stream's limit, sent to the
+/// client through a bounded channel (waiting while it is full).
+struct ChunkSink {
+    tx: mpsc::Sender<Result<StreamChunk, Status>>,
+    codec: i32,
+    buf: Vec<u8>,
+    chunk: usize,
+    total: u64,
+    limit: u64,
+    sent: bool,
+}
+
+impl ChunkSink {
+    fn new(tx: mpsc::Sender<Result<StreamChunk, Status>>, limits: &CompressionLimits) -> Self {
+        let chunk = limits.chunk_bytes();
+        ChunkSink {
+            tx,
+            codec: 0,
+            buf: Vec::with_capacity(chunk),
+            chunk,
+            total: 0,
+            limit: limits.max_stream_bytes,
+            sent: false,
+        }
+    }
+
+    fn send(&mut self, data: Vec<u8>) -> io::Result<()> {
+        self.sent = true;
+        let chunk = StreamChunk { codec: self.codec, level: 0, data };
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| abort(Status::cancelled("the client went away")))
+    }
+
+    /// Sends what is left; one empty chunk if nothing was sent, so the client learns the codec.
+    fn finish(mut self) -> io::Result<u64> {
+        if !self.buf.is_empty() || !self.sent {
+            let data = std::mem::take(&mut self.buf);
+            self.send(data)?;
+        }
+        Ok(self.total)
+    }
+}
+
+impl Write for ChunkSink {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.total += data.len() as u64;
+        if self.total > self.limit {
+            return Err(abort(Status::resource_exhausted(format!(
+                "the stream's output exceeds the limit of {} bytes",
+                self.limit
+            ))));
+        }
+        let mut rest = data;
+        while !rest.is_empty() {
+            let n = rest.len().min(self.chunk - self.buf.len());
+            self.buf.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            if self.buf.len() == self.chunk {
+                let full = std::mem::replace(&mut self.buf, Vec::with_capacity(self.chunk));
+                self.send(full)?;
+            }
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The zstd crate's block-by-block encoder behind the codec crate's [`Encoder`] trait (the
+/// codec crate's own zstd encoder buffers the whole input).
+struct ZstdStream<W: Write>(haagenti_zstd::io::Encoder<W>);
+
+impl<W: Write> Write for ZstdStream<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<W: Write> Encoder for ZstdStream<W> {
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        self.0.finish().map(drop)
+    }
+}
+
+fn window_log(max_window_bytes: u64) -> u8 {
+    (63 - max_window_bytes.max(1).leading_zeros()).clamp(10, 27) as u8
+}
+
+/// Compresses a stream on the blocking pool; returns (bytes in, bytes out).
+fn compress_stream_worker(
+    mut reader: ChunkReader,
+    format: Format,
+    level: Level,
+    sink: &mut Option<ChunkSink>,
+    limits: &CompressionLimits,
+) -> Result<(u64, u64), Status> {
+    let out = sink.as_mut().expect("the sink is there until finished");
+    let mut encoder: Box<dyn Encoder + '_> = match format {
+        Format::Zstd => {
+            let params = ZstdCompressor::with_level(level.0);
+            let log = params.params().window_log.min(window_log(limits.max_window_bytes));
+            Box::new(ZstdStream(haagenti_zstd::io::Encoder::new(&mut *out, &params.window_log(log))))
+        }
+        f => haagenti_codec::encoder(f, level, &mut *out).map_err(codec_status)?,
+    };
+    while let Some(data) = reader.next_message().map_err(|e| io_status(format, e))? {
+        if format == Format::Lz4Block && reader.total > limits.max_message_bytes as u64 {
+            return Err(Status::resource_exhausted(format!(
+                "an LZ4 block is compressed whole; its stream may hold at most {} bytes",
+                limits.max_message_bytes
+            )));
+        }
+        encoder.write_all(&data).map_err(|e| io_status(format, e))?;
+    }
+    encoder.finish().map_err(|e| io_status(format, e))?;
+    let total_out = sink.take().expect("not finished yet").finish().map_err(|e| io_status(format, e))?;
+    Ok((reader.total, total_out))
+}
+
+/// Decompresses a stream on the blocking pool; returns the format and (bytes in, bytes out).
+fn decompress_stream_worker(
+    mut reader: ChunkReader,
+    format: Option<Format>,
+    sink: &mut Option<ChunkSink>,
+    limits: &CompressionLimits,
+) -> Result<(Format, u64, u64), Status> {
+    let failure = Arc::clone(&reader.failure);
+    let failed = |status: Status| failure.lock().ok().and_then(|mut s| s.take()).unwrap_or(status);
+    // Up to four bytes read ahead to recognize the format.
+    let mut prefix = Vec::with_capacity(4);
+    let format = match format {
+        Some(f) => f,
+        None => {
+            while prefix.len() < 4 {
+                let mut byte = [0; 4];
+                let n = reader.read(&mut byte[..4 - prefix.len()]).map_err(|e| failed(io_status(Format::Zstd, e)))?;
+                if n == 0 {
+                    break;
+                }
+                prefix.extend_from_slice(&byte[..n]);
+            }
+            Format::detect(&prefix).ok_or_else(|| {
+                Status::invalid_argument(
+                    "cannot detect the format (no zstd, LZ4 frame, gzip or zlib magic); name the codec",
+                )
+            })?
+        }
+    };
+    let out = sink.as_mut().expect("the sink is there until finished");
+    out.codec = codec_of(format) as i32;
+    let bytes_in = {
+        let src = io::Cursor::new(prefix).chain(&mut reader);
+        let mut decoder: Box<dyn Read + '_> = match format {
+            Format::Zstd => {
+                let config = DecoderConfig {
+                    max_window_size: limits.max_window_bytes,
+                    max_output_size: usize::try_from(limits.max_stream_bytes).unwrap_or(usize::MAX),
+                };
+                Box::new(haagenti_zstd::io::Decoder::with_config(src, config, None))
+            }
+            Format::Lz4Block => {
+                // One block: its size prefix and data are needed whole.
+                let cap = limits.max_message_bytes as u64;
+                let mut block = Vec::new();
+                src.take(cap + 1).read_to_end(&mut block).map_err(|e| failed(io_status(format, e)))?;
+                if block.len() as u64 > cap {
+                    return Err(Status::resource_exhausted(format!(
+                        "an LZ4 block is decoded whole; its stream may hold at most {cap} bytes"
+                    )));
+                }
+                let limits = Limits { max_output: limits.max_stream_bytes };
+                let data = Format::Lz4Block.codec().decompress_with(&block, &limits).map_err(codec_status)?;
+                Box::new(io::Cursor::new(data))
+            }
+            f => haagenti_codec::decoder(f, src).map_err(codec_status)?,
+        };
+        let mut buf = vec![0; limits.chunk_bytes()];
+        loop {
+            let n = match decoder.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(failed(io_status(format, e))),
+            };
+            out.write_all(&buf[..n]).map_err(|e| io_status(format, e))?;
+        }
+        drop(decoder);
+        reader.total
+    };
+    let total_out = sink.take().expect("not finished yet").finish().map_err(|e| io_status(format, e))?;
+    Ok((format, bytes_in, total_out))
+}
+
+type ChunkStream = ReceiverStream<Result<StreamChunk, Status>>;
+
+impl CompressionServer {
+    /// Reads a stream's first message and starts `work` on the blocking pool; its output
+    /// chunks, then its error if any, go to the returned stream.
+    async fn start_stream<F>(
+        &self,
+        request: Request<Streaming<StreamChunk>>,
+        work: F,
+    ) -> Result<Response<ChunkStream>, Status>
+    where
+        F: FnOnce(ChunkReader, StreamChunk, &mut Option<ChunkSink>) -> Result<(Option<Format>, u64, u64), Status>
+            + Send
+            + 'static,
+    {
+        self.stats.request();
+        let mut input = request.into_inner();
+        let mut first = match input.message().await {
+            Ok(Some(first)) => first,
+            Ok(None) => {
+                self.stats.error();
+                return Err(Status::invalid_argument("the stream is empty; its first message names the codec"));
+            }
+            Err(status) => {
+                self.stats.error();
+                return Err(status);
+            }
+        };
+        let (tx, rx) = mpsc::channel(STREAM_QUEUE);
+        let data = std::mem::take(&mut first.data);
+        let reader = ChunkReader::new(Handle::current(), input, data, self.limits.max_stream_bytes);
+        let stats = Arc::clone(&self.stats);
+        let limits = self.limits;
+        let errors = tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut sink = Some(ChunkSink::new(tx, &limits));
+            match work(reader, first, &mut sink) {
+                Ok((format, bytes_in, bytes_out)) => stats.done(format, bytes_in, bytes_out),
+                Err(status) => {
+                    stats.error();
+                    // Drop the sink first, so the error follows every chunk already queued.
+                    drop(sink);
+                    let _ = errors.blocking_send(Err(status));
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+#[tonic::async_trait]
+impl CompressionService for CompressionServer {
+    async fn compress(&self, request: Request<CompressRequest>) -> Result<Response<CompressResponse>, Status> {
+        self.stats.request();
+        let req = request.into_inner();
+        let limits = self.limits;
+        let stats = Arc::clone(&self.stats);
+        let result = async {
+            let format = required_format(req.codec)?;
+            let codec = format.codec_with_level(level_of(format, req.level)?).map_err(codec_status)?;
+            let size = req.data.len() as u64;
+            let data = blocking(move || codec.compress(&req.data).map_err(codec_status)).await?;
+            check_response_size(data.len(), &limits)?;
+            stats.done(Some(format), size, data.len() as u64);
+            Ok(Response::new(CompressResponse { data, original_size: size }))
+        }
+        .await;
+        self.stats.check(result)
+    }
+
+    async fn decompress(&self, request: Request<DecompressRequest>) -> Result<Response<DecompressResponse>, Status> {
+        self.stats.request();
+        let req = request.into_inner();
+        let limits = Limits { max_output: self.limits.unary_output() };
+        let stats = Arc::clone(&self.stats);
+        let result = async {
+            let named = format_of(req.codec)?;
+            let format = match named {
+                Some(f) => f,
+                None => Format::detect(&req.data).ok_or_else(|| {
+                    Status::invalid_argument(
+                        "cannot detect the format (no zstd, LZ4 frame, gzip or zlib magic); name the codec",
+                    )
+                })?,
+            };
+            let size = req.data.len() as u64;
+            let data =
+                blocking(move || format.codec().decompress_with(&req.data, &limits).map_err(codec_status)).await?;
+            stats.done(Some(format), size, data.len() as u64);
+            Ok(Response::new(DecompressResponse { data, codec: codec_of(format) as i32 }))
+        }
+        .await;
+        self.stats.check(result)
+    }
+
+    async fn train_dictionary(
+        &self,
+        request: Request<TrainDictionaryRequest>,
+    ) -> Result<Response<TrainDictionaryResponse>, Status> {
+        self.stats.request();
+        let req = request.into_inner();
+        let limits = self.limits;
+        let stats = Arc::clone(&self.stats);
+        let result = async {
+            let total: usize = req.samples.iter().map(Vec::len).sum();
+            if total > limits.max_dictionary_samples_bytes {
+                return Err(Status::resource_exhausted(format!(
+                    "{total} bytes of samples exceed the limit of {} bytes",
+                    limits.max_dictionary_samples_bytes
+                )));
+            }
+            let max_size = match req.max_size as usize {
+                0 => DEFAULT_DICTIONARY_BYTES.min(limits.max_dictionary_bytes),
+                n if n > limits.max_dictionary_bytes => {
+                    return Err(Status::invalid_argument(format!(
+                        "a dictionary of {n} bytes is over the limit of {} bytes",
+                        limits.max_dictionary_bytes
+                    )));
+                }
+                n => n,
+            };
+            let dict = blocking(move || {
+                let samples: Vec<&[u8]> = req.samples.iter().map(Vec::as_slice).collect();
+                ZstdDict::train(&samples, max_size)
+                    .map_err(|e| Status::invalid_argument(format!("cannot train a dictionary: {e}")))
+            })
+            .await?;
+            let dictionary = dict.to_bytes();
+            stats.done(Some(Format::Zstd), total as u64, dictionary.len() as u64);
+            Ok(Response::new(TrainDictionaryResponse { dictionary_id: dict.id(), dictionary }))
+        }
+        .await;
+        self.stats.check(result)
+    }
+
+    async fn compress_with_dictionary(
+        &self,
+        request: Request<CompressWithDictionaryRequest>,
+    ) -> Result<Response<CompressResponse>, Status> {
+        self.stats.request();
+        let req = request.into_inner();
+        let limits = self.limits;
+        let stats = Arc::clone(&self.stats);
+        let result = async {
+            let level = zstd_level(req.level)?;
+            let size = req.data.len() as u64;
+            let data = blocking(move || {
+                let dict = read_dictionary(&req.dictionary)?;
+                Ok(ZstdDictCompressor::new(&dict).with_level(level).compress(&req.data))
+            })
+            .await?;
+            check_response_size(data.len(), &limits)?;
+            stats.done(Some(Format::Zstd), size, data.len() as u64);
+            Ok(Response::new(CompressResponse { data, original_size: size }))
+        }
+        .await;
+        self.stats.check(result)
+    }
+
+    async fn decompress_with_dictionary(
+        &self,
+        request: Request<DecompressWithDictionaryRequest>,
+    ) -> Result<Response<DecompressResponse>, Status> {
+        self.stats.request();
+        let req = request.into_inner();
+        let max_output = usize::try_from(self.limits.unary_output()).unwrap_or(usize::MAX);
+        let stats = Arc::clone(&self.stats);
+        let result = async {
+            let size = req.data.len() as u64;
+            let data = blocking(move || {
+                let dict = read_dictionary(&req.dictionary)?;
+                let config = DecoderConfig { max_output_size: max_output, ..DecoderConfig::default() };
+                ZstdDictDecompressor::with_config(&dict, config).decompress(&req.data).map_err(zstd_status)
+            })
+            .await?;
+            stats.done(Some(Format::Zstd), size, data.len() as u64);
+            Ok(Response::new(DecompressResponse { data, codec: Codec::Zstd as i32 }))
+        }
+        .await;
+        self.stats.check(result)
+    }
+
+    type CompressStreamStream = ChunkStream;
+
+    async fn compress_stream(
+        &self,
+        request: Request<Streaming<StreamChunk>>,
+    ) -> Result<Response<Self::CompressStreamStream>, Status> {
+        let limits = self.limits;
+        self.start_stream(request, move |reader, first, sink| {
+            let format = required_format(first.codec)?;
+            let level = level_of(format, first.level)?;
+            if let Some(s) = sink.as_mut() {
+                s.codec = codec_of(format) as i32;
+            }
+            let (bytes_in, bytes_out) = compress_stream_worker(reader, format, level, sink, &limits)?;
+            Ok((Some(format), bytes_in, bytes_out))
+        })
+        .await
+    }
+
+    type DecompressStreamStream = ChunkStream;
+
+    async fn decompress_stream(
+        &self,
+        request: Request<Streaming<StreamChunk>>,
+    ) -> Result<Response<Self::DecompressStreamStream>, Status> {
+        let limits = self.limits;
+        self.start_stream(request, move |reader, first, sink| {
+            let format = format_of(first.codec)?;
+            let (format, bytes_in, bytes_out) = decompress_stream_worker(reader, format, sink, &limits)?;
+            Ok((Some(format), bytes_in, bytes_out))
+        })
+        .await
+    }
+
+    async fn get_stats(&self, _request: Request<GetStatsRequest>) -> Result<Response<CompressionStats>, Status> {
+        Ok(Response::new(self.stats.snapshot()))
+    }
+
+    async fn health_check(
+        &self,
+        _request: Request<HealthCheckRequest>,
+    ) -> Result<Response<HealthCheckResponse>, Status> {
+        Ok(Response::new(HealthCheckResponse {
+            status: health_check_response::Status::Serving as i32,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            uptime_seconds: self.started.elapsed().as_secs(),
+            codecs: Format::ALL.iter().map(|f| f.name().to_owned()).collect(),
+        }))
+    }
+}

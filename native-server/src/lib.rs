@@ -5,6 +5,7 @@
 //! can reach gRPC-web over HTTP/1.1; with a client CA it requires client certificates (mTLS).
 #![forbid(unsafe_code)]
 
+pub mod compression;
 mod health;
 mod tls;
 
