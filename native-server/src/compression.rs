@@ -503,6 +503,102 @@ impl<W: Write> Encoder for ZstdStream<W> {
     }
 }
 
+/// Where [`Lz4Frames`] is in the LZ4 frame structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lz4Field {
+    Magic,
+    SkippableSize,
+    Descriptor,
+    BlockSize,
+}
+
+/// Passes an LZ4 frame stream through while following its structure (magic, descriptor, block
+/// sizes, end marks), and fails at the end of input unless every frame is complete.
+/// `lz4_flex`'s reader takes an end of input between two blocks as the end of the stream, so a
+/// stream cut at a block boundary would otherwise decode as if it were whole.
+struct Lz4Frames<R> {
+    inner: R,
+    field: Lz4Field,
+    /// The field being collected and how many of its bytes are in.
+    bytes: [u8; 4],
+    have: usize,
+    /// Bytes to pass before the next field (block data, checksums, descriptor fields).
+    skip: u64,
+    flags: u8,
+}
+
+impl<R: Read> Lz4Frames<R> {
+    fn new(inner: R) -> Self {
+        Lz4Frames { inner, field: Lz4Field::Magic, bytes: [0; 4], have: 0, skip: 0, flags: 0 }
+    }
+
+    fn need(&self) -> usize {
+        match self.field {
+            Lz4Field::Descriptor => 2,
+            _ => 4,
+        }
+    }
+
+    fn scan(&mut self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            if self.skip > 0 {
+                let n = data.len().min(usize::try_from(self.skip).unwrap_or(usize::MAX));
+                self.skip -= n as u64;
+                data = &data[n..];
+                continue;
+            }
+            let n = (self.need() - self.have).min(data.len());
+            self.bytes[self.have..self.have + n].copy_from_slice(&data[..n]);
+            self.have += n;
+            data = &data[n..];
+            if self.have == self.need() {
+                self.have = 0;
+                self.field_done()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn field_done(&mut self) -> io::Result<()> {
+        let value = u32::from_le_bytes(self.bytes);
+        match self.field {
+            Lz4Field::Magic if value & 0xFFFF_FFF0 == 0x184D_2A50 => self.field = Lz4Field::SkippableSize,
+            Lz4Field::Magic if value == 0x184D_2204 => self.field = Lz4Field::Descriptor,
+            Lz4Field::Magic => {
+                return Err(abort(Status::invalid_argument(format!("invalid lz4 data: bad magic 0x{value:08x}"))));
+            }
+            Lz4Field::SkippableSize => (self.skip, self.field) = (u64::from(value), Lz4Field::Magic),
+            Lz4Field::Descriptor => {
+                // FLG and BD are in; the content size, dictionary ID and header checksum follow.
+                self.flags = self.bytes[0];
+                let content_size = if self.flags & 0x08 != 0 { 8 } else { 0 };
+                let dict_id = if self.flags & 0x01 != 0 { 4 } else { 0 };
+                (self.skip, self.field) = (content_size + dict_id + 1, Lz4Field::BlockSize);
+            }
+            Lz4Field::BlockSize if value == 0 => {
+                let checksum = if self.flags & 0x04 != 0 { 4 } else { 0 };
+                (self.skip, self.field) = (checksum, Lz4Field::Magic);
+            }
+            Lz4Field::BlockSize => {
+                let checksum = if self.flags & 0x10 != 0 { 4 } else { 0 };
+                self.skip = u64::from(value & 0x7FFF_FFFF) + checksum;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Lz4Frames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() && (self.field != Lz4Field::Magic || self.have != 0 || self.skip != 0) {
+            return Err(abort(Status::invalid_argument("invalid lz4 data: the stream ends inside a frame")));
+        }
+        self.scan(&buf[..n])?;
+        Ok(n)
+    }
+}
+
 fn window_log(max_window_bytes: u64) -> u8 {
     (63 - max_window_bytes.max(1).leading_zeros()).clamp(10, 27) as u8
 }
@@ -593,6 +689,7 @@ fn decompress_stream_worker(
                 let data = Format::Lz4Block.codec().decompress_with(&block, &limits).map_err(codec_status)?;
                 Box::new(io::Cursor::new(data))
             }
+            Format::Lz4 => haagenti_codec::decoder(Format::Lz4, Lz4Frames::new(src)).map_err(codec_status)?,
             f => haagenti_codec::decoder(f, src).map_err(codec_status)?,
         };
         let mut buf = vec![0; limits.chunk_bytes()];
