@@ -20,8 +20,8 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use haagenti_codec::{Codec as _, CodecError, Encoder, Format, Level, Limits};
@@ -341,37 +341,27 @@ struct ChunkReader {
     limit: u64,
     done: bool,
     /// Set when reading fails, so the failure survives a decoder that rewrites I/O errors.
-    failure: Arc<Mutex<Option<Status>>>,
+    failure: Option<Status>,
 }
 
 impl ChunkReader {
     fn new(runtime: Handle, input: Streaming<StreamChunk>, first: Vec<u8>, limit: u64) -> Self {
         let total = first.len() as u64;
-        ChunkReader {
-            runtime,
-            input,
-            current: first,
-            pos: 0,
-            total,
-            limit,
-            done: false,
-            failure: Arc::new(Mutex::new(None)),
-        }
+        ChunkReader { runtime, input, current: first, pos: 0, total, limit, done: false, failure: None }
     }
 
-    fn fail(&self, status: Status) -> io::Error {
-        if let Ok(mut slot) = self.failure.lock() {
-            *slot = Some(status.clone());
-        }
+    fn fail(&mut self, status: Status) -> io::Error {
+        self.failure = Some(status.clone());
         abort(status)
     }
 
     /// The next message's data; `None` at the end of the stream.
     fn next_message(&mut self) -> io::Result<Option<Vec<u8>>> {
         if self.pos < self.current.len() {
-            self.pos = self.current.len();
             let data = std::mem::take(&mut self.current);
-            return Ok(Some(data));
+            let rest = if self.pos == 0 { data } else { data[self.pos..].to_vec() };
+            self.pos = 0;
+            return Ok(Some(rest));
         }
         loop {
             if self.done {
@@ -448,12 +438,12 @@ impl ChunkSink {
     }
 
     /// Sends what is left; one empty chunk if nothing was sent, so the client learns the codec.
-    fn finish(mut self) -> io::Result<u64> {
+    fn finish(&mut self) -> Result<(), Status> {
         if !self.buf.is_empty() || !self.sent {
             let data = std::mem::take(&mut self.buf);
-            self.send(data)?;
+            self.send(data).map_err(|_| Status::cancelled("the client went away"))?;
         }
-        Ok(self.total)
+        Ok(())
     }
 }
 
@@ -603,22 +593,22 @@ fn window_log(max_window_bytes: u64) -> u8 {
     (63 - max_window_bytes.max(1).leading_zeros()).clamp(10, 27) as u8
 }
 
-/// Compresses a stream on the blocking pool; returns (bytes in, bytes out).
-fn compress_stream_worker(
-    mut reader: ChunkReader,
+/// Compresses a stream, on the blocking pool.
+fn compress_stream(
+    reader: &mut ChunkReader,
+    sink: &mut ChunkSink,
     format: Format,
     level: Level,
-    sink: &mut Option<ChunkSink>,
     limits: &CompressionLimits,
-) -> Result<(u64, u64), Status> {
-    let out = sink.as_mut().expect("the sink is there until finished");
+) -> Result<(), Status> {
+    sink.codec = codec_of(format) as i32;
     let mut encoder: Box<dyn Encoder + '_> = match format {
         Format::Zstd => {
             let params = ZstdCompressor::with_level(level.0);
             let log = params.params().window_log.min(window_log(limits.max_window_bytes));
-            Box::new(ZstdStream(haagenti_zstd::io::Encoder::new(&mut *out, &params.window_log(log))))
+            Box::new(ZstdStream(haagenti_zstd::io::Encoder::new(&mut *sink, &params.window_log(log))))
         }
-        f => haagenti_codec::encoder(f, level, &mut *out).map_err(codec_status)?,
+        f => haagenti_codec::encoder(f, level, &mut *sink).map_err(codec_status)?,
     };
     while let Some(data) = reader.next_message().map_err(|e| io_status(format, e))? {
         if format == Format::Lz4Block && reader.total > limits.max_message_bytes as u64 {
@@ -629,32 +619,28 @@ fn compress_stream_worker(
         }
         encoder.write_all(&data).map_err(|e| io_status(format, e))?;
     }
-    encoder.finish().map_err(|e| io_status(format, e))?;
-    let total_out = sink.take().expect("not finished yet").finish().map_err(|e| io_status(format, e))?;
-    Ok((reader.total, total_out))
+    encoder.finish().map_err(|e| io_status(format, e))
 }
 
-/// Decompresses a stream on the blocking pool; returns the format and (bytes in, bytes out).
-fn decompress_stream_worker(
-    mut reader: ChunkReader,
+/// Decompresses a stream, on the blocking pool; returns the format (named or detected).
+fn decompress_stream(
+    reader: &mut ChunkReader,
+    sink: &mut ChunkSink,
     format: Option<Format>,
-    sink: &mut Option<ChunkSink>,
     limits: &CompressionLimits,
-) -> Result<(Format, u64, u64), Status> {
-    let failure = Arc::clone(&reader.failure);
-    let failed = |status: Status| failure.lock().ok().and_then(|mut s| s.take()).unwrap_or(status);
+) -> Result<Format, Status> {
     // Up to four bytes read ahead to recognize the format.
     let mut prefix = Vec::with_capacity(4);
     let format = match format {
         Some(f) => f,
         None => {
+            let mut magic = [0; 4];
             while prefix.len() < 4 {
-                let mut byte = [0; 4];
-                let n = reader.read(&mut byte[..4 - prefix.len()]).map_err(|e| failed(io_status(Format::Zstd, e)))?;
+                let n = reader.read(&mut magic[..4 - prefix.len()]).map_err(|e| io_status(Format::Zstd, e))?;
                 if n == 0 {
                     break;
                 }
-                prefix.extend_from_slice(&byte[..n]);
+                prefix.extend_from_slice(&magic[..n]);
             }
             Format::detect(&prefix).ok_or_else(|| {
                 Status::invalid_argument(
@@ -663,66 +649,58 @@ fn decompress_stream_worker(
             })?
         }
     };
-    let out = sink.as_mut().expect("the sink is there until finished");
-    out.codec = codec_of(format) as i32;
-    let bytes_in = {
-        let src = io::Cursor::new(prefix).chain(&mut reader);
-        let mut decoder: Box<dyn Read + '_> = match format {
-            Format::Zstd => {
-                let config = DecoderConfig {
-                    max_window_size: limits.max_window_bytes,
-                    max_output_size: usize::try_from(limits.max_stream_bytes).unwrap_or(usize::MAX),
-                };
-                Box::new(haagenti_zstd::io::Decoder::with_config(src, config, None))
-            }
-            Format::Lz4Block => {
-                // One block: its size prefix and data are needed whole.
-                let cap = limits.max_message_bytes as u64;
-                let mut block = Vec::new();
-                src.take(cap + 1).read_to_end(&mut block).map_err(|e| failed(io_status(format, e)))?;
-                if block.len() as u64 > cap {
-                    return Err(Status::resource_exhausted(format!(
-                        "an LZ4 block is decoded whole; its stream may hold at most {cap} bytes"
-                    )));
-                }
-                let limits = Limits { max_output: limits.max_stream_bytes };
-                let data = Format::Lz4Block.codec().decompress_with(&block, &limits).map_err(codec_status)?;
-                Box::new(io::Cursor::new(data))
-            }
-            Format::Lz4 => haagenti_codec::decoder(Format::Lz4, Lz4Frames::new(src)).map_err(codec_status)?,
-            f => haagenti_codec::decoder(f, src).map_err(codec_status)?,
-        };
-        let mut buf = vec![0; limits.chunk_bytes()];
-        loop {
-            let n = match decoder.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(failed(io_status(format, e))),
+    sink.codec = codec_of(format) as i32;
+    let src = io::Cursor::new(prefix).chain(reader);
+    let mut decoder: Box<dyn Read + '_> = match format {
+        Format::Zstd => {
+            let config = DecoderConfig {
+                max_window_size: limits.max_window_bytes,
+                max_output_size: usize::try_from(limits.max_stream_bytes).unwrap_or(usize::MAX),
             };
-            out.write_all(&buf[..n]).map_err(|e| io_status(format, e))?;
+            Box::new(haagenti_zstd::io::Decoder::with_config(src, config, None))
         }
-        drop(decoder);
-        reader.total
+        Format::Lz4Block => {
+            // One block: its size prefix and data are needed whole.
+            let cap = limits.max_message_bytes as u64;
+            let mut block = Vec::new();
+            src.take(cap + 1).read_to_end(&mut block).map_err(|e| io_status(format, e))?;
+            if block.len() as u64 > cap {
+                return Err(Status::resource_exhausted(format!(
+                    "an LZ4 block is decoded whole; its stream may hold at most {cap} bytes"
+                )));
+            }
+            let limits = Limits { max_output: limits.max_stream_bytes };
+            let data = Format::Lz4Block.codec().decompress_with(&block, &limits).map_err(codec_status)?;
+            Box::new(io::Cursor::new(data))
+        }
+        Format::Lz4 => haagenti_codec::decoder(Format::Lz4, Lz4Frames::new(src)).map_err(codec_status)?,
+        f => haagenti_codec::decoder(f, src).map_err(codec_status)?,
     };
-    let total_out = sink.take().expect("not finished yet").finish().map_err(|e| io_status(format, e))?;
-    Ok((format, bytes_in, total_out))
+    let mut buf = vec![0; limits.chunk_bytes()];
+    loop {
+        let n = match decoder.read(&mut buf) {
+            Ok(0) => return Ok(format),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_status(format, e)),
+        };
+        sink.write_all(&buf[..n]).map_err(|e| io_status(format, e))?;
+    }
 }
 
 type ChunkStream = ReceiverStream<Result<StreamChunk, Status>>;
 
 impl CompressionServer {
-    /// Reads a stream's first message and starts `work` on the blocking pool; its output
-    /// chunks, then its error if any, go to the returned stream.
+    /// Reads a stream's first message and runs `work` on the blocking pool with the client's
+    /// data and a sink for the output; the output chunks, then the error if any, go to the
+    /// returned stream.
     async fn start_stream<F>(
         &self,
         request: Request<Streaming<StreamChunk>>,
         work: F,
     ) -> Result<Response<ChunkStream>, Status>
     where
-        F: FnOnce(ChunkReader, StreamChunk, &mut Option<ChunkSink>) -> Result<(Option<Format>, u64, u64), Status>
-            + Send
-            + 'static,
+        F: FnOnce(&mut ChunkReader, &mut ChunkSink, &StreamChunk) -> Result<Format, Status> + Send + 'static,
     {
         self.stats.request();
         let mut input = request.into_inner();
@@ -739,19 +717,18 @@ impl CompressionServer {
         };
         let (tx, rx) = mpsc::channel(STREAM_QUEUE);
         let data = std::mem::take(&mut first.data);
-        let reader = ChunkReader::new(Handle::current(), input, data, self.limits.max_stream_bytes);
+        let mut reader = ChunkReader::new(Handle::current(), input, data, self.limits.max_stream_bytes);
         let stats = Arc::clone(&self.stats);
         let limits = self.limits;
-        let errors = tx.clone();
         tokio::task::spawn_blocking(move || {
-            let mut sink = Some(ChunkSink::new(tx, &limits));
-            match work(reader, first, &mut sink) {
-                Ok((format, bytes_in, bytes_out)) => stats.done(format, bytes_in, bytes_out),
+            let mut sink = ChunkSink::new(tx, &limits);
+            let result = work(&mut reader, &mut sink, &first).and_then(|format| sink.finish().map(|()| format));
+            // A failure to read the client's stream is the cause of whatever the codec made of it.
+            match result.map_err(|status| reader.failure.take().unwrap_or(status)) {
+                Ok(format) => stats.done(Some(format), reader.total, sink.total),
                 Err(status) => {
                     stats.error();
-                    // Drop the sink first, so the error follows every chunk already queued.
-                    drop(sink);
-                    let _ = errors.blocking_send(Err(status));
+                    let _ = sink.tx.blocking_send(Err(status));
                 }
             }
         });
@@ -898,14 +875,11 @@ impl CompressionService for CompressionServer {
         request: Request<Streaming<StreamChunk>>,
     ) -> Result<Response<Self::CompressStreamStream>, Status> {
         let limits = self.limits;
-        self.start_stream(request, move |reader, first, sink| {
+        self.start_stream(request, move |reader, sink, first| {
             let format = required_format(first.codec)?;
             let level = level_of(format, first.level)?;
-            if let Some(s) = sink.as_mut() {
-                s.codec = codec_of(format) as i32;
-            }
-            let (bytes_in, bytes_out) = compress_stream_worker(reader, format, level, sink, &limits)?;
-            Ok((Some(format), bytes_in, bytes_out))
+            compress_stream(reader, sink, format, level, &limits)?;
+            Ok(format)
         })
         .await
     }
@@ -917,10 +891,8 @@ impl CompressionService for CompressionServer {
         request: Request<Streaming<StreamChunk>>,
     ) -> Result<Response<Self::DecompressStreamStream>, Status> {
         let limits = self.limits;
-        self.start_stream(request, move |reader, first, sink| {
-            let format = format_of(first.codec)?;
-            let (format, bytes_in, bytes_out) = decompress_stream_worker(reader, format, sink, &limits)?;
-            Ok((Some(format), bytes_in, bytes_out))
+        self.start_stream(request, move |reader, sink, first| {
+            decompress_stream(reader, sink, format_of(first.codec)?, &limits)
         })
         .await
     }
