@@ -18,8 +18,10 @@
 //! # let _ = service; Ok(()) }
 //! ```
 
+use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Read, Write};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -505,9 +507,12 @@ enum Lz4Field {
 /// Passes an LZ4 frame stream through while following its structure (magic, descriptor, block
 /// sizes, end marks), and fails at the end of input unless every frame is complete.
 /// `lz4_flex`'s reader takes an end of input between two blocks as the end of the stream, so a
-/// stream cut at a block boundary would otherwise decode as if it were whole.
+/// stream cut at a block boundary would otherwise decode as if it were whole. It also reports
+/// the end of each frame as an end of stream (and reads the next frame if asked again), so
+/// [`Lz4Frames::ended`] tells the decoding loop whether the input really ended.
 struct Lz4Frames<R> {
     inner: R,
+    ended: Rc<Cell<bool>>,
     field: Lz4Field,
     /// The field being collected and how many of its bytes are in.
     bytes: [u8; 4],
@@ -519,7 +524,13 @@ struct Lz4Frames<R> {
 
 impl<R: Read> Lz4Frames<R> {
     fn new(inner: R) -> Self {
-        Lz4Frames { inner, field: Lz4Field::Magic, bytes: [0; 4], have: 0, skip: 0, flags: 0 }
+        let ended = Rc::new(Cell::new(false));
+        Lz4Frames { inner, ended, field: Lz4Field::Magic, bytes: [0; 4], have: 0, skip: 0, flags: 0 }
+    }
+
+    /// Becomes true once the input has ended (at a frame boundary; otherwise reading fails).
+    fn ended(&self) -> Rc<Cell<bool>> {
+        Rc::clone(&self.ended)
     }
 
     fn need(&self) -> usize {
@@ -581,8 +592,11 @@ impl<R: Read> Lz4Frames<R> {
 impl<R: Read> Read for Lz4Frames<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if n == 0 && !buf.is_empty() && (self.field != Lz4Field::Magic || self.have != 0 || self.skip != 0) {
-            return Err(abort(Status::invalid_argument("invalid lz4 data: the stream ends inside a frame")));
+        if n == 0 && !buf.is_empty() {
+            if self.field != Lz4Field::Magic || self.have != 0 || self.skip != 0 {
+                return Err(abort(Status::invalid_argument("invalid lz4 data: the stream ends inside a frame")));
+            }
+            self.ended.set(true);
         }
         self.scan(&buf[..n])?;
         Ok(n)
@@ -650,6 +664,7 @@ fn decompress_stream(
         }
     };
     sink.codec = codec_of(format) as i32;
+    let mut input_ended = None;
     let src = io::Cursor::new(prefix).chain(reader);
     let mut decoder: Box<dyn Read + '_> = match format {
         Format::Zstd => {
@@ -673,19 +688,59 @@ fn decompress_stream(
             let data = Format::Lz4Block.codec().decompress_with(&block, &limits).map_err(codec_status)?;
             Box::new(io::Cursor::new(data))
         }
-        Format::Lz4 => haagenti_codec::decoder(Format::Lz4, Lz4Frames::new(src)).map_err(codec_status)?,
+        Format::Lz4 => {
+            let frames = Lz4Frames::new(src);
+            input_ended = Some(frames.ended());
+            haagenti_codec::decoder(Format::Lz4, frames).map_err(codec_status)?
+        }
         f => haagenti_codec::decoder(f, src).map_err(codec_status)?,
     };
     let mut buf = vec![0; limits.chunk_bytes()];
+    read_all(&mut *decoder, format, input_ended.as_deref(), &mut buf, |data| {
+        sink.write_all(data).map_err(|e| io_status(format, e))
+    })?;
+    Ok(format)
+}
+
+/// Reads `decoder` of `format` to its end, passing what it makes to `emit`. With
+/// `input_ended` (LZ4 frames, see [`Lz4Frames`]) an end of stream before the input's end is
+/// the end of one frame, and reading goes on with the next.
+fn read_all(
+    decoder: &mut dyn Read,
+    format: Format,
+    input_ended: Option<&Cell<bool>>,
+    buf: &mut [u8],
+    mut emit: impl FnMut(&[u8]) -> Result<(), Status>,
+) -> Result<(), Status> {
     loop {
-        let n = match decoder.read(&mut buf) {
-            Ok(0) => return Ok(format),
-            Ok(n) => n,
+        match decoder.read(buf) {
+            Ok(0) if input_ended.is_some_and(|ended| !ended.get()) => continue,
+            Ok(0) => return Ok(()),
+            Ok(n) => emit(&buf[..n])?,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(io_status(format, e)),
-        };
-        sink.write_all(&buf[..n]).map_err(|e| io_status(format, e))?;
+        }
     }
+}
+
+/// Decodes every LZ4 frame of `src` (the codec crate's `decompress_with` stops after the
+/// first), to at most `max_output` bytes.
+fn decompress_lz4_frames(src: &[u8], max_output: u64) -> Result<Vec<u8>, Status> {
+    let frames = Lz4Frames::new(src);
+    let ended = frames.ended();
+    let mut decoder = haagenti_codec::decoder(Format::Lz4, frames).map_err(codec_status)?;
+    let mut out = Vec::new();
+    let mut buf = vec![0; 64 * 1024];
+    read_all(&mut *decoder, Format::Lz4, Some(&ended), &mut buf, |data| {
+        if (out.len() + data.len()) as u64 > max_output {
+            return Err(Status::resource_exhausted(format!(
+                "decompressed output exceeds the limit of {max_output} bytes"
+            )));
+        }
+        out.extend_from_slice(data);
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 type ChunkStream = ReceiverStream<Result<StreamChunk, Status>>;
@@ -772,8 +827,11 @@ impl CompressionService for CompressionServer {
                 })?,
             };
             let size = req.data.len() as u64;
-            let data =
-                blocking(move || format.codec().decompress_with(&req.data, &limits).map_err(codec_status)).await?;
+            let data = blocking(move || match format {
+                Format::Lz4 => decompress_lz4_frames(&req.data, limits.max_output),
+                f => f.codec().decompress_with(&req.data, &limits).map_err(codec_status),
+            })
+            .await?;
             stats.done(Some(format), size, data.len() as u64);
             Ok(Response::new(DecompressResponse { data, codec: codec_of(format) as i32 }))
         }

@@ -452,6 +452,66 @@ async fn streams_round_trip_a_multi_megabyte_input_in_small_chunks() {
     assert_eq!(stats.requests, 2 * CODECS.len() as u64);
 }
 
+/// LZ4 frames with every optional field (content size, block and content checksums), followed
+/// by a second frame, arrive a few bytes at a time; the server follows their structure across
+/// chunk boundaries and still refuses a cut inside the checksum. (No skippable frame: `lz4_flex`
+/// refuses them.)
+#[tokio::test]
+async fn lz4_frame_streams_with_every_field_decode_in_tiny_chunks() {
+    let _shared = MEMORY.read().await;
+    let (mut client, _) = start(CompressionLimits::default()).await;
+    let text = std::fs::read(data_dir().join("corpus/asyoulik.txt")).unwrap();
+    let info = lz4_flex::frame::FrameInfo::new()
+        .block_size(lz4_flex::frame::BlockSize::Max64KB)
+        .block_checksums(true)
+        .content_checksum(true)
+        .content_size(Some(text.len() as u64));
+    let mut enc = lz4_flex::frame::FrameEncoder::with_frame_info(info, Vec::new());
+    enc.write_all(&text).unwrap();
+    let frame = enc.finish().unwrap();
+    let mut input = frame.clone();
+    input.extend_from_slice(&reference_compress(Format::Lz4, b"and a second frame"));
+    let mut expected = text.clone();
+    expected.extend_from_slice(b"and a second frame");
+    let out = stream(&mut client, false, chunks(&input, Codec::Lz4, 0, 7)).await.unwrap();
+    let unary = client.decompress(DecompressRequest { codec: Codec::Lz4 as i32, data: input.clone() }).await;
+    assert!(unary.unwrap().into_inner().data == expected, "unary");
+    assert!(out.data == expected);
+    let cut = &frame[..frame.len() - 2];
+    let r = stream(&mut client, false, chunks(cut, Codec::Lz4, 0, 7)).await.map(|s| s.data.len());
+    assert_code(r, Code::InvalidArgument, "lz4 stream cut in its content checksum");
+    let mut trailing = frame.clone();
+    trailing.extend_from_slice(b"trailing garbage");
+    let r = stream(&mut client, false, chunks(&trailing, Codec::Lz4, 0, 7)).await.map(|s| s.data.len());
+    assert_code(r, Code::InvalidArgument, "lz4 stream with trailing garbage");
+    let r = client.decompress(DecompressRequest { codec: Codec::Lz4 as i32, data: trailing }).await;
+    assert_code(r, Code::InvalidArgument, "lz4 with trailing garbage");
+}
+
+/// A zstd stream stays within the configured window (8 MiB by default) even at level 22,
+/// whose window is 128 MiB: libzstd limited to 8 MiB decodes it.
+#[tokio::test]
+async fn zstd_streams_stay_within_the_window_limit() {
+    let _shared = MEMORY.read().await;
+    let (mut client, _) = start(CompressionLimits::default()).await;
+    let data = big_input()[..1 << 20].to_vec();
+    let out = stream(&mut client, true, chunks(&data, Codec::Zstd, 22, 50_000)).await.unwrap();
+    let mut dec = zstd::stream::Decoder::new(&out.data[..]).unwrap();
+    dec.window_log_max(23).unwrap();
+    let mut back = Vec::new();
+    dec.read_to_end(&mut back).unwrap();
+    assert!(back == data);
+    // And a frame asking for more than the limit is refused as a stream.
+    let big_window = {
+        let mut enc = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+        enc.window_log(25).unwrap();
+        enc.write_all(&big_input()).unwrap();
+        enc.finish().unwrap()
+    };
+    let r = drain(&mut client, chunks(&big_window, Codec::Zstd, 0, 50_000)).await;
+    assert_code(r, Code::ResourceExhausted, "a 32 MiB window");
+}
+
 /// Output arrives while the client is still sending: the server does not wait for the whole
 /// input (zstd, gzip, brotli compress block by block; every decoder but the LZ4 block's).
 #[tokio::test]
@@ -558,6 +618,11 @@ async fn decompression_bombs_are_stopped_by_the_limits_without_big_allocations()
         gz.write_all(&zeros).unwrap();
     }
     let gzip_bomb = gz.finish().unwrap();
+    let mut lz4 = lz4_flex::frame::FrameEncoder::new(Vec::new());
+    for _ in 0..300 {
+        lz4.write_all(&zeros).unwrap();
+    }
+    let lz4_bomb = lz4.finish().unwrap();
     let mut lz4_block = (u32::MAX).to_le_bytes().to_vec();
     lz4_block.extend_from_slice(&[0x1F, 0, 1, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
     let forged = forged_zstd(8192);
@@ -569,14 +634,17 @@ async fn decompression_bombs_are_stopped_by_the_limits_without_big_allocations()
         ("zstd, 1 GiB of zeros", Codec::Unspecified, &bomb),
         ("zstd, 1 TiB declared", Codec::Zstd, &forged),
         ("gzip, 300 MiB of zeros", Codec::Gzip, &gzip_bomb),
+        ("lz4, 300 MiB of zeros", Codec::Lz4, &lz4_bomb),
         ("lz4 block, 4 GiB declared", Codec::Lz4Block, &lz4_block),
     ] {
         let r = client.decompress(DecompressRequest { codec: codec as i32, data: data.clone() }).await;
         assert_code(r, Code::ResourceExhausted, what);
     }
-    for (what, codec, data) in
-        [("zstd stream", Codec::Unspecified, &bomb), ("gzip stream", Codec::Unspecified, &gzip_bomb)]
-    {
+    for (what, codec, data) in [
+        ("zstd stream", Codec::Unspecified, &bomb),
+        ("gzip stream", Codec::Unspecified, &gzip_bomb),
+        ("lz4 stream", Codec::Unspecified, &lz4_bomb),
+    ] {
         let r = drain(&mut client, chunks(data, codec, 0, 4096)).await;
         assert_code(r, Code::ResourceExhausted, what);
     }
