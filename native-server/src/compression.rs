@@ -2,14 +2,22 @@
 //!
 //! All codec work runs on tokio's blocking pool, so a large compression never stalls the
 //! threads serving other calls. Untrusted input is bounded by [`CompressionLimits`]: a response
-//! never exceeds a message, a stream never exceeds its total, and decoders stop at the limit
+//! never exceeds a message, a stream never exceeds its totals, and decoders stop at the limit
 //! instead of allocating what a header claims.
 //!
 //! Streams are processed as they arrive: a blocking worker pulls one client message at a time
 //! and sends output back in chunks of [`CompressionLimits::stream_chunk_bytes`] through a
-//! bounded channel, so a slow client slows the worker instead of growing a buffer. Two formats
-//! force whole buffers: an LZ4 block (one block with its size in front) is buffered whole in
-//! both directions, capped at [`CompressionLimits::max_message_bytes`] of input.
+//! bounded channel, so a slow client slows the worker instead of growing a buffer. zstd streams
+//! are compressed block by block (`haagenti_zstd::io::Encoder`; the codec crate's zstd encoder
+//! buffers its whole input) within [`CompressionLimits::max_window_bytes`]. One format forces
+//! whole buffers: an LZ4 block (one block with its size in front) is buffered whole in both
+//! directions, its input capped at [`CompressionLimits::max_message_bytes`].
+//!
+//! Statuses: `INVALID_ARGUMENT` for an unknown or missing codec, a level out of range, corrupt
+//! or truncated data, an undetectable format, a bad dictionary or too few samples;
+//! `RESOURCE_EXHAUSTED` for output or input over a limit (a zstd window over the limit
+//! included); `OUT_OF_RANGE` (from tonic) for a request larger than a message; `CANCELLED` when
+//! the client stops reading a stream; `INTERNAL` if a codec panics (the server keeps running).
 //!
 //! ```no_run
 //! use haagenti_server::compression::{CompressionLimits, CompressionServer};
@@ -126,7 +134,7 @@ impl CompressionServer {
     }
 }
 
-/// Request, byte and error counts.
+/// Request and byte counts, of all calls or of one codec.
 #[derive(Debug, Default)]
 struct Counters {
     requests: AtomicU64,
@@ -134,6 +142,8 @@ struct Counters {
     bytes_out: AtomicU64,
 }
 
+/// The counters behind `GetStats`. `requests` and `errors` count every call but `GetStats` and
+/// `HealthCheck`; bytes, and the per-codec counts, count calls that succeeded.
 #[derive(Debug, Default)]
 struct Stats {
     total: Counters,
@@ -284,23 +294,20 @@ fn abort(status: Status) -> io::Error {
 
 /// The status for an I/O error out of a streaming encoder or decoder of `format`.
 fn io_status(format: Format, e: io::Error) -> Status {
-    let Some(inner) = e.get_ref() else {
-        return Status::invalid_argument(format!("invalid {format} data: {e}"));
+    let message = format!("invalid {format} data: {e}");
+    let Some(inner) = e.into_inner() else {
+        return Status::invalid_argument(message);
     };
-    if inner.is::<Abort>() || inner.is::<CodecError>() || inner.is::<haagenti_zstd::Error>() {
-        let inner = e.into_inner().expect("checked above");
-        return match inner.downcast::<Abort>() {
-            Ok(a) => a.0,
-            Err(inner) => match inner.downcast::<CodecError>() {
-                Ok(c) => codec_status(*c),
-                Err(inner) => match inner.downcast::<haagenti_zstd::Error>() {
-                    Ok(z) => zstd_status(*z),
-                    Err(other) => Status::invalid_argument(format!("invalid {format} data: {other}")),
-                },
+    match inner.downcast::<Abort>() {
+        Ok(abort) => abort.0,
+        Err(inner) => match inner.downcast::<CodecError>() {
+            Ok(e) => codec_status(*e),
+            Err(inner) => match inner.downcast::<haagenti_zstd::Error>() {
+                Ok(e) => zstd_status(*e),
+                Err(_) => Status::invalid_argument(message),
             },
-        };
+        },
     }
-    Status::invalid_argument(format!("invalid {format} data: {e}"))
 }
 
 /// Runs `f` on the blocking pool; a panic in it becomes `INTERNAL`, not a crash.
@@ -775,7 +782,8 @@ impl CompressionServer {
         let mut reader = ChunkReader::new(Handle::current(), input, data, self.limits.max_stream_bytes);
         let stats = Arc::clone(&self.stats);
         let limits = self.limits;
-        tokio::task::spawn_blocking(move || {
+        let errors = tx.clone();
+        let worker = tokio::task::spawn_blocking(move || {
             let mut sink = ChunkSink::new(tx, &limits);
             let result = work(&mut reader, &mut sink, &first).and_then(|format| sink.finish().map(|()| format));
             // A failure to read the client's stream is the cause of whatever the codec made of it.
@@ -785,6 +793,14 @@ impl CompressionServer {
                     stats.error();
                     let _ = sink.tx.blocking_send(Err(status));
                 }
+            }
+        });
+        // A panicking worker drops its sender; without this the client would see a clean end.
+        let stats = Arc::clone(&self.stats);
+        tokio::spawn(async move {
+            if let Err(e) = worker.await {
+                stats.error();
+                let _ = errors.send(Err(Status::internal(format!("the codec worker failed: {e}")))).await;
             }
         });
         Ok(Response::new(ReceiverStream::new(rx)))
