@@ -987,3 +987,89 @@ impl CompressionService for CompressionServer {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_format_has_a_protocol_codec_and_back() {
+        for f in Format::ALL {
+            let codec = codec_of(f);
+            assert_ne!(codec, Codec::Unspecified, "{f}");
+            assert_eq!(format_of(codec as i32).unwrap(), Some(f));
+        }
+        assert_eq!(format_of(0).unwrap(), None);
+        assert_eq!(format_of(99).unwrap_err().code(), tonic::Code::InvalidArgument);
+    }
+
+    #[test]
+    fn levels_map_zero_to_the_default_and_refuse_the_out_of_range() {
+        for f in Format::ALL {
+            assert_eq!(level_of(f, 0).unwrap(), f.default_level());
+            let end = *f.level_range().end();
+            assert_eq!(level_of(f, end).unwrap(), Level(end));
+            assert_eq!(level_of(f, end + 1).unwrap_err().code(), tonic::Code::InvalidArgument);
+        }
+        assert_eq!(level_of(Format::Zstd, -7).unwrap(), Level(-7));
+    }
+
+    #[test]
+    fn window_limits_round_down_to_a_power_of_two() {
+        assert_eq!(window_log(1 << 23), 23);
+        assert_eq!(window_log((1 << 23) + 1), 23);
+        assert_eq!(window_log((1 << 23) - 1), 22);
+        assert_eq!(window_log(0), 10);
+        assert_eq!(window_log(u64::MAX), 27);
+    }
+
+    /// Gives one byte per read, so every field of a frame straddles reads.
+    struct ByteByByte<'a>(&'a [u8]);
+
+    impl Read for ByteByByte<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Some((&b, rest)) = self.0.split_first() else { return Ok(0) };
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            buf[0] = b;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    fn lz4_frame(data: &[u8], checksums: bool) -> Vec<u8> {
+        let info = lz4_flex::frame::FrameInfo::new()
+            .block_size(lz4_flex::frame::BlockSize::Max64KB)
+            .block_checksums(checksums)
+            .content_checksum(checksums)
+            .content_size(checksums.then_some(data.len() as u64));
+        let mut enc = lz4_flex::frame::FrameEncoder::with_frame_info(info, Vec::new());
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn lz4_frames_are_followed_across_one_byte_reads() {
+        let text: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let mut input = vec![0x5A, 0x2A, 0x4D, 0x18, 3, 0, 0, 0, 1, 2, 3];
+        input.extend_from_slice(&lz4_frame(&text, true));
+        input.extend_from_slice(&lz4_frame(b"second", false));
+        let mut frames = Lz4Frames::new(ByteByByte(&input));
+        let ended = frames.ended();
+        let mut passed = Vec::new();
+        frames.read_to_end(&mut passed).unwrap();
+        assert_eq!(passed, input);
+        assert!(ended.get());
+
+        for cut in [input.len() - 1, input.len() - 5, 20, 9] {
+            let mut frames = Lz4Frames::new(ByteByByte(&input[..cut]));
+            let e = frames.read_to_end(&mut Vec::new()).unwrap_err();
+            assert!(e.to_string().contains("ends inside a frame"), "cut at {cut}: {e}");
+        }
+        let mut garbage = lz4_frame(b"x", false);
+        garbage.extend_from_slice(b"junk");
+        let e = Lz4Frames::new(&garbage[..]).read_to_end(&mut Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("bad magic"), "{e}");
+    }
+}
