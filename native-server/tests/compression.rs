@@ -607,7 +607,7 @@ fn forged_zstd(blocks: usize) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn decompression_bombs_are_stopped_by_the_limits_without_big_allocations() {
+async fn bombs_and_long_streams_run_in_bounded_memory() {
     let _alone = MEMORY.write().await;
     let (mut client, _) = start(CompressionLimits::default()).await;
     let bomb = zstd_bomb();
@@ -648,10 +648,26 @@ async fn decompression_bombs_are_stopped_by_the_limits_without_big_allocations()
         let r = drain(&mut client, chunks(data, codec, 0, 4096)).await;
         assert_code(r, Code::ResourceExhausted, what);
     }
+    // Streaming compression holds a window, not its input: 64 MiB made lazily on the client.
+    let corpus = std::sync::Arc::new(big_input());
+    for codec in [Codec::Zstd, Codec::Lz4] {
+        let corpus = std::sync::Arc::clone(&corpus);
+        let pieces = (0..1024usize).map(move |i| {
+            let start = i * 65_536 % (corpus.len() - 65_536);
+            StreamChunk { codec: codec as i32, level: 0, data: corpus[start..start + 65_536].to_vec() }
+        });
+        let mut response = client.compress_stream(tokio_stream::iter(pieces)).await.unwrap().into_inner();
+        let mut total = 0;
+        while let Some(chunk) = response.message().await.unwrap() {
+            total += chunk.data.len();
+        }
+        assert!(total > 0 && total < 64 << 20, "{codec:?}: {total} bytes");
+    }
     let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
     // Unary output is capped at 16 MiB (the codec crate holds at most three times that while
     // decoding); a stream holds its window and a few chunks of 256 KiB, however much it sends
-    // (256 MiB here). The bombs expand to gigabytes and claim a terabyte.
+    // (256 MiB here). The bombs expand to gigabytes and claim a terabyte; the compressed
+    // streams are 64 MiB each.
     assert!(peak < 64 << 20, "the bombs made the process allocate {} MiB", peak >> 20);
     still_serving(&mut client).await;
 }
