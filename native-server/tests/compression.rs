@@ -640,6 +640,13 @@ async fn bombs_and_long_streams_run_in_bounded_memory() {
         let r = client.decompress(DecompressRequest { codec: codec as i32, data: data.clone() }).await;
         assert_code(r, Code::ResourceExhausted, what);
     }
+    let r = client
+        .decompress_with_dictionary(DecompressWithDictionaryRequest {
+            dictionary: b"raw content dictionary, ".repeat(40),
+            data: bomb.clone(),
+        })
+        .await;
+    assert_code(r, Code::ResourceExhausted, "zstd with a dictionary, 1 GiB of zeros");
     for (what, codec, data) in [
         ("zstd stream", Codec::Unspecified, &bomb),
         ("gzip stream", Codec::Unspecified, &gzip_bomb),
