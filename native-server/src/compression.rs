@@ -17,7 +17,8 @@
 //! or truncated data, an undetectable format, a bad dictionary or too few samples;
 //! `RESOURCE_EXHAUSTED` for output or input over a limit (a zstd window over the limit
 //! included); `OUT_OF_RANGE` (from tonic) for a request larger than a message; `CANCELLED` when
-//! the client stops reading a stream; `INTERNAL` if a codec panics (the server keeps running).
+//! the client stops reading a stream; `DEADLINE_EXCEEDED` when a stream's client goes quiet for
+//! [`CompressionLimits::stream_idle_timeout`]; `INTERNAL` if a codec panics (the server keeps running).
 //!
 //! ```no_run
 //! use haagenti_server::compression::{CompressionLimits, CompressionServer};
@@ -32,7 +33,7 @@ use std::io::{self, Read, Write};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use haagenti_codec::{Codec as _, CodecError, Encoder, Format, Level, Limits};
 use haagenti_proto::v1::compression_service_server::{CompressionService, CompressionServiceServer};
@@ -76,6 +77,11 @@ pub struct CompressionLimits {
     /// Size of the output chunks of a stream. Default 256 KiB; kept between 1 KiB and
     /// `max_message_bytes` minus a little.
     pub stream_chunk_bytes: usize,
+    /// How long a stream may wait for the client's next message before it fails with
+    /// `DEADLINE_EXCEEDED`, and how long it waits for the client to take output. Default 30 s.
+    /// A waiting stream holds a thread of the blocking pool, so idle streams must not live
+    /// forever.
+    pub stream_idle_timeout: Duration,
 }
 
 impl Default for CompressionLimits {
@@ -88,6 +94,7 @@ impl Default for CompressionLimits {
             max_dictionary_bytes: 1 << 20,
             max_window_bytes: 1 << 23,
             stream_chunk_bytes: 256 << 10,
+            stream_idle_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -348,15 +355,25 @@ struct ChunkReader {
     pos: usize,
     total: u64,
     limit: u64,
+    idle_timeout: Duration,
     done: bool,
     /// Set when reading fails, so the failure survives a decoder that rewrites I/O errors.
     failure: Option<Status>,
 }
 
 impl ChunkReader {
-    fn new(runtime: Handle, input: Streaming<StreamChunk>, first: Vec<u8>, limit: u64) -> Self {
-        let total = first.len() as u64;
-        ChunkReader { runtime, input, current: first, pos: 0, total, limit, done: false, failure: None }
+    fn new(runtime: Handle, input: Streaming<StreamChunk>, first: Vec<u8>, limits: &CompressionLimits) -> Self {
+        ChunkReader {
+            runtime,
+            input,
+            total: first.len() as u64,
+            current: first,
+            pos: 0,
+            limit: limits.max_stream_bytes,
+            idle_timeout: limits.stream_idle_timeout,
+            done: false,
+            failure: None,
+        }
     }
 
     fn fail(&mut self, status: Status) -> io::Error {
@@ -376,7 +393,14 @@ impl ChunkReader {
             if self.done {
                 return Ok(None);
             }
-            match self.runtime.block_on(self.input.message()) {
+            let next = self.runtime.block_on(tokio::time::timeout(self.idle_timeout, self.input.message()));
+            let Ok(next) = next else {
+                return Err(self.fail(Status::deadline_exceeded(format!(
+                    "no message from the client for {:?}",
+                    self.idle_timeout
+                ))));
+            };
+            match next {
                 Ok(Some(chunk)) => {
                     self.total += chunk.data.len() as u64;
                     if self.total > self.limit {
@@ -417,7 +441,9 @@ impl Read for ChunkReader {
 /// Output of a stream: cut into chunks, counted against the stream's limit, sent to the
 /// client through a bounded channel (waiting while it is full).
 struct ChunkSink {
+    runtime: Handle,
     tx: mpsc::Sender<Result<StreamChunk, Status>>,
+    idle_timeout: Duration,
     codec: i32,
     buf: Vec<u8>,
     chunk: usize,
@@ -427,10 +453,12 @@ struct ChunkSink {
 }
 
 impl ChunkSink {
-    fn new(tx: mpsc::Sender<Result<StreamChunk, Status>>, limits: &CompressionLimits) -> Self {
+    fn new(runtime: Handle, tx: mpsc::Sender<Result<StreamChunk, Status>>, limits: &CompressionLimits) -> Self {
         let chunk = limits.chunk_bytes();
         ChunkSink {
+            runtime,
             tx,
+            idle_timeout: limits.stream_idle_timeout,
             codec: 0,
             buf: Vec::with_capacity(chunk),
             chunk,
@@ -443,14 +471,20 @@ impl ChunkSink {
     fn send(&mut self, data: Vec<u8>) -> io::Result<()> {
         self.sent = true;
         let chunk = StreamChunk { codec: self.codec, level: 0, data };
-        self.tx.blocking_send(Ok(chunk)).map_err(|_| abort(Status::cancelled("the client went away")))
+        match self.runtime.block_on(tokio::time::timeout(self.idle_timeout, self.tx.send(Ok(chunk)))) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(abort(Status::cancelled("the client went away"))),
+            Err(_) => {
+                Err(abort(Status::deadline_exceeded(format!("the client read no output for {:?}", self.idle_timeout))))
+            }
+        }
     }
 
     /// Sends what is left; one empty chunk if nothing was sent, so the client learns the codec.
     fn finish(&mut self) -> Result<(), Status> {
         if !self.buf.is_empty() || !self.sent {
             let data = std::mem::take(&mut self.buf);
-            self.send(data).map_err(|_| Status::cancelled("the client went away"))?;
+            self.send(data).map_err(|e| io_status(Format::Zstd, e))?;
         }
         Ok(())
     }
@@ -779,19 +813,23 @@ impl CompressionServer {
         };
         let (tx, rx) = mpsc::channel(STREAM_QUEUE);
         let data = std::mem::take(&mut first.data);
-        let mut reader = ChunkReader::new(Handle::current(), input, data, self.limits.max_stream_bytes);
+        let runtime = Handle::current();
+        let mut reader = ChunkReader::new(runtime.clone(), input, data, &self.limits);
         let stats = Arc::clone(&self.stats);
         let limits = self.limits;
         let errors = tx.clone();
         let worker = tokio::task::spawn_blocking(move || {
-            let mut sink = ChunkSink::new(tx, &limits);
+            let mut sink = ChunkSink::new(runtime, tx, &limits);
             let result = work(&mut reader, &mut sink, &first).and_then(|format| sink.finish().map(|()| format));
             // A failure to read the client's stream is the cause of whatever the codec made of it.
             match result.map_err(|status| reader.failure.take().unwrap_or(status)) {
                 Ok(format) => stats.done(Some(format), reader.total, sink.total),
                 Err(status) => {
                     stats.error();
-                    let _ = sink.tx.blocking_send(Err(status));
+                    // Queued behind the chunks already sent; dropped if the client is gone or
+                    // reads nothing for the idle timeout.
+                    let error = tokio::time::timeout(sink.idle_timeout, sink.tx.send(Err(status)));
+                    let _ = sink.runtime.block_on(error);
                 }
             }
         });

@@ -769,6 +769,40 @@ async fn oversized_messages_and_outputs_are_refused() {
     still_serving(&mut client).await;
 }
 
+/// A stream whose client goes quiet fails once the idle timeout passes, and frees its worker.
+#[tokio::test]
+async fn idle_streams_time_out() {
+    let _shared = MEMORY.read().await;
+    let limits = CompressionLimits { stream_idle_timeout: Duration::from_millis(300), ..CompressionLimits::default() };
+    let (mut client, addr) = start(limits).await;
+    let (tx, rx) = mpsc::channel(1);
+    tx.send(StreamChunk { codec: Codec::Zstd as i32, level: 0, data: b"then nothing more".to_vec() }).await.unwrap();
+    let mut response = client.compress_stream(ReceiverStream::new(rx)).await.unwrap().into_inner();
+    // `tx` stays open: the client neither sends nor ends the stream.
+    let r = tokio::time::timeout(Duration::from_secs(60), response.message()).await.expect("no timeout came");
+    assert_code(r, Code::DeadlineExceeded, "an idle stream");
+    drop(tx);
+    still_serving(&mut client).await;
+
+    // A client that sends but never reads: the worker gives up once its output waits too long.
+    let (mut sender, addr) = (client.clone(), addr);
+    let input = noise(16 << 20, 5);
+    let held = sender.compress_stream(tokio_stream::iter(chunks(&input, Codec::Lz4, 0, 256 * 1024))).await.unwrap();
+    // Another connection, so the unread stream's flow-control window does not hold it up.
+    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let mut watcher = CompressionServiceClient::new(channel);
+    let mut errors = 0;
+    for _ in 0..600 {
+        errors = watcher.get_stats(GetStatsRequest {}).await.unwrap().into_inner().errors;
+        if errors == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(errors, 2, "the idle stream and the unread stream");
+    drop(held);
+}
+
 /// Compression runs off the async threads: on a single-threaded runtime (server and client
 /// share the thread) a health check is answered while a slow compression is still running.
 #[tokio::test(flavor = "current_thread")]
