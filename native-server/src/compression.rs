@@ -134,7 +134,9 @@ impl CompressionServer {
         &self.limits
     }
 
-    /// The tonic service, its message sizes set from the limits, ready for a router.
+    /// The tonic service, its message sizes set from the limits, ready for a router. It must
+    /// run on a tokio runtime with the time driver (as `#[tokio::main]` builds): streams time
+    /// out with it.
     pub fn into_service(self) -> CompressionServiceServer<CompressionServer> {
         let max = self.limits.max_message_bytes;
         CompressionServiceServer::new(self).max_decoding_message_size(max).max_encoding_message_size(max)
