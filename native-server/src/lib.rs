@@ -17,6 +17,7 @@
 mod assets;
 mod cache;
 pub mod client;
+pub mod compression;
 mod demo;
 mod fragments;
 mod health;
@@ -52,6 +53,7 @@ use tower_http::services::{ServeDir, ServeFile};
 
 pub use assets::{AssetEntry, Library, MANIFEST_TTL, MAX_MANIFEST_BYTES};
 pub use cache::FragmentCache;
+pub use compression::{CompressionLimits, CompressionServer};
 pub use demo::CREDITS as DEMO_CREDITS;
 pub use fragments::{MAX_HAVE, MAX_PAGE, MAX_STREAM_ASSETS};
 pub use health::{HealthService, Protocol};
@@ -417,16 +419,22 @@ async fn router(
     );
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<FragmentServiceServer<fragments::Fragments>>().await;
+    reporter
+        .set_serving::<haagenti_proto::v1::compression_service_server::CompressionServiceServer<CompressionServer>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(haagenti_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| ServerError::Config(format!("reflection: {e}")))?;
+    let compression =
+        CompressionServer::new(CompressionLimits { max_message_bytes: max_message, ..CompressionLimits::default() });
     let grpc = tonic::service::Routes::new(
         FragmentServiceServer::new(fragments)
             .max_decoding_message_size(max_message)
             .max_encoding_message_size(max_message),
     )
+    .add_service(compression.into_service())
     .add_service(FragmentsServer::new(HealthService::new(Instant::now())))
     .add_service(health)
     .add_service(reflection)

@@ -464,12 +464,29 @@ async fn standard_health_and_reflection_answer() {
     let (addr, stop, _task) = start(config(&pki.dir, true)).await;
     let ch = channel(addr, &pki).await;
     let mut health = HealthClient::new(ch.clone());
-    for service in ["haagenti.v1.FragmentService", ""] {
+    for service in ["haagenti.v1.FragmentService", "haagenti.v1.CompressionService", ""] {
         let r = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner();
         assert_eq!(r.status, ServingStatus::Serving as i32, "{service}");
     }
     let unknown = health.check(HealthCheckRequest { service: "nope.Service".into() }).await.unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
+
+    // The compression service shares the port.
+    let mut compression = haagenti_proto::v1::compression_service_client::CompressionServiceClient::new(ch.clone());
+    let text = b"the same port serves fragments and compression, ".repeat(100);
+    let packed = compression
+        .compress(pb::CompressRequest { codec: pb::Codec::Zstd as i32, level: 3, data: text.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(packed.data.len() < text.len() / 10);
+    assert_eq!(zstd::decode_all(&packed.data[..]).unwrap(), text);
+    let back = compression
+        .decompress(pb::DecompressRequest { codec: pb::Codec::Unspecified as i32, data: packed.data })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(back.data, text);
 
     let mut reflection = ServerReflectionClient::new(ch);
     let req = ServerReflectionRequest {
@@ -482,7 +499,7 @@ async fn standard_health_and_reflection_answer() {
         panic!("not a service list");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for want in ["haagenti.v1.FragmentService", "grpc.health.v1.Health"] {
+    for want in ["haagenti.v1.FragmentService", "haagenti.v1.CompressionService", "grpc.health.v1.Health"] {
         assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
     }
     stop.send(()).unwrap();
