@@ -1,5 +1,6 @@
 //! `haagenti`: compress and decompress files, pack tensors, encode progressive fragments.
 
+mod bench;
 mod codec;
 mod files;
 mod holo;
@@ -32,6 +33,11 @@ enum Command {
         #[command(subcommand)]
         command: holo::HoloCommand,
     },
+    /// Trace-driven benchmarks of the streaming and prefetch policies.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
     /// Train a zstd dictionary on sample files (or directories of them).
     Train(codec::TrainArgs),
 }
@@ -43,6 +49,7 @@ fn main() -> ExitCode {
         Command::Compress(args) => codec::compress(args),
         Command::Tensor { command } => tensor::run(command),
         Command::Holo { command } => holo::run(command),
+        Command::Bench { command } => bench::run(command),
         Command::Train(args) => codec::train(args),
     };
     match result {
