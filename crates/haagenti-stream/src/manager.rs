@@ -84,9 +84,13 @@ impl AdaptiveStreamManager {
 
     /// Bytes that fit in `ms` at the planned throughput, after one round trip.
     pub fn bytes_in(&self, ms: f64) -> u64 {
+        self.bytes_at(self.estimated_bps(), ms)
+    }
+
+    fn bytes_at(&self, bps: f64, ms: f64) -> u64 {
         let ms = (ms - self.conditions.latency_ms).max(0.0);
         let safety = if self.policy.safety_factor.is_finite() { self.policy.safety_factor.clamp(0.0, 1.0) } else { 1.0 };
-        let b = self.estimated_bps() * safety * ms / 8000.0;
+        let b = bps * safety * ms / 8000.0;
         if b.is_nan() { 0 } else { b.min(u64::MAX as f64) as u64 }
     }
 
@@ -120,17 +124,24 @@ impl AdaptiveStreamManager {
     }
 
     /// The fragments to send, in send order, within `budget` (its time converted to bytes
-    /// with [`bytes_in`](Self::bytes_in); the policy's target quality where the budget has
-    /// none). `held[i]` is the prefix of asset `i` the client holds already; missing
+    /// with [`bytes_in`](Self::bytes_in), or, when nothing fits that, with the undiscounted
+    /// harmonic mean; the policy's target quality where the budget has none). `held[i]` is the prefix of asset `i` the client holds already; missing
     /// entries are 0. Never panics; at most the fragments not held are returned.
     pub fn schedule(&self, assets: &[AssetCurve], held: &[usize], budget: &Budget) -> Vec<Pick> {
-        let by_time = budget.max_time_ms.map(|ms| self.bytes_in(f64::from(ms)));
-        let max_bytes = match (budget.max_bytes, by_time) {
+        let target = budget.target_quality.or(self.policy.target_quality);
+        let limit = |by_time: Option<u64>| match (budget.max_bytes, by_time) {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => a.or(b).unwrap_or(u64::MAX),
         };
-        let target = budget.target_quality.or(self.policy.target_quality);
-        plan(assets, held, max_bytes, target, None)
+        let ms = budget.max_time_ms.map(f64::from);
+        let picks = plan(assets, held, limit(ms.map(|ms| self.bytes_in(ms))), target, None);
+        // Nothing fits the cautious estimate, but time is left: plan with the plain harmonic
+        // mean. A fragment that arrives late costs bytes, never quality; stopping early
+        // costs quality on links whose throughput swings.
+        match (picks.is_empty(), ms, self.throughput.harmonic_bps()) {
+            (true, Some(ms), Some(bps)) => plan(assets, held, limit(Some(self.bytes_at(bps, ms))), target, None),
+            _ => picks,
+        }
     }
 
     /// [`schedule`](Self::schedule) with a byte limit and a most-fragments limit per asset.
