@@ -82,15 +82,128 @@ def main():
     os.makedirs(out, exist_ok=True)
     for name, make, seed in [("steady-2mbps", steady, 1), ("3g-bursty", bursty_3g, 2), ("lte-driving", lte_driving, 3)]:
         write_lines(os.path.join(out, name + ".mahimahi"), make(random.Random(seed)))
-    try:
-        import access_traces  # noqa: F401  (kept in this file below)
-    except ImportError:
-        pass
-    write_access(out)
+    for name, make, seed in [("model-dense", model_dense, 4), ("model-moe", model_moe, 5), ("gallery", gallery, 6)]:
+        write_accesses(os.path.join(out, name + ".csv"), make(random.Random(seed)))
 
 
-def write_access(out):
-    pass
+def interleave(rng, sessions, span_ms):
+    """Rows (session, time, name) of sessions starting at random times in `span_ms`; each
+    session is a list of (gap_ms, name)."""
+    rows = []
+    for i, steps in enumerate(sessions):
+        t = rng.randint(0, span_ms)
+        for gap, name in steps:
+            t += gap
+            rows.append((t, "s%03d" % i, name))
+    rows.sort()
+    return rows
+
+
+def model_dense(rng):
+    """Dense models loaded layer by layer (embedding, blk.N.attn, blk.N.ffn, output). Three
+    models of 24/28/32 layers, chosen 50/30/20%. 60% of loads skip one or two ranges of 2-8
+    layers (held locally from an earlier visit, or skipped by an early-exit config)."""
+    models = [("llama-3b", 28, 0.5), ("qwen-1.5b", 24, 0.3), ("phi-2", 32, 0.2)]
+    sessions = []
+    for _ in range(90):
+        r, acc = rng.random(), 0.0
+        for name, layers, p in models:
+            acc += p
+            if r < acc:
+                break
+        skipped = set()
+        if rng.random() < 0.6:
+            for _ in range(rng.choice([1, 2])):
+                a = rng.randint(1, layers - 9)
+                skipped.update(range(a, a + rng.randint(2, 8)))
+        steps = [(rng.randint(5, 30), name + "/token_embd")]
+        for i in range(layers):
+            if i in skipped:
+                continue
+            steps.append((rng.randint(5, 30), "%s/blk.%d.attn" % (name, i)))
+            steps.append((rng.randint(5, 30), "%s/blk.%d.ffn" % (name, i)))
+        steps.append((rng.randint(5, 30), name + "/output"))
+        sessions.append(steps)
+    return interleave(rng, sessions, 60_000)
+
+
+def model_moe(rng):
+    """A mixture-of-experts model (16 layers, 8 experts, 2 per token) run with expert
+    offloading: each session decodes 4-8 tokens, each token passing blk.N.attn then its two
+    experts (ascending). Per layer, expert popularity is skewed (weights 1/(rank+1), ranks
+    shuffled per layer); each session has one of four topics with a preferred pair per layer;
+    a token reuses the previous token's pair at that layer with probability 0.6, else takes
+    the topic's pair with probability 0.5, else two experts drawn by popularity."""
+    layers, experts = 16, 8
+    popularity = []
+    for _ in range(layers):
+        ranks = list(range(experts))
+        rng.shuffle(ranks)
+        popularity.append([1.0 / (ranks[e] + 1) for e in range(experts)])
+    topics = [[tuple(sorted(rng.sample(range(experts), 2))) for _ in range(layers)] for _ in range(4)]
+
+    def draw(layer):
+        chosen = set()
+        while len(chosen) < 2:
+            chosen.add(rng.choices(range(experts), weights=popularity[layer])[0])
+        return tuple(sorted(chosen))
+
+    sessions = []
+    for _ in range(60):
+        topic = rng.choice(topics)
+        last = [None] * layers
+        steps = []
+        for _ in range(rng.randint(4, 8)):
+            for i in range(layers):
+                if last[i] is not None and rng.random() < 0.6:
+                    pair = last[i]
+                elif rng.random() < 0.5:
+                    pair = topic[i]
+                else:
+                    pair = draw(i)
+                last[i] = pair
+                steps.append((rng.randint(2, 10), "moe/blk.%d.attn" % i))
+                for e in pair:
+                    steps.append((rng.randint(2, 10), "moe/blk.%d.ffn_exp.%d" % (i, e)))
+        sessions.append(steps)
+    return interleave(rng, sessions, 60_000)
+
+
+def gallery(rng):
+    """Browsing a gallery of 300 images: a session enters at the first image (50%) or at one
+    of 12 featured images, and views 20-60 images, spending 0.5-6 s on each. Moves: next 64%,
+    previous 12%, back to one of the session's favourites (each viewed image becomes one with
+    probability 0.15) 10%, to a featured image 6%, anywhere 8%."""
+    n = 300
+    featured = rng.sample(range(1, n + 1), 12)
+    sessions = []
+    for _ in range(150):
+        cur = 1 if rng.random() < 0.5 else rng.choice(featured)
+        favourites, steps = [], []
+        for _ in range(rng.randint(20, 60)):
+            steps.append((rng.randint(500, 6000), "gallery/img-%04d.jpg" % cur))
+            if rng.random() < 0.15:
+                favourites.append(cur)
+            r = rng.random()
+            if r < 0.64:
+                cur = cur + 1 if cur < n else 1
+            elif r < 0.76:
+                cur = cur - 1 if cur > 1 else n
+            elif r < 0.86 and favourites:
+                cur = rng.choice(favourites)
+            elif r < 0.92:
+                cur = rng.choice(featured)
+            else:
+                cur = rng.randint(1, n)
+        sessions.append(steps)
+    return interleave(rng, sessions, 600_000)
+
+
+def write_accesses(path, rows):
+    with open(path, "w") as f:
+        f.write("session,time_ms,name\n")
+        for t, s, name in rows:
+            f.write("%s,%d,%s\n" % (s, t, name))
 
 
 if __name__ == "__main__":

@@ -3,11 +3,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use clap::Subcommand;
 use haagenti::holo::{Manifest, shard_path};
 use haagenti_stream::AssetCurve;
 use haagenti_stream::eval::adaptive::{self, AdaptiveConfig, BandwidthTrace};
+use haagenti_stream::eval::prefetch::{self, PrefetchEvalConfig, Predictor};
 
 use crate::files::{Failure, fail};
 
@@ -73,6 +75,18 @@ fn read_asset(dir: &Path) -> Result<AssetCurve, Failure> {
     Ok(curve)
 }
 
+/// Replays the access trace through our predictor, then the Markov baseline. `predict_us`
+/// is the wall time of a whole replay (learning, predicting and the cache simulation) over
+/// its accesses: an upper bound of one prediction's cost.
 fn prefetch(trace: &Path) -> Result<(), Failure> {
-    Err(fail(trace, "not yet"))
+    let text = fs::read_to_string(trace).map_err(|e| fail(trace, e))?;
+    let accesses = prefetch::parse_accesses(&text).map_err(|e| fail(trace, e))?;
+    let config = PrefetchEvalConfig::default();
+    for (label, predictor) in [(None, Predictor::Ours), (Some("baseline=markov1"), Predictor::Markov1)] {
+        let start = Instant::now();
+        let outcome = prefetch::replay(&accesses, predictor, &config);
+        let us = start.elapsed().as_secs_f64() * 1e6 / accesses.len().max(1) as f64;
+        println!("{}", outcome.line(label, us));
+    }
+    Ok(())
 }

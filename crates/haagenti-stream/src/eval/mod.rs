@@ -2,3 +2,4 @@
 //! commands, the tests and anyone else run the same replays.
 
 pub mod adaptive;
+pub mod prefetch;
