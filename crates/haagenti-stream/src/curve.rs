@@ -13,6 +13,10 @@ pub const PSNR_CAP_DB: f64 = 60.0;
 /// The most fragments of one asset the policy considers (indexes are `u16`).
 pub const MAX_FRAGMENTS: usize = 1 << 16;
 
+/// The largest fragment size kept (larger ones are clamped): 2^47 bytes, so that the sizes
+/// of [`MAX_FRAGMENTS`] fragments sum without overflow.
+pub const MAX_FRAGMENT_BYTES: u64 = 1 << 47;
+
 /// Fragment sizes and the quality after each prefix, cleaned so that every value is usable:
 /// quality before any fragment is 0, NaN takes the previous prefix's value, +infinity is
 /// [`PSNR_CAP_DB`], -infinity is 0.
@@ -21,7 +25,7 @@ pub struct AssetCurve {
     /// The asset's name.
     pub name: String,
     sizes: Vec<u64>,
-    /// `cum[k]`: bytes of the first `k` fragments (`cum[0] = 0`), saturating.
+    /// `cum[k]`: bytes of the first `k` fragments (`cum[0] = 0`).
     cum: Vec<u64>,
     /// `quality[k]`: quality with the first `k` fragments (`quality[0] = 0`).
     quality: Vec<f64>,
@@ -32,11 +36,12 @@ impl AssetCurve {
     /// `quality[k - 1]` is the quality after the first `k`.
     pub fn new(name: impl Into<String>, sizes: &[u64], quality: &[f64]) -> Self {
         let n = sizes.len().min(quality.len()).min(MAX_FRAGMENTS);
-        let sizes = sizes[..n].to_vec();
+        // Clamped so that the sums never overflow.
+        let sizes: Vec<u64> = sizes[..n].iter().map(|&s| s.min(MAX_FRAGMENT_BYTES)).collect();
         let mut cum = Vec::with_capacity(n + 1);
         cum.push(0u64);
         for &s in &sizes {
-            cum.push(cum[cum.len() - 1].saturating_add(s));
+            cum.push(cum[cum.len() - 1] + s);
         }
         let mut q = Vec::with_capacity(n + 1);
         q.push(0.0);

@@ -130,8 +130,8 @@ impl AdaptiveStreamManager {
     pub fn schedule(&self, assets: &[AssetCurve], held: &[usize], budget: &Budget) -> Vec<Pick> {
         let target = budget.target_quality.or(self.policy.target_quality);
         let limit = |by_time: Option<u64>| match (budget.max_bytes, by_time) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => a.or(b).unwrap_or(u64::MAX),
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
         let ms = budget.max_time_ms.map(f64::from);
         let picks = plan(assets, held, limit(ms.map(|ms| self.bytes_in(ms))), target, None);
@@ -145,7 +145,7 @@ impl AdaptiveStreamManager {
     }
 
     /// [`schedule`](Self::schedule) with a byte limit and a most-fragments limit per asset.
-    pub fn schedule_capped(&self, assets: &[AssetCurve], held: &[usize], max_bytes: u64, caps: &[usize]) -> Vec<Pick> {
+    pub fn schedule_capped(&self, assets: &[AssetCurve], held: &[usize], max_bytes: Option<u64>, caps: &[usize]) -> Vec<Pick> {
         plan(assets, held, max_bytes, self.policy.target_quality, Some(caps))
     }
 }

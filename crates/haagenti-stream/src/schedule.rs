@@ -73,7 +73,7 @@ impl Ord for Step {
 
 /// The best step for asset `a` from prefix `k` within `remaining` bytes, not past `cap`
 /// fragments, stopping at the first prefix that reaches `target`.
-fn best_step(c: &AssetCurve, a: usize, k: usize, cap: usize, remaining: u64, target: Option<f64>) -> Option<Step> {
+fn best_step(c: &AssetCurve, a: usize, k: usize, cap: usize, remaining: Option<u64>, target: Option<f64>) -> Option<Step> {
     let q0 = c.quality(k);
     if target.is_some_and(|t| q0 >= t) {
         return None;
@@ -81,7 +81,7 @@ fn best_step(c: &AssetCurve, a: usize, k: usize, cap: usize, remaining: u64, tar
     let mut best: Option<Step> = None;
     for j in k + 1..=cap.min(k.saturating_add(LOOKAHEAD)) {
         let bytes = c.bytes_between(k, j);
-        if bytes > remaining {
+        if remaining.is_some_and(|r| bytes > r) {
             break;
         }
         let gain = c.quality(j) - q0;
@@ -102,14 +102,14 @@ fn best_step(c: &AssetCurve, a: usize, k: usize, cap: usize, remaining: u64, tar
     best
 }
 
-/// The fragments to send within `max_bytes`, in send order. `held[i]` fragments of asset
+/// The fragments to send within `max_bytes` (`None`: no limit), in send order. `held[i]` fragments of asset
 /// `i` are held already (missing entries are 0); `caps[i]`, where given, is the most
 /// fragments asset `i` may reach. Never repeats a held fragment, keeps index order within
 /// each asset, and returns at most the fragments not held.
 pub(crate) fn plan(
     assets: &[AssetCurve],
     held: &[usize],
-    max_bytes: u64,
+    max_bytes: Option<u64>,
     target: Option<f64>,
     caps: Option<&[usize]>,
 ) -> Vec<Pick> {
@@ -126,7 +126,7 @@ pub(crate) fn plan(
     let mut out = Vec::new();
     while let Some(s) = heap.pop() {
         let i = s.asset;
-        if s.bytes > remaining {
+        if remaining.is_some_and(|r| s.bytes > r) {
             // The budget shrank since this step was found: find the best that still fits.
             // (A smaller budget only removes choices, so steps that fit stay the best.)
             if let Some(s) = best_step(&assets[i], i, k[i], cap(i), remaining, target) {
@@ -136,7 +136,7 @@ pub(crate) fn plan(
         }
         out.extend((k[i]..s.to).map(|index| Pick { asset: i, index: index as u16 }));
         k[i] = s.to;
-        remaining -= s.bytes;
+        remaining = remaining.map(|r| r - s.bytes);
         if let Some(s) = best_step(&assets[i], i, k[i], cap(i), remaining, target) {
             heap.push(s);
         }

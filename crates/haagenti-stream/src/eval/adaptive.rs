@@ -370,5 +370,5 @@ fn oracle(assets: &[AssetCurve], capacity: u64) -> Vec<Pick> {
         idx = pi;
     }
     let order = AdaptiveStreamManager::new(QualityPolicy::default());
-    order.schedule_capped(assets, &[], u64::MAX, &caps)
+    order.schedule_capped(assets, &[], None, &caps)
 }
