@@ -375,7 +375,17 @@ impl IntentPredictor {
             });
             if let Some((b, w)) = best.max_by(|a, b| a.1.total_cmp(&b.1)) {
                 let total: f32 = cands.iter().map(|c| c.1).sum();
-                self.successors(s, Some(cur), b, 0.6 * w / total.max(1e-6), &mut cands);
+                let mut ahead = Vec::with_capacity(8);
+                self.successors(s, Some(cur), b, 1.0, &mut ahead);
+                // Scaled below the candidate they follow, so the send order stays next first.
+                let top = ahead.iter().map(|c| c.1).fold(0.0, f32::max).max(1e-6);
+                let scale = 0.6 * w * (w / total.max(1e-6)) / top;
+                for (c, v) in ahead {
+                    match cands.iter_mut().find(|(x, _)| *x == c) {
+                        Some(e) => e.1 += v * scale,
+                        None => cands.push((c, v * scale)),
+                    }
+                }
             }
         }
         cands.retain(|c| c.0 != Candidate::Known(cur) && !s.holds(&c.0) && c.1 >= MIN_SCORE);

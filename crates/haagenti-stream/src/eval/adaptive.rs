@@ -56,7 +56,8 @@ impl core::fmt::Display for TraceError {
 impl core::error::Error for TraceError {}
 
 /// A mahimahi trace: the times (ms) at which a 1500-byte packet can be delivered, repeating
-/// with the last time as its period.
+/// with the last time as its period (times equal to the period count as time 0 of each
+/// period).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BandwidthTrace {
     times: Vec<u64>,
@@ -79,6 +80,10 @@ impl BandwidthTrace {
             times.push(t);
         }
         let period = times.last().copied().ok_or(TraceError::Empty)?.max(1);
+        // An opportunity at the period is the next period's at 0.
+        let at_end = times.iter().rev().take_while(|&&t| t >= period).count();
+        times.truncate(times.len() - at_end);
+        times.splice(0..0, core::iter::repeat_n(0, at_end));
         Ok(BandwidthTrace { times, period })
     }
 
