@@ -9,7 +9,7 @@ use clap::Subcommand;
 use haagenti::holo::{Manifest, shard_path};
 use haagenti_stream::AssetCurve;
 use haagenti_stream::eval::adaptive::{self, AdaptiveConfig, BandwidthTrace};
-use haagenti_stream::eval::prefetch::{self, PrefetchEvalConfig, Predictor};
+use haagenti_stream::eval::prefetch::{self, Predictor, PrefetchEvalConfig};
 
 use crate::files::{Failure, fail};
 

@@ -16,7 +16,8 @@ fn haagenti(args: &[&str], dir: &Path) -> String {
 
 /// `key=value` fields of a line.
 fn field(line: &str, key: &str) -> f64 {
-    let v = line.split(' ').find_map(|f| f.strip_prefix(&format!("{key}="))).unwrap_or_else(|| panic!("{key} in {line}"));
+    let v =
+        line.split(' ').find_map(|f| f.strip_prefix(&format!("{key}="))).unwrap_or_else(|| panic!("{key} in {line}"));
     v.parse().unwrap_or_else(|_| panic!("{key}={v} in {line}"))
 }
 

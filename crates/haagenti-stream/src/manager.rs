@@ -89,7 +89,8 @@ impl AdaptiveStreamManager {
 
     fn bytes_at(&self, bps: f64, ms: f64) -> u64 {
         let ms = (ms - self.conditions.latency_ms).max(0.0);
-        let safety = if self.policy.safety_factor.is_finite() { self.policy.safety_factor.clamp(0.0, 1.0) } else { 1.0 };
+        let safety =
+            if self.policy.safety_factor.is_finite() { self.policy.safety_factor.clamp(0.0, 1.0) } else { 1.0 };
         let b = bps * safety * ms / 8000.0;
         if b.is_nan() { 0 } else { b.min(u64::MAX as f64) as u64 }
     }
@@ -145,7 +146,13 @@ impl AdaptiveStreamManager {
     }
 
     /// [`schedule`](Self::schedule) with a byte limit and a most-fragments limit per asset.
-    pub fn schedule_capped(&self, assets: &[AssetCurve], held: &[usize], max_bytes: Option<u64>, caps: &[usize]) -> Vec<Pick> {
+    pub fn schedule_capped(
+        &self,
+        assets: &[AssetCurve],
+        held: &[usize],
+        max_bytes: Option<u64>,
+        caps: &[usize],
+    ) -> Vec<Pick> {
         plan(assets, held, max_bytes, self.policy.target_quality, Some(caps))
     }
 }

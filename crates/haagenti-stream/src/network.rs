@@ -30,7 +30,11 @@ impl NetworkConditions {
         let d = NetworkConditions::default();
         let ok = |v: f64| v.is_finite() && v >= 0.0;
         NetworkConditions {
-            bandwidth_bps: if ok(self.bandwidth_bps) && self.bandwidth_bps > 0.0 { self.bandwidth_bps } else { d.bandwidth_bps },
+            bandwidth_bps: if ok(self.bandwidth_bps) && self.bandwidth_bps > 0.0 {
+                self.bandwidth_bps
+            } else {
+                d.bandwidth_bps
+            },
             latency_ms: if ok(self.latency_ms) { self.latency_ms } else { d.latency_ms },
             packet_loss: if ok(self.packet_loss) { self.packet_loss.min(0.99) } else { 0.0 },
         }
@@ -83,7 +87,7 @@ impl ThroughputEstimator {
     /// A transfer of `bytes` that took `elapsed_ms` from its request to its last byte.
     /// Transfers of no bytes or no time (or NaN) say nothing and are ignored.
     pub fn record(&mut self, bytes: u64, elapsed_ms: f64) {
-        if bytes == 0 || !(elapsed_ms > 0.0) || !elapsed_ms.is_finite() {
+        if bytes == 0 || elapsed_ms.is_nan() || elapsed_ms <= 0.0 || elapsed_ms.is_infinite() {
             return;
         }
         let bps = bytes as f64 * 8000.0 / elapsed_ms;

@@ -163,7 +163,13 @@ impl SessionHistory {
 
 /// Adds `w` to the edge to `to` in a bounded list, replacing the weakest when full; weights
 /// are halved when one grows large, so old habits fade.
-fn bump<T>(list: &mut Vec<T>, cap: usize, is: impl Fn(&T) -> bool, weight: impl Fn(&mut T) -> &mut f32, new: impl FnOnce() -> T) {
+fn bump<T>(
+    list: &mut Vec<T>,
+    cap: usize,
+    is: impl Fn(&T) -> bool,
+    weight: impl Fn(&mut T) -> &mut f32,
+    new: impl FnOnce() -> T,
+) {
     if let Some(e) = list.iter_mut().find(|e| is(e)) {
         *weight(e) += 1.0;
         if *weight(e) > 1000.0 {
@@ -206,7 +212,14 @@ pub struct IntentPredictor {
 impl IntentPredictor {
     /// The full predictor.
     pub fn new(config: PrefetchConfig) -> Self {
-        IntentPredictor { config, full: true, slots: Vec::new(), index: BTreeMap::new(), templates: BTreeMap::new(), tick: 0 }
+        IntentPredictor {
+            config,
+            full: true,
+            slots: Vec::new(),
+            index: BTreeMap::new(),
+            templates: BTreeMap::new(),
+            tick: 0,
+        }
     }
 
     /// The first-order Markov baseline: the most frequent successors over all sessions.
@@ -278,7 +291,13 @@ impl IntentPredictor {
         }
         if let Some(p2) = prev2 {
             let is = |c: &Context| c.prev == p2 && c.to == cur;
-            bump(&mut slot.contexts, MAX_CONTEXTS, is, |c| &mut c.weight, || Context { prev: p2, to: cur, weight: 1.0 });
+            bump(
+                &mut slot.contexts,
+                MAX_CONTEXTS,
+                is,
+                |c| &mut c.weight,
+                || Context { prev: p2, to: cur, weight: 1.0 },
+            );
         }
         let (from, to) = (self.slots[prev.id as usize].name.clone(), self.slots[cur.id as usize].name.clone());
         let came_by = prev2.filter(|&r| self.valid(r)).map_or(0, |r| step(&self.slots[r.id as usize].name, &from));
@@ -297,7 +316,9 @@ impl IntentPredictor {
             }
             let t = self.templates.entry(key).or_default();
             t.last_seen = self.tick;
-            let is = |e: &TemplateEdge| e.came_by == came_by && e.delta == delta && e.to_prefix == b.prefix && e.to_suffix == b.suffix;
+            let is = |e: &TemplateEdge| {
+                e.came_by == came_by && e.delta == delta && e.to_prefix == b.prefix && e.to_suffix == b.suffix
+            };
             let new = || TemplateEdge {
                 came_by,
                 to_prefix: b.prefix.to_string(),
@@ -310,7 +331,14 @@ impl IntentPredictor {
     }
 
     /// Scores the successors of `cur` into `out`, each source's weights normalized and scaled.
-    fn successors(&self, s: &SessionHistory, prev: Option<NameRef>, cur: NameRef, scale: f32, out: &mut Vec<(Candidate, f32)>) {
+    fn successors(
+        &self,
+        s: &SessionHistory,
+        prev: Option<NameRef>,
+        cur: NameRef,
+        scale: f32,
+        out: &mut Vec<(Candidate, f32)>,
+    ) {
         fn add(out: &mut Vec<(Candidate, f32)>, c: Candidate, w: f32) {
             match out.iter_mut().find(|(x, _)| *x == c) {
                 Some(e) => e.1 += w,
@@ -345,7 +373,8 @@ impl IntentPredictor {
         if let Some(n) = numbered(&slot.name)
             && let Some(t) = self.templates.get(&template_key(&n))
         {
-            let came_by = prev.filter(|&r| self.valid(r)).map_or(0, |r| step(&self.slots[r.id as usize].name, &slot.name));
+            let came_by =
+                prev.filter(|&r| self.valid(r)).map_or(0, |r| step(&self.slots[r.id as usize].name, &slot.name));
             let edges = t.edges.iter().filter(|e| e.came_by == came_by);
             let total: f32 = edges.clone().map(|e| e.weight).sum();
             for e in edges {

@@ -73,7 +73,14 @@ impl Ord for Step {
 
 /// The best step for asset `a` from prefix `k` within `remaining` bytes, not past `cap`
 /// fragments, stopping at the first prefix that reaches `target`.
-fn best_step(c: &AssetCurve, a: usize, k: usize, cap: usize, remaining: Option<u64>, target: Option<f64>) -> Option<Step> {
+fn best_step(
+    c: &AssetCurve,
+    a: usize,
+    k: usize,
+    cap: usize,
+    remaining: Option<u64>,
+    target: Option<f64>,
+) -> Option<Step> {
     let q0 = c.quality(k);
     if target.is_some_and(|t| q0 >= t) {
         return None;

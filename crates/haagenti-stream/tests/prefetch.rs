@@ -56,7 +56,8 @@ fn the_session_own_links_win_over_the_crowd() {
 
 #[test]
 fn memory_stays_within_the_caps() {
-    let config = PrefetchConfig { max_sessions: 4, max_names: 32, max_templates: 8, client_cache: 4, ..Default::default() };
+    let config =
+        PrefetchConfig { max_sessions: 4, max_names: 32, max_templates: 8, client_cache: 4, ..Default::default() };
     let mut m = PrefetchManager::new(IntentPredictor::new(config));
     let mut x = 0x2545_F491_4F6C_DD1Du64;
     for t in 0..20_000u64 {

@@ -254,7 +254,13 @@ fn shown(c: &AssetCurve, k: usize) -> f64 {
 }
 
 /// One replay from `start`: (first preview ms, mean quality, bytes after the deadline).
-fn replay(assets: &[AssetCurve], trace: &BandwidthTrace, policy: Policy, cfg: &AdaptiveConfig, start: u64) -> (f64, f64, f64) {
+fn replay(
+    assets: &[AssetCurve],
+    trace: &BandwidthTrace,
+    policy: Policy,
+    cfg: &AdaptiveConfig,
+    start: u64,
+) -> (f64, f64, f64) {
     let deadline = start + u64::from(cfg.deadline_ms);
     let stream_start = start + u64::from(cfg.rtt_ms);
     let mut held = vec![0usize; assets.len()];

@@ -8,9 +8,9 @@
 //! - `wasted_per_access`: prefetches never used (evicted before their access, still unused at
 //!   the end, or of an asset already cached), over all accesses.
 
+use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use alloc::collections::BTreeMap;
 
 use crate::prefetch::{IntentPredictor, PrefetchConfig, PrefetchManager};
 
