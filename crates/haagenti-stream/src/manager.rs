@@ -76,10 +76,13 @@ impl AdaptiveStreamManager {
         &self.throughput
     }
 
-    /// The throughput to plan with, bits per second: RobustMPC's discounted harmonic mean of
-    /// the measured transfers, else the reported conditions.
+    /// The throughput to plan with, bits per second: the harmonic mean of the last measured
+    /// transfers (RobustMPC's predictor), else the reported conditions. RobustMPC's further
+    /// discount by the recent prediction error ([`ThroughputEstimator::robust_bps`]) was
+    /// tried and lost quality on every bursty trace: the schedule is replanned after every
+    /// fragment, so an optimistic step is corrected at the next one.
     pub fn estimated_bps(&self) -> f64 {
-        self.throughput.robust_bps().unwrap_or_else(|| self.conditions.goodput_bps())
+        self.throughput.harmonic_bps().unwrap_or_else(|| self.conditions.goodput_bps())
     }
 
     /// Bytes that fit in `ms` at the planned throughput, after one round trip.
@@ -124,10 +127,12 @@ impl AdaptiveStreamManager {
         (0..total).collect()
     }
 
-    /// The fragments to send, in send order, within `budget` (its time converted to bytes
-    /// with [`bytes_in`](Self::bytes_in), or, when nothing fits that, with the undiscounted
-    /// harmonic mean; the policy's target quality where the budget has none). `held[i]` is the prefix of asset `i` the client holds already; missing
-    /// entries are 0. Never panics; at most the fragments not held are returned.
+    /// The fragments to send, in send order, within `budget`: its time is converted to bytes
+    /// with [`bytes_in`](Self::bytes_in), and when time is left but no fragment fits, the
+    /// single best next fragment is returned (see the comment inside); the policy's target
+    /// quality applies where the budget has none. `held[i]` is the prefix of asset `i` the
+    /// client holds already (missing entries are 0). Never panics; never more than the
+    /// fragments not held; `max_bytes` is never exceeded.
     pub fn schedule(&self, assets: &[AssetCurve], held: &[usize], budget: &Budget) -> Vec<Pick> {
         let target = budget.target_quality.or(self.policy.target_quality);
         let limit = |by_time: Option<u64>| match (budget.max_bytes, by_time) {
@@ -136,13 +141,15 @@ impl AdaptiveStreamManager {
         };
         let ms = budget.max_time_ms.map(f64::from);
         let picks = plan(assets, held, limit(ms.map(|ms| self.bytes_in(ms))), target, None);
-        // Nothing fits the cautious estimate, but time is left: plan with the plain harmonic
-        // mean. A fragment that arrives late costs bytes, never quality; stopping early
-        // costs quality on links whose throughput swings.
-        match (picks.is_empty(), ms, self.throughput.harmonic_bps()) {
-            (true, Some(ms), Some(bps)) => plan(assets, held, limit(Some(self.bytes_at(bps, ms))), target, None),
-            _ => picks,
+        if !picks.is_empty() || ms.is_none_or(|ms| ms <= 0.0) {
+            return picks;
         }
+        // Time is left but nothing fits the estimate: one fragment anyway, the best next one.
+        // A fragment that arrives late costs bytes, never quality, and its transfer measures
+        // the link again (after an outage the estimate would otherwise never recover).
+        let mut probe = plan(assets, held, budget.max_bytes, target, None);
+        probe.truncate(1);
+        probe
     }
 
     /// [`schedule`](Self::schedule) with a byte limit and a most-fragments limit per asset.

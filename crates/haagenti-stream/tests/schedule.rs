@@ -85,7 +85,8 @@ proptest! {
         }
         let picks = m.schedule(&assets, &[], &Budget { max_time_ms: Some(ms), ..Default::default() });
         let bytes = check(&assets, &[], &picks);
-        prop_assert!(bytes <= m.bytes_in(f64::from(ms)), "{bytes} > {}", m.bytes_in(f64::from(ms)));
+        // Within the time, or the one fragment sent when nothing fits.
+        prop_assert!(bytes <= m.bytes_in(f64::from(ms)) || picks.len() == 1, "{bytes} > {}", m.bytes_in(f64::from(ms)));
     }
 }
 

@@ -272,8 +272,8 @@ fn replay(
     mgr.update_network_conditions(NetworkConditions { latency_ms: 0.0, ..Default::default() });
     let oracle_plan = (policy == Policy::Oracle).then(|| oracle(assets, trace.bytes_between(stream_start, deadline)));
     let mut oracle_next = 0;
-    // The asset the throughput rule is sending.
-    let mut cur = 0;
+    // The asset the throughput rule is sending, and its level.
+    let mut cur = (0, None);
     let total: usize = assets.iter().map(AssetCurve::len).sum();
     for _ in 0..total {
         let next: Option<Pick> = match policy {
@@ -318,27 +318,30 @@ fn next_fixed(assets: &[AssetCurve], held: &[usize]) -> Option<Pick> {
     Some(Pick { asset: a, index: held[a] as u16 })
 }
 
-/// dash.js's throughput rule with assets as segments and prefixes as bitrates: the current
-/// asset grows while its next fragment fits in the asset's share of the remaining time at
-/// 0.9 times the moving-average throughput (re-decided after every fragment, at least one
-/// fragment per asset); then the next asset.
+/// dash.js's throughput rule with assets as segments and prefixes as bitrates: when an
+/// asset starts, its level is the most fragments whose bytes fit in its share of the
+/// remaining time (the time left over the assets left) at 0.9 times the moving-average
+/// throughput, at least one; it is sent to that level, then the next asset.
 fn next_throughput(
     assets: &[AssetCurve],
     held: &[usize],
-    cur: &mut usize,
+    cur: &mut (usize, Option<usize>),
     mgr: &AdaptiveStreamManager,
     left_ms: f64,
 ) -> Option<Pick> {
     let bps = mgr.throughput().ewma_bps().unwrap_or(NetworkConditions::default().goodput_bps());
-    while *cur < assets.len() {
-        let (c, k) = (&assets[*cur], held[*cur]);
-        let share = left_ms / (assets.len() - *cur) as f64;
-        let bytes = (0.9 * bps * share / 8000.0) as u64;
-        let fits = k < c.len() && c.bytes_between(k, k + 1) <= bytes;
-        if k == 0 && !c.is_empty() || fits {
-            return Some(Pick { asset: *cur, index: k as u16 });
+    while cur.0 < assets.len() {
+        let (c, k) = (&assets[cur.0], held[cur.0]);
+        let level = *cur.1.get_or_insert_with(|| {
+            let share = left_ms / (assets.len() - cur.0) as f64;
+            let bytes = (0.9 * bps * share / 8000.0) as u64;
+            let fit = (k + 1..=c.len()).take_while(|&j| c.bytes_between(k, j) <= bytes).last();
+            fit.unwrap_or((k + 1).min(c.len()))
+        });
+        if k < level {
+            return Some(Pick { asset: cur.0, index: k as u16 });
         }
-        *cur += 1;
+        *cur = (cur.0 + 1, None);
     }
     None
 }
