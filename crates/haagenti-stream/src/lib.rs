@@ -1,13 +1,4 @@
-//! Adaptive streaming and prefetch policy for HoloTensor fragments.
-//!
-//! Sans-IO: the caller (the gRPC server, the browser client, the trace benchmark) passes in
-//! transfers, accesses and clocks, and gets back the fragments to send and the assets to
-//! prefetch, so all of them run the same policy deterministically.
-//!
-//! - [`AdaptiveStreamManager::schedule`]: which fragments of which assets to send within a
-//!   byte, time or quality budget ([`schedule`] explains the rule).
-//! - [`PrefetchManager`]: which assets a session will want next ([`prefetch`]).
-//! - [`eval`]: trace-driven evaluation of both, against baselines and an oracle.
+#![doc = include_str!("../README.md")]
 #![no_std]
 #![forbid(unsafe_code)]
 

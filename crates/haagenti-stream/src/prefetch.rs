@@ -141,6 +141,16 @@ pub struct SessionHistory {
 }
 
 impl SessionHistory {
+    /// When the session was last active (the `time_ms` of its last access).
+    pub fn last_access_ms(&self) -> u64 {
+        self.last_ms
+    }
+
+    /// Entries in the model of the session's client cache.
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
     fn holds(&self, c: &Candidate) -> bool {
         self.held.iter().any(|(h, _)| h == c)
     }
@@ -466,6 +476,11 @@ impl PrefetchManager {
         &self.predictor
     }
 
+    /// What is remembered of `session`, if it is tracked.
+    pub fn session(&self, session: &str) -> Option<&SessionHistory> {
+        self.sessions.get(session)
+    }
+
     /// Sessions tracked now (at most `max_sessions`).
     pub fn sessions_tracked(&self) -> usize {
         self.sessions.len()
@@ -482,7 +497,10 @@ impl PrefetchManager {
             }
         }
         let cur = self.predictor.intern(name);
-        let s = self.sessions.entry(session.to_string()).or_default();
+        if !self.sessions.contains_key(session) {
+            self.sessions.insert(session.to_string(), SessionHistory::default());
+        }
+        let s = self.sessions.get_mut(session).expect("inserted above");
         s.last_ms = time_ms;
         let prev = s.last().filter(|&r| self.predictor.valid(r));
         let prev2 = s.recent.iter().rev().nth(1).copied().filter(|&r| self.predictor.valid(r));
