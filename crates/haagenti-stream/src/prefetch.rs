@@ -546,3 +546,33 @@ impl PrefetchManager {
         self.sessions.values().any(|s| s.held.iter().any(|(c, p)| *p && self.predictor.name_of(c) == Some(name)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_split_at_their_last_number() {
+        let n = numbered("llama-3b/blk.12.ffn").unwrap();
+        assert_eq!((n.prefix, n.number, n.width, n.suffix), ("llama-3b/blk.", 12, 2, ".ffn"));
+        let n = numbered("img-0042.jpg").unwrap();
+        assert_eq!((n.prefix, n.number, n.width, n.suffix), ("img-", 42, 4, ".jpg"));
+        assert_eq!(numbered("output"), None);
+        assert_eq!(numbered("x99999999999999999999"), None, "too long for a u64 step");
+        assert_eq!(step("img-0001", "img-0002"), 1);
+        assert_eq!(step("img-0009", "img-0001"), -2);
+        assert_eq!(step("blk.1.attn", "blk.1.ffn"), 0);
+    }
+
+    #[test]
+    fn the_cache_model_is_bounded_and_tracks_prefetches() {
+        let mut s = SessionHistory::default();
+        for i in 0..10 {
+            s.hold(Candidate::New(alloc::format!("n{i}")), i % 2 == 0, 4);
+        }
+        assert_eq!(s.held(), 4);
+        assert!(s.holds(&Candidate::New("n9".into())) && !s.holds(&Candidate::New("n5".into())));
+        s.hold(Candidate::New("n8".into()), false, 4);
+        assert_eq!(s.held.last(), Some(&(Candidate::New("n8".into()), false)));
+    }
+}

@@ -177,3 +177,27 @@ fn curves_from_manifests_use_the_given_sizes_and_cap_exact() {
     let c = AssetCurve::from_manifest(&m, &[90, 160]);
     assert_eq!(c.sizes(), [90, 160]);
 }
+
+#[test]
+fn with_no_time_left_nothing_is_sent_and_with_too_little_one_fragment_is() {
+    let mut m = AdaptiveStreamManager::new(QualityPolicy::default());
+    m.record_transfer(1_000, 1000.0); // 8 kbps: nothing fits in 150 ms
+    let assets = [concave("a"), concave("b")];
+    assert!(m.schedule(&assets, &[], &Budget { max_time_ms: Some(0), ..Default::default() }).is_empty());
+    let probe = m.schedule(&assets, &[], &Budget { max_time_ms: Some(150), ..Default::default() });
+    assert_eq!(probe, [Pick { asset: 0, index: 0 }]);
+    // A byte limit is never exceeded, probe or not.
+    let none = m.schedule(&assets, &[], &Budget { max_time_ms: Some(150), max_bytes: Some(999), target_quality: None });
+    assert!(none.is_empty());
+}
+
+#[test]
+fn empty_inputs_give_empty_schedules() {
+    let m = AdaptiveStreamManager::new(QualityPolicy::default());
+    assert!(m.schedule(&[], &[3, 4], &Budget::default()).is_empty());
+    let empty = AssetCurve::new("e", &[], &[]);
+    assert!(m.schedule(&[empty.clone()], &[], &Budget::default()).is_empty());
+    assert_eq!(m.recommended_quality(&empty).fragments_to_load, 0);
+    let trace = haagenti_stream::eval::adaptive::BandwidthTrace::parse("1\n").unwrap();
+    assert!(haagenti_stream::eval::adaptive::run_all(&[], &trace, &Default::default()).is_empty());
+}
