@@ -196,7 +196,7 @@ fn empty_inputs_give_empty_schedules() {
     let m = AdaptiveStreamManager::new(QualityPolicy::default());
     assert!(m.schedule(&[], &[3, 4], &Budget::default()).is_empty());
     let empty = AssetCurve::new("e", &[], &[]);
-    assert!(m.schedule(&[empty.clone()], &[], &Budget::default()).is_empty());
+    assert!(m.schedule(std::slice::from_ref(&empty), &[], &Budget::default()).is_empty());
     assert_eq!(m.recommended_quality(&empty).fragments_to_load, 0);
     let trace = haagenti_stream::eval::adaptive::BandwidthTrace::parse("1\n").unwrap();
     assert!(haagenti_stream::eval::adaptive::run_all(&[], &trace, &Default::default()).is_empty());
