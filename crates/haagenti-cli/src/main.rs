@@ -1,5 +1,6 @@
 //! `haagenti`: compress and decompress files, pack tensors, encode progressive fragments.
 
+mod bench;
 mod codec;
 mod files;
 mod holo;
@@ -33,6 +34,11 @@ enum Command {
         #[command(subcommand)]
         command: holo::HoloCommand,
     },
+    /// Trace-driven benchmarks of the streaming and prefetch policies.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
     /// Train a zstd dictionary on sample files (or directories of them).
     Train(codec::TrainArgs),
     /// Serve assets as fragments over gRPC, gRPC-web and HTTPS, with the browser demo; with
@@ -55,6 +61,7 @@ fn main() -> ExitCode {
         Command::Compress(args) => codec::compress(args),
         Command::Tensor { command } => tensor::run(command),
         Command::Holo { command } => holo::run(command),
+        Command::Bench { command } => bench::run(command),
         Command::Train(args) => codec::train(args),
         Command::Serve(args) => server::serve(args),
         Command::Store { command } => server::store(command),
