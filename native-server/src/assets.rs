@@ -34,6 +34,8 @@ pub struct AssetEntry {
     pub etag: String,
     /// Size of each fragment in index order (from the curve's cumulative byte counts).
     pub sizes: Vec<u64>,
+    /// The curve as the adaptive policy reads it.
+    pub curve: haagenti_stream::AssetCurve,
     loaded: Instant,
 }
 
@@ -60,7 +62,8 @@ impl AssetEntry {
             before = p.bytes;
         }
         let etag = format!("\"{}\"", &fragment_id(&json)[..32]);
-        Ok(AssetEntry { name: name.to_string(), manifest, json, etag, sizes, loaded: Instant::now() })
+        let curve = haagenti_stream::AssetCurve::from_manifest(&manifest, &sizes);
+        Ok(AssetEntry { name: name.to_string(), manifest, json, etag, sizes, curve, loaded: Instant::now() })
     }
 
     /// Bytes of all fragments.

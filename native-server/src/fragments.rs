@@ -155,7 +155,7 @@ impl FragmentService for Fragments {
             have.insert(check_id(id).map_err(|e| Status::invalid_argument(e.to_string()))?);
         }
         let net = req.network.unwrap_or_default();
-        let network = policy::Network {
+        let network = haagenti_stream::NetworkConditions {
             bandwidth_bps: finite_nonneg(net.bandwidth_bps, "bandwidth_bps")?,
             latency_ms: finite_nonneg(net.latency_ms, "latency_ms")?,
             packet_loss: finite_nonneg(net.packet_loss, "packet_loss")?.min(1.0),
@@ -180,7 +180,7 @@ impl FragmentService for Fragments {
             .iter()
             .map(|e| e.manifest.fragments.iter().take_while(|id| have.contains(id.as_str())).count())
             .collect();
-        let picks = policy::schedule(&entries, &held, &budget, &network);
+        let picks = policy::schedule(&entries, &held, &budget, network);
         Metrics::inc(&self.metrics.policy_streams);
         let hints = if req.session.is_empty() {
             Vec::new()

@@ -59,6 +59,7 @@ pub use fragments::{MAX_HAVE, MAX_PAGE, MAX_STREAM_ASSETS};
 pub use health::{HealthService, Protocol};
 pub use limits::{ClientLimits, Limits, PeerAddr};
 pub use metrics::Metrics;
+pub use policy::{PREFETCH_NAMES, PREFETCH_SESSIONS};
 pub use store::{Storage, StoreError};
 pub use tls::{TlsConfig, TlsError, TlsSource, self_signed, self_signed_pem};
 

@@ -1,109 +1,36 @@
-//! The server's side of the adaptive policy: turns manifests and a request into the
-//! scheduler's inputs, and learns which assets follow which for prefetch hints.
+//! The server's side of the adaptive policy, which lives in `haagenti-stream` (the same code
+//! the browser client runs): manifests become curves, requests become budgets, and one
+//! prefetch predictor learns from every session.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use haagenti_proto::v1::stream_end::Reason;
+use haagenti_stream::{
+    AdaptiveStreamManager, AssetCurve, IntentPredictor, NetworkConditions, PrefetchConfig, PrefetchManager,
+    QualityPolicy,
+};
+pub(crate) use haagenti_stream::{Budget, Pick};
 
 use crate::assets::AssetEntry;
 
-/// The client's network, as it reported it.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Network {
-    /// Bits per second (0: unknown).
-    pub bandwidth_bps: f64,
-    /// Round trip, milliseconds.
-    pub latency_ms: f64,
-    /// Fraction lost, 0..=1.
-    pub packet_loss: f64,
-}
-
-/// Where a stream stops.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Budget {
-    /// Bytes of fragments.
-    pub max_bytes: Option<u64>,
-    /// Milliseconds of transfer at the measured bandwidth.
-    pub max_time_ms: Option<u32>,
-    /// Stop once every asset reaches this quality.
-    pub target_quality: Option<f64>,
-}
-
-/// One fragment to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Pick {
-    /// Index into the assets asked for.
-    pub asset: usize,
-    /// The fragment's index in its asset.
-    pub index: u16,
-}
-
-/// The fragments to send, in order: index order within an asset, assets interleaved by the
-/// quality each next fragment buys per byte, stopping at the budget.
+/// The fragments to send for one request, in order (see `AdaptiveStreamManager::schedule`):
+/// index order within an asset, assets interleaved by the quality each next run of fragments
+/// buys per byte, stopping at the budget.
 pub(crate) fn schedule(
-    entries: &[std::sync::Arc<AssetEntry>],
+    entries: &[Arc<AssetEntry>],
     held: &[usize],
     budget: &Budget,
-    net: &Network,
+    net: NetworkConditions,
 ) -> Vec<Pick> {
-    let byte_cap = budget_bytes(budget, net);
-    let mut next: Vec<usize> = held.to_vec();
-    let mut picks = Vec::new();
-    let mut spent = 0u64;
-    loop {
-        let mut best: Option<(usize, f64)> = None;
-        for (a, e) in entries.iter().enumerate() {
-            let k = next[a];
-            if k >= e.sizes.len() || reached(e, k, budget) {
-                continue;
-            }
-            let gain = quality(e, k + 1) - quality(e, k);
-            let per_byte = gain.max(0.0) / e.sizes[k].max(1) as f64;
-            if best.is_none_or(|(_, b)| per_byte > b) {
-                best = Some((a, per_byte));
-            }
-        }
-        let Some((a, _)) = best else { break };
-        let size = entries[a].sizes[next[a]];
-        if byte_cap.is_some_and(|cap| spent + size > cap) {
-            break;
-        }
-        spent += size;
-        picks.push(Pick { asset: a, index: next[a] as u16 });
-        next[a] += 1;
-    }
-    picks
-}
-
-fn budget_bytes(budget: &Budget, net: &Network) -> Option<u64> {
-    let by_time = budget.max_time_ms.map(|ms| {
-        let usable_ms = (f64::from(ms) - net.latency_ms).max(0.0);
-        (net.bandwidth_bps / 8.0 * usable_ms / 1000.0 * (1.0 - net.packet_loss)) as u64
-    });
-    match (budget.max_bytes, by_time) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// Measured quality after `k` fragments, images capped at 60 dB (exact is infinite).
-fn quality(e: &AssetEntry, k: usize) -> f64 {
-    let q = e.manifest.curve.at(k).map_or(0.0, |p| p.quality);
-    if q.is_nan() { 0.0 } else { q.min(60.0) }
-}
-
-fn reached(e: &AssetEntry, k: usize, budget: &Budget) -> bool {
-    budget.target_quality.is_some_and(|t| k > 0 && quality(e, k) >= t)
+    let mut manager = AdaptiveStreamManager::new(QualityPolicy::default());
+    manager.update_network_conditions(net);
+    let curves: Vec<AssetCurve> = entries.iter().map(|e| e.curve.clone()).collect();
+    manager.schedule(&curves, held, budget)
 }
 
 /// Why a schedule stops where it does.
-pub(crate) fn end_reason(
-    entries: &[std::sync::Arc<AssetEntry>],
-    held: &[usize],
-    picks: &[Pick],
-    budget: &Budget,
-) -> Reason {
+pub(crate) fn end_reason(entries: &[Arc<AssetEntry>], held: &[usize], picks: &[Pick], budget: &Budget) -> Reason {
     let remaining: usize = entries.iter().zip(held).map(|(e, &h)| e.sizes.len().saturating_sub(h)).sum();
     if picks.len() >= remaining {
         return Reason::Complete;
@@ -112,45 +39,53 @@ pub(crate) fn end_reason(
     for p in picks {
         after[p.asset] = after[p.asset].max(usize::from(p.index) + 1);
     }
-    if budget.target_quality.is_some()
-        && entries.iter().zip(&after).all(|(e, &k)| k >= e.sizes.len() || reached(e, k, budget))
+    if let Some(target) = budget.target_quality
+        && entries.iter().zip(&after).all(|(e, &k)| k >= e.sizes.len() || (k > 0 && e.curve.quality(k) >= target))
     {
         return Reason::QualityReached;
     }
-    if budget.max_bytes.is_some() { Reason::ByteBudget } else { Reason::TimeBudget }
+    let sent: u64 = picks.iter().map(|p| entries[p.asset].sizes[usize::from(p.index)]).sum();
+    match (budget.max_bytes, budget.max_time_ms) {
+        (Some(max), Some(_)) if sent < max => Reason::TimeBudget,
+        (Some(_), _) => Reason::ByteBudget,
+        _ => Reason::TimeBudget,
+    }
 }
 
-/// Learns, per session, which asset follows which, and predicts the next ones.
-#[derive(Debug, Default)]
+/// Sessions tracked by the server's predictor (the least recently active forgotten beyond).
+pub const PREFETCH_SESSIONS: usize = 16_384;
+/// Asset names tracked by the server's predictor.
+pub const PREFETCH_NAMES: usize = 65_536;
+
+/// One predictor for the whole server, learning from every session.
+#[derive(Debug)]
 pub(crate) struct Prefetcher {
-    inner: Mutex<PrefetchState>,
+    manager: Mutex<PrefetchManager>,
+    started: Instant,
 }
 
-#[derive(Debug, Default)]
-struct PrefetchState {
-    last: HashMap<String, String>,
-    follows: HashMap<String, HashMap<String, u32>>,
+impl Default for Prefetcher {
+    fn default() -> Self {
+        let config = PrefetchConfig {
+            max_sessions: PREFETCH_SESSIONS,
+            max_names: PREFETCH_NAMES,
+            max_templates: 4096,
+            ..PrefetchConfig::default()
+        };
+        Prefetcher { manager: Mutex::new(PrefetchManager::new(IntentPredictor::new(config))), started: Instant::now() }
+    }
 }
-
-const MAX_SESSIONS: usize = 100_000;
-const MAX_NAMES: usize = 100_000;
 
 impl Prefetcher {
-    /// Records that `session` asked for `assets` and returns up to two likely next assets.
+    /// Records that `session` asked for `assets` (in order) and returns the assets it will
+    /// probably ask for next (at most two).
     pub(crate) fn notify(&self, session: &str, assets: &[String]) -> Vec<String> {
-        let mut s = self.inner.lock().expect("prefetch lock");
-        let Some(last_asked) = assets.last() else { return Vec::new() };
-        if s.last.len() >= MAX_SESSIONS {
-            s.last.clear();
+        let now = self.started.elapsed().as_millis() as u64;
+        let mut m = self.manager.lock().expect("prefetch lock");
+        let mut hints = Vec::new();
+        for a in assets {
+            hints = m.notify_access(session, a, now);
         }
-        if s.follows.len() >= MAX_NAMES {
-            s.follows.clear();
-        }
-        if let Some(prev) = s.last.insert(session.to_string(), last_asked.clone()) {
-            *s.follows.entry(prev).or_default().entry(assets[0].clone()).or_default() += 1;
-        }
-        let mut next: Vec<(&String, &u32)> = s.follows.get(last_asked).map(|m| m.iter().collect()).unwrap_or_default();
-        next.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        next.into_iter().take(2).map(|(n, _)| n.clone()).collect()
+        hints
     }
 }

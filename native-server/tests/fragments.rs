@@ -160,7 +160,16 @@ async fn sessions_teach_the_server_what_comes_next() {
 #[tokio::test]
 async fn a_client_without_a_certificate_is_refused() {
     let pki = pki("nocert");
-    let (addr, stop, _task) = start(config(&pki.dir, true)).await;
+    // Started the way the design names it: PEM bytes through the builder.
+    let read = |f: &str| std::fs::read(pki.dir.join(f)).unwrap();
+    let tls = TlsConfig::from_pem(read("server.pem"), read("server.key")).unwrap().with_client_ca(read("ca.pem"));
+    let server =
+        haagenti_server::GrpcServerBuilder::new("127.0.0.1:0".parse().unwrap()).with_tls(tls).bind().await.unwrap();
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
     let refused = async {
         let mut c = GrpcClientBuilder::new(format!("https://127.0.0.1:{}", addr.port()))
             .with_tls(client_config(&pki, false))
@@ -376,10 +385,12 @@ async fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
     let huge = pb::StreamFragmentsRequest { session: "x".repeat(17 << 20), ..stream_request(&[PHOTO]) };
     assert_eq!(status(c.stream_fragments(huge).await), Code::OutOfRange);
 
-    // A time budget with an unknown bandwidth sends nothing rather than everything.
-    let timed = pb::StreamFragmentsRequest { max_time_ms: 1000, ..stream_request(&[PHOTO]) };
+    // A time budget with an unknown bandwidth plans for a cautious 1 Mbps: 200 ms are 25 kB.
+    let timed = pb::StreamFragmentsRequest { max_time_ms: 200, ..stream_request(&[PHOTO]) };
     let (frags, _, end) = collect(&mut c, timed).await.unwrap();
-    assert!(frags.is_empty() && end.reason == Reason::TimeBudget as i32, "{} fragments, {end:?}", frags.len());
+    let sent: usize = frags.iter().map(|f| f.data.len()).sum();
+    assert!(!frags.is_empty() && sent <= 25_000, "{sent} bytes in 200 ms at 1 Mbps");
+    assert_eq!(end.reason, Reason::TimeBudget as i32);
     let timed = pb::StreamFragmentsRequest {
         max_time_ms: 1000,
         network: Some(pb::NetworkConditions { bandwidth_bps: 8.0 * 60_000.0, latency_ms: 20.0, packet_loss: 0.0 }),
@@ -428,9 +439,22 @@ async fn per_client_stream_and_rate_limits_hold() {
     let pki = pki("limits");
     let limits = Limits { max_streams_per_client: 1, requests_per_second: 5, request_burst: 10, ..Limits::default() };
     let (addr, stop, _task) = start(limited(&pki, limits)).await;
-    let mut c = raw(addr, &pki).await;
-    // Five photos: more fragments than the stream's buffer, so the first stream stays open
-    // while nothing reads it.
+    // Tiny HTTP/2 windows, so that the server cannot finish a stream nobody reads.
+    let read = |f: &str| std::fs::read(pki.dir.join(f)).unwrap();
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(read("ca.pem")))
+        .identity(tonic::transport::Identity::from_pem(read("client.pem"), read("client.key")))
+        .domain_name("127.0.0.1");
+    let ch = Channel::from_shared(format!("https://127.0.0.1:{}", addr.port()))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .initial_stream_window_size(Some(1024))
+        .initial_connection_window_size(Some(1 << 20))
+        .connect()
+        .await
+        .unwrap();
+    let mut c = FragmentServiceClient::new(ch);
     let page = ["photos/astronaut.png", "photos/coffee.png", "photos/chelsea.png", "photos/camera.png"];
     let held = c.stream_fragments(stream_request(&page)).await.unwrap();
     let second = c.stream_fragments(stream_request(&[PHOTO])).await.map(drop).unwrap_err();
