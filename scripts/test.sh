@@ -28,7 +28,7 @@ step() {
 # Every crate that claims wasm32 support; the zstd core also without std.
 wasm_builds() {
   cargo build --target wasm32-unknown-unknown -p haagenti-zstd --no-default-features &&
-    cargo build --target wasm32-unknown-unknown -p haagenti-hct -p haagenti-holo --no-default-features &&
+    cargo build --target wasm32-unknown-unknown -p haagenti-hct -p haagenti-holo -p haagenti-stream --no-default-features &&
     cargo build --target wasm32-unknown-unknown -p haagenti-zstd -p haagenti-codec -p haagenti-proto -p haagenti -p haagenti-wasm
 }
 
@@ -37,7 +37,7 @@ wasm_builds() {
 wasm_clippy() {
   cargo clippy --target wasm32-unknown-unknown -p haagenti-wasm --all-targets --locked -- -D warnings &&
     cargo clippy --target wasm32-unknown-unknown -p haagenti-zstd -p haagenti-codec -p haagenti-proto -p haagenti \
-      -p haagenti-hct -p haagenti-holo --locked -- -D warnings
+      -p haagenti-hct -p haagenti-holo -p haagenti-stream --locked -- -D warnings
 }
 
 step "cargo fmt --check" cargo fmt --all --check

@@ -118,6 +118,11 @@ pub fn init_logging() {
 
 /// Runs the server until Ctrl-C or SIGTERM; `program` names it in messages.
 pub async fn serve(program: &str, args: &ServeArgs) -> Result<(), String> {
+    // Standard output may be a pipe nobody reads any more: a lost line must not stop a server.
+    let say = |line: String| {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), "{line}");
+    };
     init_logging();
     let config = args.config();
     let what = match &config.store {
@@ -132,16 +137,16 @@ pub async fn serve(program: &str, args: &ServeArgs) -> Result<(), String> {
     };
     let scheme = if server.is_tls() { "https" } else { "http" };
     let assets = server.library().names().await.map(|n| n.len()).unwrap_or(0);
-    println!("{program} listening on {scheme}://{}/ ({assets} assets from {what})", server.local_addr());
+    say(format!("{program} listening on {scheme}://{}/ ({assets} assets from {what})", server.local_addr()));
     if let Some(cert) = server.self_signed_cert() {
-        println!("self-signed certificate for localhost: {} (clients trust it with --ca)", cert.display());
+        say(format!("self-signed certificate for localhost: {} (clients trust it with --ca)", cert.display()));
     }
     match web {
-        Some(dir) => println!("web app from {}", dir.display()),
-        None => println!("no web app (build it with scripts/run.sh, or pass --web DIR)"),
+        Some(dir) => say(format!("web app from {}", dir.display())),
+        None => say("no web app (build it with scripts/run.sh, or pass --web DIR)".to_string()),
     }
     server.run(shutdown_signal()).await;
-    println!("{program}: stopped");
+    say(format!("{program}: stopped"));
     Ok(())
 }
 
