@@ -28,7 +28,7 @@ pub struct ServeArgs {
     /// AWS_* environment variables). Without it: the embedded demo assets.
     #[arg(long)]
     pub store: Option<String>,
-    /// Folder of the built web app to serve at / (default: web/dist if it exists here).
+    /// Folder of the built web app to serve at / (default: the one built into the binary).
     #[arg(long)]
     pub web: Option<PathBuf>,
     /// Serve plain HTTP, no TLS (loopback addresses only).
@@ -82,7 +82,7 @@ impl ServeArgs {
             (Some(cert), Some(key)) => TlsSource::Files { cert: cert.clone(), key: key.clone() },
             _ => TlsSource::SelfSigned,
         };
-        let web_root = self.web.clone().or_else(|| Some(PathBuf::from("web/dist")).filter(|p| p.is_dir()));
+        let web_root = self.web.clone();
         ServerConfig {
             addr: self.addr,
             web_root,
@@ -143,7 +143,8 @@ pub async fn serve(program: &str, args: &ServeArgs) -> Result<(), String> {
     }
     match web {
         Some(dir) => say(format!("web app from {}", dir.display())),
-        None => say("no web app (build it with scripts/run.sh, or pass --web DIR)".to_string()),
+        None if Server::has_embedded_web() => say("web app built into the server".to_string()),
+        None => say("no web app (scripts/run.sh builds it into the server, or pass --web DIR)".to_string()),
     }
     server.run(shutdown_signal()).await;
     say(format!("{program}: stopped"));

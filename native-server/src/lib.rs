@@ -28,6 +28,7 @@ mod metrics;
 mod policy;
 pub mod store;
 mod tls;
+mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -85,7 +86,8 @@ pub enum StoreSource {
 pub struct ServerConfig {
     /// Address to listen on; port 0 picks a free port.
     pub addr: SocketAddr,
-    /// Folder of the built web app served at `/` (its `index.html` for unknown paths).
+    /// Folder of the built web app served at `/` (its `index.html` for unknown paths); without
+    /// it, the web app built into the binary, if `web/dist` existed when it was compiled.
     pub web_root: Option<PathBuf>,
     /// Where the server certificate comes from.
     pub tls: TlsSource,
@@ -257,6 +259,11 @@ impl Server {
     /// their CA); `None` when the certificate came from the configuration.
     pub fn self_signed_cert(&self) -> Option<&std::path::Path> {
         self.self_signed.as_deref()
+    }
+
+    /// Whether a web app is built into this binary (served when no web root is given).
+    pub fn has_embedded_web() -> bool {
+        web::embedded()
     }
 
     /// Whether the server speaks TLS.
@@ -457,9 +464,7 @@ async fn router(
             }
             router.fallback_service(ServeDir::new(root).fallback(ServeFile::new(root.join("index.html"))))
         }
-        None => router.fallback(|| async {
-            (http::StatusCode::NOT_FOUND, "no web app is served here (start the server with --web DIR)\n")
-        }),
+        None => router.fallback(web::serve),
     };
     if !config.cors_origins.is_empty() {
         router = router.layer(cors(&config.cors_origins)?);

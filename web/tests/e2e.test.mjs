@@ -19,7 +19,9 @@ let exited;
 before(async () => {
   assert.ok(existsSync(serverBin), `server binary missing at ${serverBin} (set HAAGENTI_SERVER_BIN)`);
   assert.ok(existsSync(`${root}/web/dist/index.html`), "web/dist missing: run `npm run build` in web/");
-  server = spawn(serverBin, ["--addr", "127.0.0.1:0", "--web", `${root}/web/dist`], { stdio: ["ignore", "pipe", "inherit"] });
+  // No --web: the page must be the one built into the binary (scripts/test.sh builds the
+  // server after the page, and its build script embeds web/dist).
+  server = spawn(serverBin, ["--addr", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "inherit"] });
   exited = new Promise((resolve) => server.on("exit", (code, signal) => resolve({ code, signal })));
   baseUrl = await new Promise((resolve, reject) => {
     let seen = "";
@@ -27,7 +29,7 @@ before(async () => {
     server.stdout.on("data", (chunk) => {
       seen += chunk;
       const m = seen.match(/listening on (https:\/\/[^/\s]+)\//);
-      if (m) {
+      if (m && /web app built into the server/.test(seen)) {
         clearTimeout(timer);
         resolve(m[1]);
       }
