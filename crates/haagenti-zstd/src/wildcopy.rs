@@ -368,3 +368,56 @@ unsafe fn wild_copy8(src: *const u8, dst: *mut u8, n: usize) {
         i += 8;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `(literal length, offset, match length)` sequences over `lits` into a vector that
+    /// starts with `capacity`, against a byte-by-byte reference. Small enough for Miri.
+    fn run(capacity: usize, limit: usize, seqs: &[(usize, usize, usize)]) -> (Result<(), SequenceError>, Vec<u8>) {
+        let lits: Vec<u8> = (0..=255u8).collect();
+        let used: usize = seqs.iter().map(|s| s.0).sum();
+        let lits = &lits[..used + 16];
+        let mut expected = Vec::new();
+        let mut out = Vec::with_capacity(capacity);
+        let mut sink = Sink::Vec(&mut out);
+        let mut w = Writer::new(&mut sink, limit);
+        let mut pos = 0;
+        for &(ll, offset, ml) in seqs {
+            if let e @ Err(_) = w.sequence(lits, pos, ll, offset, ml, 0, &[]) {
+                return (e, expected);
+            }
+            expected.extend_from_slice(&lits[pos..pos + ll]);
+            for _ in 0..ml {
+                expected.push(expected[expected.len() - offset]);
+            }
+            pos += ll;
+        }
+        w.finish();
+        assert_eq!(out, expected, "capacity {capacity}");
+        (Ok(()), expected)
+    }
+
+    const SEQS: [(usize, usize, usize); 6] =
+        [(5, 1, 20), (0, 3, 7), (30, 17, 40), (10, 8, 3), (50, 70, 100), (1, 2, 9)];
+
+    #[test]
+    fn a_vector_sink_grows_as_sequences_need() {
+        let total: usize = SEQS.iter().map(|s| s.0 + s.2).sum();
+        // No capacity, a little, exactly the output (the last sequences are copied exactly), and
+        // plenty of slack.
+        for capacity in [0, 1, 40, total - 1, total, total + WILD, 4096] {
+            assert_eq!(run(capacity, usize::MAX, &SEQS).0, Ok(()));
+            assert_eq!(run(capacity, total, &SEQS).0, Ok(()));
+        }
+    }
+
+    #[test]
+    fn a_sequence_past_the_limit_is_refused_at_any_capacity() {
+        let total: usize = SEQS.iter().map(|s| s.0 + s.2).sum();
+        for capacity in [0, 40, total, 4096] {
+            assert_eq!(run(capacity, total - 1, &SEQS).0, Err(SequenceError::Limit));
+        }
+    }
+}
