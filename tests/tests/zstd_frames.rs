@@ -118,6 +118,47 @@ fn decompress_into_writes_in_place_up_to_the_last_byte() {
     }
 }
 
+/// The allocating call asks for exactly the declared content size (as libzstd's own does): no
+/// block of slack for wild copies, which made the buffer larger than any freed one of the
+/// content's size and cost fresh pages every call. Frames without a size, several frames, and
+/// every length near the end of a short one still decode.
+#[test]
+fn allocating_decode_reserves_exactly_the_declared_size() {
+    let corpus = haagenti_tests::corpus();
+    let text = &corpus[..300_000];
+    for level in [1, 3, 19] {
+        let out = decompress(&libzstd_compress(text, level, true)).unwrap();
+        assert!(out == text, "level {level}");
+        assert_eq!(out.capacity(), text.len(), "level {level}");
+    }
+    for len in 4960..=5000 {
+        let out = decompress(&libzstd_compress(&text[..len], 19, false)).unwrap();
+        assert!(out == text[..len] && out.capacity() == len, "{len}");
+    }
+    let mut frames = libzstd_windowed(text, 3, 10, false);
+    frames.extend_from_slice(&libzstd_compress(text, 19, true));
+    frames.extend_from_slice(&libzstd_windowed(text, 19, 17, false));
+    assert!(decompress(&frames).unwrap() == [text, text, text].concat());
+}
+
+/// An output limit below the size of the caller's buffer holds for sequences far from the
+/// buffer's end too (those are copied in wild chunks; the limit is part of that check).
+#[test]
+fn decompress_into_keeps_the_output_limit_below_the_buffer_size() {
+    let corpus = haagenti_tests::corpus();
+    let text = &corpus[..200_000];
+    for content_size in [false, true] {
+        let frame = libzstd_windowed(text, 3, 20, content_size);
+        for limit in [1000, 100_000, text.len() - 1] {
+            let config = DecoderConfig { max_output_size: limit, ..Default::default() };
+            let mut buf = vec![0u8; text.len() + 1000];
+            let mut d = haagenti_zstd::Decompressor::new(config);
+            assert_eq!(d.decompress_into(&frame, &mut buf), Err(Error::OutputLimit { limit }), "{limit}");
+            assert_eq!(decompress_with(&frame, &config), Err(Error::OutputLimit { limit }), "{limit}");
+        }
+    }
+}
+
 #[test]
 fn streaming_through_a_small_window_ring() {
     use std::io::Read;

@@ -125,8 +125,11 @@ impl Decompressor {
             let blocks = (src.len() - header.header_len) as u64 / 4;
             let producible = blocks.saturating_mul(1 << 21);
             let cap = size.min(room).min(producible);
-            // Room for the last block's limit and wild-copy slack too, so it does not reallocate.
-            out.reserve((cap as usize).saturating_add(MAX_BLOCK_SIZE + WILD));
+            // Exactly the content, as libzstd's own allocating call asks for: the last sequences
+            // are copied exactly instead of into slack, and a buffer the size of the content
+            // fits where the allocator freed one of that size (one larger takes fresh pages,
+            // every one of them a page fault).
+            out.reserve(usize::try_from(cap).unwrap_or(usize::MAX));
         }
         let block_limit = header.block_size_limit();
         let mut hasher = header.has_checksum.then(|| Xxh64::new(0));

@@ -7,14 +7,15 @@
 //!
 //! Invariants, cited as W1..W4 by every `SAFETY` comment below:
 //! - W1. While a [`Writer`] lives, the `end` bytes from `base` are writable memory of the sink's
-//!   allocation (a vector's capacity, at least `limit + WILD`; or the whole slice), and
-//!   `len <= limit <= end`.
+//!   allocation (a vector's capacity, or the whole slice), `len <= end` and `len <= limit`; for
+//!   a slice `limit <= end`. `wild_end` is `min(limit + WILD, end)`.
 //! - W2. Bytes `[0, len)` from `base` are initialized (a slice is initialized throughout). A
-//!   vector's length stays at its value when the writer was made until [`Writer::finish`] sets
-//!   it to `len` (so a writer dropped on an error leaves the vector as it was).
+//!   vector's length stays at most `len`: it is set to `len` only before the vector grows (so
+//!   the written bytes move with it) and by [`Writer::finish`].
 //! - W3. A wild sequence of `n` bytes at `len` starts only after checking
-//!   `len + n + WILD <= end`; its wild writes end before `len + n + 16`, inside `end` (W1). An
-//!   exact sequence starts only after checking `len + n <= limit`, and writes exactly `n` bytes.
+//!   `len + n + WILD <= wild_end`; its wild writes end before `len + n + 16`, inside `end` (W1).
+//!   An exact sequence starts only after checking `len + n <= limit` and `len + n <= end`
+//!   (growing a vector first), and writes exactly `n` bytes.
 //! - W4. A chunk (16 or 8 bytes) is read only from bytes that are initialized: literal sources
 //!   are checked to hold 16 bytes past the run; match sources lie at least one chunk behind the
 //!   chunk being written, so every byte read was written before (W2).
@@ -71,10 +72,11 @@ impl Sink<'_> {
     }
 
     /// Room for `n` more bytes without growing, where it can be had (a vector's allocation
-    /// failing is not an error: it grows block by block then).
+    /// failing is not an error: it grows as it is written then). An empty vector gets exactly
+    /// `n`; a vector that holds bytes already grows as vectors do (frames after the first).
     pub(crate) fn reserve(&mut self, n: usize) {
         if let Sink::Vec(v) = self {
-            let _ = v.try_reserve(n);
+            let _ = if v.is_empty() { v.try_reserve_exact(n) } else { v.try_reserve(n) };
         }
     }
 
@@ -109,27 +111,45 @@ pub(crate) struct Writer<'s, 'a> {
     base: *mut u8,
     len: usize,
     limit: usize,
-    /// Wild writes stay below `base + end` (W1).
+    /// The allocation's writable bytes from `base` (W1).
     end: usize,
+    /// Wild sequences end at least [`WILD`] bytes before this (W1, W3).
+    wild_end: usize,
 }
 
 impl<'s, 'a> Writer<'s, 'a> {
     /// Prepares to append up to `limit - sink.len()` bytes. For a slice, `limit` is at most its
-    /// size.
+    /// size. A vector is not grown here: its spare capacity is used as it is (a frame that
+    /// declares its size reserved exactly that), and it grows only when a sequence needs more.
     pub(crate) fn new(sink: &'s mut Sink<'a>, limit: usize) -> Self {
         let (base, len, end) = match sink {
             Sink::Vec(buf) => {
                 let len = buf.len();
                 assert!(limit >= len, "writer limit below the output");
-                buf.reserve(limit - len + WILD); // W1
-                (buf.as_mut_ptr(), len, limit + WILD)
+                (buf.as_mut_ptr(), len, buf.capacity()) // W1
             }
             Sink::Slice { buf, len } => {
                 assert!(limit >= *len && limit <= buf.len(), "writer limit outside the slice"); // W1
                 (buf.as_mut_ptr(), *len, buf.len())
             }
         };
-        Writer { sink, base, len, limit, end }
+        Writer { sink, base, len, limit, end, wild_end: limit.saturating_add(WILD).min(end) }
+    }
+
+    /// Grows a vector sink to hold `n` more bytes (and [`WILD`] of slack, so the next sequences
+    /// are wild again). A slice never needs to: its limit is within it (W1).
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, n: usize) {
+        if let Sink::Vec(buf) = self.sink {
+            // SAFETY: W2 - bytes [0, len) are initialized, and len <= end = capacity (W1). With
+            // the length set, growing moves them along.
+            unsafe { buf.set_len(self.len) };
+            buf.reserve(n.saturating_add(WILD));
+            self.base = buf.as_mut_ptr();
+            self.end = buf.capacity();
+            self.wild_end = self.limit.saturating_add(WILD).min(self.end);
+        }
     }
 
     /// Whether `n` more bytes fit under the limit.
@@ -141,7 +161,7 @@ impl<'s, 'a> Writer<'s, 'a> {
     /// Sets the sink's length to everything written.
     pub(crate) fn finish(self) {
         match self.sink {
-            // SAFETY: W2 - bytes [0, len) are initialized, and len <= limit < capacity by W1.
+            // SAFETY: W2 - bytes [0, len) are initialized, and len <= end = capacity by W1.
             Sink::Vec(buf) => unsafe { buf.set_len(self.len) },
             Sink::Slice { len, .. } => *len = self.len,
         }
@@ -164,8 +184,8 @@ impl<'s, 'a> Writer<'s, 'a> {
         history_start: usize,
         dict: &[u8],
     ) -> Result<(), SequenceError> {
-        // For a vector `end` is `limit + WILD`, so this one compare is also the limit check.
-        if ll + ml + WILD > self.end - self.len {
+        // `wild_end` is at most `limit + WILD`, so this one compare is also the limit check.
+        if ll + ml + WILD > self.wild_end - self.len {
             return self.sequence_exact(lits, pos, ll, offset, ml, history_start, dict);
         }
         if pos + ll + 16 > lits.len() {
@@ -185,7 +205,8 @@ impl<'s, 'a> Writer<'s, 'a> {
     }
 
     /// [`sequence`](Self::sequence) with exact copies: for the last sequences before the end of
-    /// a slice, and for any that pass the limit (which it reports).
+    /// a slice or of a vector's capacity (which it grows when the sequence needs it), and for
+    /// any that pass the limit (which it reports).
     #[cold]
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
@@ -206,11 +227,15 @@ impl<'s, 'a> Writer<'s, 'a> {
         if pos + ll + 16 > lits.len() {
             return Err(SequenceError::Literals);
         }
+        if ll + ml > self.end - self.len {
+            self.grow(ll + ml);
+        }
         self.exact(run);
         if offset > self.len - history_start {
             return self.match_from_dict(offset, ml, history_start, dict, true);
         }
-        // SAFETY: 1 <= offset <= len as above; `fits` checked all `ll + ml` bytes (W3).
+        // SAFETY: 1 <= offset <= len as above; `fits` and the growth above made room for all
+        // `ll + ml` bytes (W3).
         unsafe { self.copy_match_exact(offset, ml) };
         Ok(())
     }
@@ -249,10 +274,10 @@ impl<'s, 'a> Writer<'s, 'a> {
     /// Appends `n` bytes copied from `offset` bytes back, in wild chunks.
     ///
     /// # Safety
-    /// `1 <= offset <= self.len`, and `len + n + WILD <= end` (W3).
+    /// `1 <= offset <= self.len`, and `len + n + WILD <= wild_end` (W3).
     #[inline(always)]
     unsafe fn copy_match(&mut self, offset: usize, n: usize) {
-        debug_assert!(offset >= 1 && offset <= self.len && self.len + n + WILD <= self.end);
+        debug_assert!(offset >= 1 && offset <= self.len && self.len + n + WILD <= self.wild_end);
         let base = self.base;
         // SAFETY: `dst` is at `len`, the source starts `offset <= len` bytes before it, inside
         // the allocation; writes are bounded by W3.
@@ -283,11 +308,11 @@ impl<'s, 'a> Writer<'s, 'a> {
     /// Appends `n` bytes copied from `offset` bytes back, exactly, byte by byte.
     ///
     /// # Safety
-    /// `1 <= offset <= self.len`, and `n` bytes fit under the limit (W3).
+    /// `1 <= offset <= self.len`, and `n` bytes fit under the limit and in the allocation (W3).
     unsafe fn copy_match_exact(&mut self, offset: usize, n: usize) {
-        debug_assert!(offset >= 1 && offset <= self.len && self.fits(n));
+        debug_assert!(offset >= 1 && offset <= self.len && self.fits(n) && n <= self.end - self.len);
         // SAFETY: every byte read lies `offset` before the one written, at or after `base` and
-        // written before (W2); the writes end at `len + n <= limit` (W1, W3).
+        // written before (W2); the writes end at `len + n`, within `limit` and `end` (W1, W3).
         unsafe {
             let dst = self.base.add(self.len);
             for i in 0..n {
@@ -300,6 +325,9 @@ impl<'s, 'a> Writer<'s, 'a> {
     /// Appends `src` exactly (dictionary content, literals near the end).
     pub(crate) fn exact(&mut self, src: &[u8]) {
         assert!(self.fits(src.len()), "exact copy past the limit");
+        if src.len() > self.end - self.len {
+            self.grow(src.len());
+        }
         // SAFETY: W3 bounds the write; `src` is another allocation (the dictionary or the
         // literals buffer).
         unsafe { ptr::copy_nonoverlapping(src.as_ptr(), self.base.add(self.len), src.len()) };
@@ -338,5 +366,58 @@ unsafe fn wild_copy8(src: *const u8, dst: *mut u8, n: usize) {
         // SAFETY: guaranteed by the caller for every chunk below the rounded-up length.
         unsafe { ptr::copy_nonoverlapping(src.add(i), dst.add(i), 8) };
         i += 8;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `(literal length, offset, match length)` sequences over `lits` into a vector that
+    /// starts with `capacity`, against a byte-by-byte reference. Small enough for Miri.
+    fn run(capacity: usize, limit: usize, seqs: &[(usize, usize, usize)]) -> (Result<(), SequenceError>, Vec<u8>) {
+        let lits: Vec<u8> = (0..=255u8).collect();
+        let used: usize = seqs.iter().map(|s| s.0).sum();
+        let lits = &lits[..used + 16];
+        let mut expected = Vec::new();
+        let mut out = Vec::with_capacity(capacity);
+        let mut sink = Sink::Vec(&mut out);
+        let mut w = Writer::new(&mut sink, limit);
+        let mut pos = 0;
+        for &(ll, offset, ml) in seqs {
+            if let e @ Err(_) = w.sequence(lits, pos, ll, offset, ml, 0, &[]) {
+                return (e, expected);
+            }
+            expected.extend_from_slice(&lits[pos..pos + ll]);
+            for _ in 0..ml {
+                expected.push(expected[expected.len() - offset]);
+            }
+            pos += ll;
+        }
+        w.finish();
+        assert_eq!(out, expected, "capacity {capacity}");
+        (Ok(()), expected)
+    }
+
+    const SEQS: [(usize, usize, usize); 6] =
+        [(5, 1, 20), (0, 3, 7), (30, 17, 40), (10, 8, 3), (50, 70, 100), (1, 2, 9)];
+
+    #[test]
+    fn a_vector_sink_grows_as_sequences_need() {
+        let total: usize = SEQS.iter().map(|s| s.0 + s.2).sum();
+        // No capacity, a little, exactly the output (the last sequences are copied exactly), and
+        // plenty of slack.
+        for capacity in [0, 1, 40, total - 1, total, total + WILD, 4096] {
+            assert_eq!(run(capacity, usize::MAX, &SEQS).0, Ok(()));
+            assert_eq!(run(capacity, total, &SEQS).0, Ok(()));
+        }
+    }
+
+    #[test]
+    fn a_sequence_past_the_limit_is_refused_at_any_capacity() {
+        let total: usize = SEQS.iter().map(|s| s.0 + s.2).sum();
+        for capacity in [0, 40, total, 4096] {
+            assert_eq!(run(capacity, total - 1, &SEQS).0, Err(SequenceError::Limit));
+        }
     }
 }
