@@ -200,7 +200,8 @@ async fn replicas_serve_one_s3_bucket() {
     // The objects are in the bucket under the documented layout.
     let first = &assets[0].encoded.fragments[0];
     let id = fragment_id(first);
-    for key in [format!("{PREFIX}/fragments/{}/{id}", &id[..2]), format!("{PREFIX}/manifests/{}.json", assets[0].name)] {
+    for key in [format!("{PREFIX}/fragments/{}/{id}", &id[..2]), format!("{PREFIX}/manifests/{}.json", assets[0].name)]
+    {
         let object = bucket.get(&object_store::path::Path::from(key.as_str())).await;
         let bytes = object.unwrap_or_else(|e| panic!("{key} is not in the bucket: {e}")).bytes().await.unwrap();
         if key.contains("/fragments/") {

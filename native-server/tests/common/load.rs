@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use haagenti_proto::v1 as pb;
+use haagenti_server::TlsConfig;
 use haagenti_server::client::GrpcClientBuilder;
 use haagenti_server::ingest::{AddOptions, encode_file, store_asset};
 use haagenti_server::store::{self, fragment_id};
-use haagenti_server::TlsConfig;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use pb::stream_fragments_response::Event;
@@ -237,8 +237,8 @@ pub async fn grpc_load(label: &str, addr: SocketAddr, ca_pem: &[u8], assets: &[A
         let (assets, ca) = (assets.clone(), ca.clone());
         async move {
             let mut r = ClientReport::default();
-            let builder = GrpcClientBuilder::new(format!("https://{addr}"))
-                .with_tls(TlsConfig::default().with_ca_cert(ca));
+            let builder =
+                GrpcClientBuilder::new(format!("https://{addr}")).with_tls(TlsConfig::default().with_ca_cert(ca));
             let mut client = match builder.connect().await {
                 Ok(c) => c,
                 Err(e) => {
@@ -310,7 +310,8 @@ type Http1 = hyper::client::conn::http1::SendRequest<Empty<hyper::body::Bytes>>;
 
 async fn http_connect(addr: SocketAddr, tls: Arc<rustls::ClientConfig>) -> Result<Http1, String> {
     let stream = tls_connect(addr, tls).await.map_err(|e| e.to_string())?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
     tokio::spawn(conn);
     Ok(sender)
 }
@@ -380,10 +381,7 @@ async fn http_asset(sender: &mut Http1, layout: Layout, asset: &AssetIds, r: &mu
     for id in &asset.ids {
         let t = Instant::now();
         sender.ready().await.map_err(|e| e.to_string())?;
-        let req = http::Request::get(layout.path(id))
-            .header("host", "127.0.0.1")
-            .body(Empty::new())
-            .unwrap();
+        let req = http::Request::get(layout.path(id)).header("host", "127.0.0.1").body(Empty::new()).unwrap();
         let res = sender.send_request(req).await.map_err(|e| e.to_string())?;
         let status = res.status();
         let body = res.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
