@@ -16,4 +16,4 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || {
   exit 1
 }
 cargo bench --locked -p haagenti-server --bench serve -- \
-  --clients "$clients" --secs "$secs" --out "$root/docs/serve-bench.md"
+  --clients "$clients" --secs "$secs" --slices 6 --out "$root/docs/serve-bench.md"

@@ -21,16 +21,18 @@ use common::{client_tls, pki};
 struct Args {
     clients: usize,
     secs: u64,
+    slices: u32,
     out: Option<PathBuf>,
 }
 
 fn args() -> Args {
-    let mut a = Args { clients: 64, secs: 30, out: None };
+    let mut a = Args { clients: 64, secs: 30, slices: 3, out: None };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--clients" => a.clients = it.next().and_then(|v| v.parse().ok()).expect("--clients N"),
             "--secs" => a.secs = it.next().and_then(|v| v.parse().ok()).expect("--secs SECONDS"),
+            "--slices" => a.slices = it.next().and_then(|v| v.parse().ok()).filter(|n| *n > 0).expect("--slices N"),
             "--out" => a.out = Some(it.next().expect("--out FILE").into()),
             // cargo bench passes --bench; nothing else is expected.
             _ => {}
@@ -87,24 +89,36 @@ async fn main() {
     let tls = client_tls(&pki, b"http/1.1", false);
     let load_before = sh("cat /proc/loadavg");
 
-    let mut rows = Vec::new();
-    {
-        let (server, addr) = start_server(&store, &pki.dir);
-        let pid = server.0.id();
-        eprintln!("our server on {addr}: warming up, then gRPC for {} s", args.secs);
-        grpc_load("warm-up", addr, &ca, &assets, warm).await;
-        rows.push(measured(pid, grpc_load("ours, gRPC StreamFragments", addr, &ca, &assets, load)).await);
-        eprintln!("our server: HTTPS GETs for {} s", args.secs);
-        rows.push(measured(pid, http_load("ours, HTTPS GET", addr, tls.clone(), Layout::Api, &assets, load)).await);
-    }
+    // Both servers run throughout and the runs take turns in slices, so that whatever else
+    // the machine is doing weighs on each about equally.
     let nginx = find_nginx().expect("nginx is not installed (scripts/setup.sh test installs it)");
-    {
-        let (server, addr) = start_nginx(&nginx, &store, &pki.dir, &pki.dir.join("nginx"));
-        let pid = server.0.id();
-        eprintln!("nginx on {addr}: warming up, then HTTPS GETs for {} s", args.secs);
-        http_load("warm-up", addr, tls.clone(), Layout::Files, &assets, warm).await;
-        rows.push(measured(pid, http_load("nginx, HTTPS GET", addr, tls, Layout::Files, &assets, load)).await);
+    let (ours, ours_addr) = start_server(&store, &pki.dir);
+    let (theirs, nginx_addr) = start_nginx(&nginx, &store, &pki.dir, &pki.dir.join("nginx"));
+    eprintln!("our server on {ours_addr}, nginx on {nginx_addr}: warming up");
+    grpc_load("warm-up", ours_addr, &ca, &assets, warm).await;
+    http_load("warm-up", ours_addr, tls.clone(), Layout::Api, &assets, warm).await;
+    http_load("warm-up", nginx_addr, tls.clone(), Layout::Files, &assets, warm).await;
+    let labels = ["ours, gRPC StreamFragments", "ours, HTTPS GET", "nginx, HTTPS GET"];
+    let mut rows: Vec<(Report, f64)> = labels
+        .iter()
+        .map(|l| (Report { label: l.to_string(), clients: args.clients, ..Report::default() }, 0.0))
+        .collect();
+    let slice = Load { duration: Duration::from_secs_f64(args.secs as f64 / f64::from(args.slices)), ..load };
+    for round in 0..args.slices {
+        eprintln!("slice {} of {}: {:?} each", round + 1, args.slices, slice.duration);
+        let (r, cpu) = measured(ours.0.id(), grpc_load(labels[0], ours_addr, &ca, &assets, slice)).await;
+        rows[0].0.absorb(r);
+        rows[0].1 += cpu;
+        let (r, cpu) =
+            measured(ours.0.id(), http_load(labels[1], ours_addr, tls.clone(), Layout::Api, &assets, slice)).await;
+        rows[1].0.absorb(r);
+        rows[1].1 += cpu;
+        let (r, cpu) =
+            measured(theirs.0.id(), http_load(labels[2], nginx_addr, tls.clone(), Layout::Files, &assets, slice)).await;
+        rows[2].0.absorb(r);
+        rows[2].1 += cpu;
     }
+    drop((ours, theirs));
 
     let mut md = String::new();
     let _ = writeln!(md, "{}", sh("date -u '+%Y-%m-%d %H:%M UTC'"));
@@ -130,8 +144,8 @@ async fn main() {
     );
     let _ = writeln!(
         md,
-        "Load: {} clients, each on its own TLS connection, {} s per run after a 1 s warm-up; every fragment checked against its BLAKE3 id.",
-        args.clients, args.secs
+        "Load: {} clients, each on its own TLS connection, {} s per run after a 1 s warm-up, in {} slices taking turns with the other runs; every fragment checked against its BLAKE3 id.",
+        args.clients, args.secs, args.slices
     );
     let _ = writeln!(md);
     let (head, rule) = Report::table_header().split_once('\n').unwrap();

@@ -166,6 +166,21 @@ impl Report {
         )
     }
 
+    /// Adds another run of the same kind (the benchmark's interleaved slices).
+    pub fn absorb(&mut self, other: Report) {
+        self.elapsed += other.elapsed;
+        self.assets += other.assets;
+        self.fragments += other.fragments;
+        self.bytes += other.bytes;
+        self.errors += other.errors;
+        self.first_errors.extend(other.first_errors);
+        self.first_errors.truncate(8);
+        self.fragment_us.extend(other.fragment_us);
+        self.fragment_us.sort_unstable();
+        self.asset_us.extend(other.asset_us);
+        self.asset_us.sort_unstable();
+    }
+
     fn merge(&mut self, other: ClientReport) {
         self.assets += other.assets;
         self.fragments += other.fragments;
@@ -481,7 +496,7 @@ http {{
   types {{ }}
   default_type application/octet-stream;
   server {{
-    listen {addr} ssl;
+    listen {addr} ssl reuseport;
     ssl_certificate {cert};
     ssl_certificate_key {key};
     ssl_protocols TLSv1.2 TLSv1.3;
