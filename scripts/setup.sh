@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs whatever Haagenti's build and tests need and is missing; fast when nothing is.
 #   scripts/setup.sh run    what scripts/run.sh needs (Rust wasm target, wasm-pack, npm packages)
-#   scripts/setup.sh test   that plus Chromium, its driver, Mesa lavapipe and the reference CLIs
+#   scripts/setup.sh test   that plus Chromium, its driver, Mesa lavapipe, the reference CLIs,
+#                           nginx (the serving benchmark's peer) and moto (an S3 server for tests)
 set -euo pipefail
 
 mode=${1:-test}
@@ -23,6 +24,8 @@ if [ "$mode" = test ]; then
   command -v zstd >/dev/null || apt_missing+=(zstd)
   command -v lz4 >/dev/null || apt_missing+=(lz4)
   command -v gzip >/dev/null || apt_missing+=(gzip)
+  [ -x /usr/sbin/nginx ] || apt_missing+=(nginx)
+  python3 -m venv --help >/dev/null 2>&1 || apt_missing+=(python3-venv)
 fi
 if [ ${#apt_missing[@]} -gt 0 ]; then
   say "apt-get install ${apt_missing[*]}"
@@ -74,6 +77,15 @@ if [ "$mode" = test ]; then
   if [ ! -s "$minilm/model.safetensors" ]; then
     say "fetching MiniLM weights into $minilm"
     bash "$root/scripts/fetch-minilm.sh" "$minilm" >/dev/null
+  fi
+fi
+# moto's S3 server for native-server/tests/s3.rs, in its own venv (the test looks there).
+if [ "$mode" = test ]; then
+  moto="$HOME/.cache/haagenti/moto"
+  if [ ! -x "$moto/bin/moto_server" ]; then
+    say "installing moto[server] into $moto"
+    python3 -m venv "$moto"
+    "$moto/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.*"
   fi
 fi
 say "ready"

@@ -1,6 +1,8 @@
 //! Helpers shared by the server's integration tests: a test PKI, TLS clients, starting a server.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod load;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
