@@ -25,7 +25,9 @@ fn main() {
     println!("cargo:rerun-if-changed={}", dist.display());
     let mut files = Vec::new();
     walk(&dist, &dist, &mut files);
-    let mut code = String::from("/// The web app's files, by path under `web/dist`.\npub(crate) static WEB: &[(&str, &[u8])] = &[\n");
+    let mut code = String::from(
+        "/// The web app's files, by path under `web/dist`.\npub(crate) static WEB: &[(&str, &[u8])] = &[\n",
+    );
     for (rel, path) in &files {
         let abs = path.canonicalize().expect("a file just listed exists");
         let _ = writeln!(code, "    ({rel:?}, include_bytes!({:?})),", abs.display().to_string());
