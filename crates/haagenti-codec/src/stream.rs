@@ -19,7 +19,9 @@ pub fn decoder<'a, R: Read + 'a>(format: Format, reader: R) -> Result<Box<dyn Re
         #[cfg(feature = "zstd")]
         Format::Zstd => Ok(Box::new(haagenti_zstd::io::Decoder::new(reader))),
         #[cfg(feature = "lz4")]
-        Format::Lz4 => Ok(Box::new(lz4_flex::frame::FrameDecoder::new(reader))),
+        Format::Lz4 => Ok(Box::new(Lz4FramesReader {
+            inner: Some(lz4_flex::frame::FrameDecoder::new(CountingReader { inner: reader, count: 0 })),
+        })),
         #[cfg(feature = "lz4")]
         Format::Lz4Block => Ok(Box::new(Lz4BlockReader { inner: reader, out: Vec::new(), pos: 0, done: false })),
         #[cfg(feature = "deflate")]
@@ -174,4 +176,50 @@ fn lz4_block(data: &[u8], _level: i32) -> io::Result<Vec<u8>> {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "an LZ4 block holds at most 4 GiB"));
     }
     Ok(lz4_flex::block::compress_prepend_size(data))
+}
+
+/// Counts the bytes read through it.
+#[cfg(feature = "lz4")]
+struct CountingReader<R> {
+    inner: R,
+    count: u64,
+}
+
+#[cfg(feature = "lz4")]
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// Every LZ4 frame of the input, one after another. `lz4_flex`'s decoder reports the end of
+/// each frame as the end of the stream (and reads the next frame only when asked again), so a
+/// multi-frame input would lose everything after its first frame. This starts a new decoder
+/// (frames may differ in block size) after each end and stops only when a read consumes no
+/// input.
+#[cfg(feature = "lz4")]
+struct Lz4FramesReader<R: Read> {
+    inner: Option<lz4_flex::frame::FrameDecoder<CountingReader<R>>>,
+}
+
+#[cfg(feature = "lz4")]
+impl<R: Read> Read for Lz4FramesReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let Some(dec) = self.inner.as_mut() else { return Ok(0) };
+            let before = dec.get_ref().count;
+            let n = dec.read(buf)?;
+            if n > 0 || dec.get_ref().count == before {
+                return Ok(n);
+            }
+            // A frame ended having read input: the next frame, if any, gets a fresh decoder.
+            let rest = self.inner.take().map(lz4_flex::frame::FrameDecoder::into_inner);
+            self.inner = rest.map(lz4_flex::frame::FrameDecoder::new);
+        }
+    }
 }

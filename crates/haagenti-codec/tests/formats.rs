@@ -146,3 +146,27 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn concatenated_lz4_frames_decode_to_all_their_content() {
+    use std::io::Read;
+    let files = corpus();
+    let mut joined_in = Vec::new();
+    let mut joined_out = Vec::new();
+    // Three real files and an empty frame between them, each its own frame.
+    for (i, (_, data)) in files.iter().take(3).enumerate() {
+        joined_in.extend(Format::Lz4.codec().compress(data).unwrap());
+        joined_out.extend_from_slice(data);
+        if i == 0 {
+            joined_in.extend(Format::Lz4.codec().compress(b"").unwrap());
+        }
+    }
+    assert_eq!(haagenti_codec::decompress_auto(&joined_in).unwrap(), joined_out);
+    let mut streamed = Vec::new();
+    haagenti_codec::decoder(Format::Lz4, &joined_in[..]).unwrap().read_to_end(&mut streamed).unwrap();
+    assert_eq!(streamed, joined_out);
+    // The limit counts every frame, not the first.
+    let first = files[0].1.len() as u64;
+    let err = Format::Lz4.codec().decompress_with(&joined_in, &Limits { max_output: first + 1 }).unwrap_err();
+    assert!(matches!(err, CodecError::OutputLimit { .. }), "{err:?}");
+}
