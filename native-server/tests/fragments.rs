@@ -86,6 +86,24 @@ async fn an_mtls_client_streams_assets_and_every_fragment_is_the_one_encoded_her
     assert!(names.contains(&PHOTO.to_string()) && names.contains(&TENSOR.to_string()), "{names:?}");
     assert_eq!(client.list_assets("photos/").await.unwrap().len(), 5);
 
+    // Pages of two follow each other without gaps or repeats.
+    let mut raw_list = raw(addr, &pki).await;
+    let (mut paged, mut token) = (Vec::new(), String::new());
+    for _ in 0..10 {
+        let page = raw_list
+            .list_assets(pb::ListAssetsRequest { page_size: 2, page_token: token.clone(), ..Default::default() })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.assets.len() <= 2);
+        paged.extend(page.assets.into_iter().map(|a| a.name));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(paged, names);
+
     // The server's fragments are exactly what encoding the same photo here gives.
     let photo = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/images/astronaut.png")).unwrap();
     let local = encode_file(PHOTO, &photo, &AddOptions::default(), |_, _, _| {}).unwrap();
