@@ -61,6 +61,13 @@ pub(crate) struct FetchArgs {
     /// Stop once this quality is reached (PSNR dB for images, cosine for tensors).
     #[arg(long)]
     quality: Option<f64>,
+    /// Stop after about this many milliseconds of transfer at --bandwidth-mbps (the server
+    /// assumes 1 Mbit/s when none is given).
+    #[arg(long)]
+    max_time_ms: Option<u32>,
+    /// The link's bandwidth to report to the server's policy, in Mbit/s.
+    #[arg(long)]
+    bandwidth_mbps: Option<f64>,
     /// Client certificate (PEM), for servers that require one.
     #[arg(long, requires = "key")]
     cert: Option<PathBuf>,
@@ -188,8 +195,15 @@ pub(crate) fn fetch(args: FetchArgs) -> Result<(), Failure> {
     let fetched = runtime(&url_path)?.block_on(async {
         let mut client =
             GrpcClientBuilder::new(&endpoint).with_tls(tls).connect().await.map_err(|e| fail(&url_path, e))?;
-        let options =
-            FetchOptions { max_bytes: args.max_bytes, target_quality: args.quality, ..FetchOptions::default() };
+        let mut options = FetchOptions {
+            max_bytes: args.max_bytes,
+            max_time_ms: args.max_time_ms,
+            target_quality: args.quality,
+            ..FetchOptions::default()
+        };
+        if let Some(mbps) = args.bandwidth_mbps {
+            options.network.bandwidth_bps = mbps * 1e6;
+        }
         client
             .fetch(&asset, &options, |p| {
                 eprint!(
@@ -202,6 +216,10 @@ pub(crate) fn fetch(args: FetchArgs) -> Result<(), Failure> {
     })?;
     eprintln!();
     let received = fetched.decoder.received_count();
+    if received == 0 {
+        let first = fetched.manifest.fragments.first().map_or(0, |f| f.size);
+        return Err(fail(&url_path, format!("the budget let no fragment through (the first is {first} bytes)")));
+    }
     let bytes = fetched.decoder.bytes_received();
     let rec = fetched.decoder.reconstruct().map_err(|e| fail(&url_path, e))?;
     let is_image = matches!(rec, haagenti::holo::Reconstruction::Image { .. });

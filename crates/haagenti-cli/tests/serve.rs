@@ -108,6 +108,23 @@ fn a_store_filled_served_and_fetched_gives_back_the_photo_and_the_tensor() {
     let c = cosine(&original, &back);
     assert!(c >= 0.999, "cosine {c}");
 
+    // A time budget at a reported bandwidth: 300 ms at 0.5 Mbit/s is under 19 kB, less than the
+    // photo's 8 fragments.
+    let timed = ok(&[
+        "fetch",
+        &format!("{}/chelsea.png", served.url),
+        "--ca",
+        &served.cert,
+        "--max-time-ms",
+        "300",
+        "--bandwidth-mbps",
+        "0.5",
+        "-f",
+        "-o",
+        out_png.to_str().unwrap(),
+    ]);
+    assert!(!timed.contains("8 of 8"), "{timed}");
+
     // Errors are one line each, and nothing is written.
     let missing = haagenti(&["fetch", &format!("{}/nope", served.url), "--ca", &served.cert, "-o", "x.png"]);
     assert!(!missing.status.success());
