@@ -550,9 +550,10 @@ enum Lz4Field {
 /// Passes an LZ4 frame stream through while following its structure (magic, descriptor, block
 /// sizes, end marks), and fails at the end of input unless every frame is complete.
 /// `lz4_flex`'s reader takes an end of input between two blocks as the end of the stream, so a
-/// stream cut at a block boundary would otherwise decode as if it were whole. It also reports
-/// the end of each frame as an end of stream (and reads the next frame if asked again), so
-/// [`Lz4Frames::ended`] tells the decoding loop whether the input really ended.
+/// stream cut at a block boundary would otherwise decode as if it were whole (the codec crate
+/// checks this for whole buffers, not for streams). [`Lz4Frames::ended`] also tells the
+/// decoding loop whether the input really ended, so an end of stream before it is never
+/// taken for the end.
 struct Lz4Frames<R> {
     inner: R,
     ended: Rc<Cell<bool>>,
@@ -747,7 +748,8 @@ fn decompress_stream(
 
 /// Reads `decoder` of `format` to its end, passing what it makes to `emit`. With
 /// `input_ended` (LZ4 frames, see [`Lz4Frames`]) an end of stream before the input's end is
-/// the end of one frame, and reading goes on with the next.
+/// read past (the codec crate's reader already goes on from frame to frame; this keeps a
+/// premature end from passing as the whole stream).
 fn read_all(
     decoder: &mut dyn Read,
     format: Format,
@@ -764,26 +766,6 @@ fn read_all(
             Err(e) => return Err(io_status(format, e)),
         }
     }
-}
-
-/// Decodes every LZ4 frame of `src` (the codec crate's `decompress_with` stops after the
-/// first), to at most `max_output` bytes.
-fn decompress_lz4_frames(src: &[u8], max_output: u64) -> Result<Vec<u8>, Status> {
-    let frames = Lz4Frames::new(src);
-    let ended = frames.ended();
-    let mut decoder = haagenti_codec::decoder(Format::Lz4, frames).map_err(codec_status)?;
-    let mut out = Vec::new();
-    let mut buf = vec![0; 64 * 1024];
-    read_all(&mut *decoder, Format::Lz4, Some(&ended), &mut buf, |data| {
-        if (out.len() + data.len()) as u64 > max_output {
-            return Err(Status::resource_exhausted(format!(
-                "decompressed output exceeds the limit of {max_output} bytes"
-            )));
-        }
-        out.extend_from_slice(data);
-        Ok(())
-    })?;
-    Ok(out)
 }
 
 type ChunkStream = ReceiverStream<Result<StreamChunk, Status>>;
@@ -883,11 +865,8 @@ impl CompressionService for CompressionServer {
                 })?,
             };
             let size = req.data.len() as u64;
-            let data = blocking(move || match format {
-                Format::Lz4 => decompress_lz4_frames(&req.data, limits.max_output),
-                f => f.codec().decompress_with(&req.data, &limits).map_err(codec_status),
-            })
-            .await?;
+            let data =
+                blocking(move || format.codec().decompress_with(&req.data, &limits).map_err(codec_status)).await?;
             stats.done(Some(format), size, data.len() as u64);
             Ok(Response::new(DecompressResponse { data, codec: codec_of(format) as i32 }))
         }
