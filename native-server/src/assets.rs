@@ -32,9 +32,7 @@ pub struct AssetEntry {
     pub json: Bytes,
     /// Strong ETag of `json`: its BLAKE3, quoted.
     pub etag: String,
-    /// Size of each fragment in index order (from the curve's cumulative byte counts).
-    pub sizes: Vec<u64>,
-    /// The curve as the adaptive policy reads it.
+    /// The curve as the adaptive policy reads it, with each fragment's size.
     pub curve: haagenti_stream::AssetCurve,
     loaded: Instant,
 }
@@ -63,12 +61,17 @@ impl AssetEntry {
         }
         let etag = format!("\"{}\"", &fragment_id(&json)[..32]);
         let curve = haagenti_stream::AssetCurve::from_manifest(&manifest, &sizes);
-        Ok(AssetEntry { name: name.to_string(), manifest, json, etag, sizes, curve, loaded: Instant::now() })
+        Ok(AssetEntry { name: name.to_string(), manifest, json, etag, curve, loaded: Instant::now() })
+    }
+
+    /// Size of each fragment in index order (from the curve's cumulative byte counts).
+    pub fn sizes(&self) -> &[u64] {
+        self.curve.sizes()
     }
 
     /// Bytes of all fragments.
     pub fn total_bytes(&self) -> u64 {
-        self.sizes.iter().sum()
+        self.sizes().iter().sum()
     }
 
     /// The manifest as the protocol sends it.
@@ -82,7 +85,7 @@ impl AssetEntry {
             fragments: m
                 .fragments
                 .iter()
-                .zip(&self.sizes)
+                .zip(self.sizes())
                 .enumerate()
                 .map(|(i, (id, &size))| pb::FragmentRef { id: id.clone(), index: i as u32, size })
                 .collect(),
@@ -108,7 +111,7 @@ impl AssetEntry {
             name: self.name.clone(),
             kind: Some(kind_to_proto(&self.manifest.kind)),
             encoding: self.manifest.encoding.name().to_string(),
-            fragment_count: self.sizes.len() as u32,
+            fragment_count: self.sizes().len() as u32,
             total_bytes: self.total_bytes(),
         }
     }

@@ -31,7 +31,7 @@ pub(crate) fn schedule(
 
 /// Why a schedule stops where it does.
 pub(crate) fn end_reason(entries: &[Arc<AssetEntry>], held: &[usize], picks: &[Pick], budget: &Budget) -> Reason {
-    let remaining: usize = entries.iter().zip(held).map(|(e, &h)| e.sizes.len().saturating_sub(h)).sum();
+    let remaining: usize = entries.iter().zip(held).map(|(e, &h)| e.sizes().len().saturating_sub(h)).sum();
     if picks.len() >= remaining {
         return Reason::Complete;
     }
@@ -40,11 +40,11 @@ pub(crate) fn end_reason(entries: &[Arc<AssetEntry>], held: &[usize], picks: &[P
         after[p.asset] = after[p.asset].max(usize::from(p.index) + 1);
     }
     if let Some(target) = budget.target_quality
-        && entries.iter().zip(&after).all(|(e, &k)| k >= e.sizes.len() || (k > 0 && e.curve.quality(k) >= target))
+        && entries.iter().zip(&after).all(|(e, &k)| k >= e.sizes().len() || (k > 0 && e.curve.quality(k) >= target))
     {
         return Reason::QualityReached;
     }
-    let sent: u64 = picks.iter().map(|p| entries[p.asset].sizes[usize::from(p.index)]).sum();
+    let sent: u64 = picks.iter().map(|p| entries[p.asset].sizes()[usize::from(p.index)]).sum();
     match (budget.max_bytes, budget.max_time_ms) {
         (Some(max), Some(_)) if sent < max => Reason::TimeBudget,
         (Some(_), _) => Reason::ByteBudget,
