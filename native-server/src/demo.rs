@@ -25,20 +25,28 @@ const FILES: [(&str, &[u8]); 6] = [
     ("minilm", include_bytes!("../../tests/data/minilm-l0-query.safetensors")),
 ];
 
-/// Encodes the embedded files (8 spectral fragments each) into a memory store.
+/// The embedded files encoded (8 spectral fragments each), once per process: servers started
+/// again in one process (tests, a restart from a library) reuse them.
+static ENCODED: tokio::sync::OnceCell<Vec<ingest::EncodedAsset>> = tokio::sync::OnceCell::const_new();
+
+/// Encodes the embedded files (once per process) into a memory store.
 pub(crate) async fn store() -> Result<Arc<dyn Storage>, StoreError> {
-    let encoded = tokio::task::spawn_blocking(|| {
-        let mut all = Vec::new();
-        for (name, bytes) in FILES {
-            all.extend(ingest::encode_file(name, bytes, &AddOptions::default(), |_, _, _| {})?);
-        }
-        Ok::<_, ingest::IngestError>(all)
-    })
-    .await
-    .map_err(|e| StoreError::Backend(format!("encoding the demo assets: {e}")))?
-    .map_err(|e| StoreError::Backend(format!("encoding the demo assets: {e}")))?;
+    let encoded = ENCODED
+        .get_or_try_init(|| async {
+            tokio::task::spawn_blocking(|| {
+                let mut all = Vec::new();
+                for (name, bytes) in FILES {
+                    all.extend(ingest::encode_file(name, bytes, &AddOptions::default(), |_, _, _| {})?);
+                }
+                Ok::<_, ingest::IngestError>(all)
+            })
+            .await
+            .map_err(|e| StoreError::Backend(format!("encoding the demo assets: {e}")))?
+            .map_err(|e| StoreError::Backend(format!("encoding the demo assets: {e}")))
+        })
+        .await?;
     let store: Arc<dyn Storage> = Arc::new(MemoryStorage::default());
-    for asset in &encoded {
+    for asset in encoded {
         ingest::store_asset(&store, asset).await.map_err(|e| StoreError::Backend(e.to_string()))?;
     }
     Ok(store)
