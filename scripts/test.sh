@@ -49,12 +49,12 @@ step "zstd decoder tests, portable code (no BMI2 copies)" \
   --test zstd_vectors --test zstd_differential --test fuzz_regressions --lib
 step "wasm32 builds" wasm_builds
 step "fuzz targets (smoke)" ./scripts/fuzz-smoke.sh 15
-step "wasm tests in Node" wasm-pack test --node crates/haagenti-wasm
-step "wasm tests in headless Chromium" wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver crates/haagenti-wasm
 step "npm package: build" bash -c "cd npm && npm run --silent build"
 step "npm package: tests" bash -c "cd npm && npm test"
 step "demo page: build" bash -c "cd web && npx vite build --logLevel warn"
 step "server binary" cargo build --locked -p haagenti-server
+step "wasm tests in Node (with a fragment server)" ./scripts/wasm-test.sh node
+step "wasm tests in headless Chromium (with a fragment server)" ./scripts/wasm-test.sh chrome
 step "demo page against the server, npm tarball in Vite and plain pages (Chromium)" \
   env HAAGENTI_SERVER_BIN="$target_dir/debug/haagenti-server" bash -c "cd web && npm test"
 

@@ -6,6 +6,7 @@
 
 import initWasm, * as wasm from "../wasm/haagenti_wasm.js";
 import type { HctFile, HealthInfo, HoloEncodeOptions, HoloStream, InitInput } from "../wasm/haagenti_wasm.js";
+import { streamOptions, type AssetManifest, type AssetSummary, type ClientStats, type StreamAssetOptions, type StreamResult } from "./client.js";
 
 export type { HctFile, HealthInfo, HoloEncodeOptions, HoloStream, InitInput };
 export type {
@@ -125,4 +126,65 @@ export function holoEncodeImage(
 export function fragmentId(fragment: Uint8Array): string {
   check();
   return wasm.fragmentId(fragment);
+}
+
+export { previewToImageData } from "./client.js";
+export type {
+  AssetManifest,
+  AssetSummary,
+  ClientStats,
+  StreamAssetOptions,
+  StreamBudget,
+  StreamPreview,
+  StreamProgress,
+  StreamResult,
+} from "./client.js";
+
+/** The assets on the fragment server at `serverUrl` whose names start with `prefix`. */
+export function listAssets(serverUrl: string, prefix?: string): Promise<AssetSummary[]> {
+  check();
+  return wasm.listAssets(serverUrl, prefix);
+}
+
+/** One asset's manifest: its fragments and the quality the encoder measured after each. */
+export function getManifest(serverUrl: string, name: string): Promise<AssetManifest> {
+  check();
+  return wasm.getManifest(serverUrl, name);
+}
+
+/**
+ * Streams one asset from the fragment server at `serverUrl`, adapting each request to the
+ * throughput this client measured, and calls `options.onPreview` with ever better previews
+ * (`imageData` for images, `values` for tensors) until the whole asset, the budget or the
+ * target quality is reached. Rejects on a bad server answer, a fragment that does not match
+ * its id, or when `options.signal` aborts.
+ *
+ * ```js
+ * const result = await streamAsset("https://fragments.example", "photos/coffee.png", {
+ *   onPreview: (p) => ctx.putImageData(p.imageData, 0, 0),
+ *   budget: { dataSaver: true },
+ * });
+ * ```
+ */
+export function streamAsset(serverUrl: string, name: string, options: StreamAssetOptions = {}): Promise<StreamResult> {
+  check();
+  return wasm.streamAsset(serverUrl, name, streamOptions(options));
+}
+
+/** Fetches the first fragments of each named asset into the client's cache now. */
+export function prefetchAssets(serverUrl: string, names: string[]): Promise<void> {
+  check();
+  return wasm.prefetchAssets(serverUrl, names);
+}
+
+/** The client's throughput estimate, latency and fragment cache. */
+export function clientStats(): ClientStats {
+  check();
+  return wasm.clientStats();
+}
+
+/** Forgets the measured network, the fragment cache and the transport choice. */
+export function resetClient(): void {
+  check();
+  wasm.resetClient();
 }

@@ -5,7 +5,10 @@
 //! The npm package in `npm/` wraps this module with TypeScript types.
 #![forbid(unsafe_code)]
 
+mod client;
 mod tensor;
+
+pub use client::{client_stats, get_manifest, list_assets, prefetch_assets, reset_client, stream_asset};
 
 pub use tensor::{HctFile, HoloStream, fragment_id, holo_encode_image};
 

@@ -76,7 +76,7 @@ export interface HoloEncodeOptions {
 }
 "#;
 
-fn set(o: &Object, key: &str, v: impl Into<JsValue>) {
+pub(crate) fn set(o: &Object, key: &str, v: impl Into<JsValue>) {
     // Setting a property on a fresh plain object cannot fail.
     let _ = Reflect::set(o, &JsValue::from_str(key), &v.into());
 }
@@ -151,7 +151,7 @@ fn whole_number(what: &str, v: f64) -> Result<u64, JsError> {
     }
 }
 
-fn frame(p: &PreviewFrame) -> Object {
+pub(crate) fn frame(p: &PreviewFrame) -> Object {
     let o = Object::new();
     set(&o, "width", p.width);
     set(&o, "height", p.height);

@@ -131,3 +131,7 @@ fn holo_stream_previews_every_fragment_and_reconstructs() {
     let first = js_sys::Uint8Array::from(fragments.get(0)).to_vec();
     assert!(HoloStream::new(None, None, None, Some(100.0)).push(&first, 0.0).is_err());
 }
+
+mod client {
+    include!("client.rs");
+}
