@@ -188,3 +188,13 @@ export function resetClient(): void {
   check();
   wasm.resetClient();
 }
+
+/**
+ * Runs the image decoder once on a small picture, so that the engine has compiled its code
+ * before the first real fragment arrives; call it while the page waits on the network.
+ * Returns the milliseconds it took.
+ */
+export function warmUp(): number {
+  check();
+  return wasm.warmUp();
+}

@@ -8,6 +8,7 @@ import {
   listAssets,
   prefetchAssets,
   streamAsset,
+  warmUp,
   type AssetManifest,
   type AssetSummary,
   type StreamPreview,
@@ -40,6 +41,8 @@ interface DemoState {
   fromCache: number;
   throttleBps: number;
   dataSaver: boolean;
+  /** The deadline budget, milliseconds (0: none). */
+  deadlineMs: number;
   /** Streams finished (any asset). */
   streams: number;
   error: string | null;
@@ -67,6 +70,7 @@ const state: DemoState = {
   fromCache: 0,
   throttleBps: 0,
   dataSaver: false,
+  deadlineMs: 0,
   streams: 0,
   error: null,
 };
@@ -282,7 +286,7 @@ async function open(name: string): Promise<void> {
       signal: controller.signal,
       session: sessionId,
       throttleBps: state.throttleBps,
-      budget: { dataSaver: state.dataSaver },
+      budget: { dataSaver: state.dataSaver, maxTimeMs: state.deadlineMs || undefined },
       onProgress: (p) => {
         if (requestAt === null && p.requests > 0) requestAt = performance.now();
         if (p.requests > state.plannedBytes.length) state.plannedBytes.push(p.plannedBytes);
@@ -340,6 +344,24 @@ function nextInGallery(name: string): string[] {
 const sessionId = `demo-${Math.random().toString(36).slice(2)}`;
 
 function setupControls(): void {
+  // ?throttle=BPS&deadline=MS&saver=1 preset the controls (links to a setting, tests).
+  const query = new URLSearchParams(location.search);
+  state.throttleBps = Number(query.get("throttle") ?? 0) || 0;
+  state.deadlineMs = Number(query.get("deadline") ?? 0) || 0;
+  state.dataSaver = query.get("saver") === "1";
+  $<HTMLInputElement>("data-saver").checked = state.dataSaver;
+  const deadline = $<HTMLSelectElement>("deadline");
+  if (![...deadline.options].some((o) => Number(o.value) === state.deadlineMs)) {
+    deadline.append(new Option(`${state.deadlineMs} ms`, String(state.deadlineMs)));
+  }
+  deadline.value = String(state.deadlineMs);
+  deadline.addEventListener("change", () => {
+    state.deadlineMs = Number(deadline.value);
+    if (state.asset) void open(state.asset);
+  });
+  for (const b of document.querySelectorAll<HTMLButtonElement>("[data-throttle]")) {
+    b.setAttribute("aria-pressed", String(Number(b.dataset.throttle) === state.throttleBps));
+  }
   for (const b of document.querySelectorAll<HTMLButtonElement>("[data-throttle]")) {
     b.addEventListener("click", () => {
       for (const other of document.querySelectorAll("[data-throttle]")) other.setAttribute("aria-pressed", "false");
@@ -372,7 +394,12 @@ async function main(): Promise<void> {
       text("server", `server unreachable: ${(e as Error).message}`);
     },
   );
-  assets = await listAssets(server);
+  // While the list is on its way, the decoder runs once on a small picture: the first real
+  // fragment then meets compiled code.
+  const listed = listAssets(server);
+  const warm = warmUp();
+  assets = await listed;
+  text("s-backend", `CPU (WebAssembly, warmed up in ${warm.toFixed(0)} ms)`);
   // Photos first: the first asset streams as the page loads.
   assets.sort((a, b) => Number(a.kind !== "image") - Number(b.kind !== "image") || a.name.localeCompare(b.name));
   renderGallery();

@@ -103,7 +103,10 @@ export interface StreamResult extends StreamProgress {
 export interface StreamBudget {
   /** Stop after this many bytes of fragments. */
   maxBytes?: number;
-  /** Stop requesting after this many milliseconds. */
+  /**
+   * Time allowed for this asset, in milliseconds: after the first fragment (always fetched, for
+   * a preview) only what the time left carries at the measured throughput is asked for.
+   */
   maxTimeMs?: number;
   /** Stop once the asset reaches this quality (PSNR dB or cosine). */
   targetQuality?: number;
@@ -613,6 +616,8 @@ struct Session<'a> {
     planned: u64,
     transport: Transport,
     started: f64,
+    /// Milliseconds spent decoding since the current request went out: not transfer time.
+    busy_ms: f64,
     first_request: Option<f64>,
     first_preview: Option<f64>,
     hints: Vec<String>,
@@ -665,8 +670,16 @@ impl Session<'_> {
         }
     }
 
-    /// Verifies a fragment against the manifest and its id, then decodes it.
+    /// Verifies a fragment against the manifest and its id, then decodes it and hands the
+    /// preview to the page. The time this takes is kept apart from the transfer's.
     fn accept(&mut self, id: &str, data: &[u8], cached: bool) -> Result<(), CallError> {
+        let started = performance_now();
+        let result = self.accept_timed(id, data, cached);
+        self.busy_ms += performance_now() - started;
+        result
+    }
+
+    fn accept_timed(&mut self, id: &str, data: &[u8], cached: bool) -> Result<(), CallError> {
         let Some(index) = self.manifest.proto.fragments.iter().position(|f| f.id == id) else {
             return Err(CallError::Fatal(format!("{}: fragment {id} is not in the manifest", self.name)));
         };
@@ -732,9 +745,20 @@ impl Session<'_> {
 
     /// The fragments to ask for next, by the policy: none when done.
     fn plan(&self) -> Vec<usize> {
-        let ms = if self.requests == 0 { FIRST_REQUEST_MS } else { REQUEST_MS };
-        let max_bytes = self.options.max_bytes.map(|m| m.saturating_sub(self.bytes));
-        let budget = Budget { max_bytes, max_time_ms: Some(ms), target_quality: self.target() };
+        let round = if self.requests == 0 { FIRST_REQUEST_MS } else { REQUEST_MS };
+        let mut max_bytes = self.options.max_bytes.map(|m| m.saturating_sub(self.bytes));
+        let mut max_time_ms = Some(round);
+        if let Some(deadline) = self.options.max_time_ms
+            && self.requests > 0
+        {
+            // After the first preview a deadline is planned exactly: only what the time left
+            // carries at the measured throughput, no fragment beyond it.
+            let left = (deadline - (performance_now() - self.started)).max(0.0).min(f64::from(round));
+            let fits = with_state(|s| s.policy.bytes_in(left));
+            max_bytes = Some(max_bytes.map_or(fits, |m| m.min(fits)));
+            max_time_ms = None;
+        }
+        let budget = Budget { max_bytes, max_time_ms, target_quality: self.target() };
         // The policy plans prefixes; a fragment held out of order is skipped, not re-sent.
         let picks =
             with_state(|s| s.policy.schedule(core::slice::from_ref(&self.manifest.curve), &[self.prefix()], &budget));
@@ -769,6 +793,7 @@ impl Session<'_> {
         let what = format!("StreamFragments at {}", base(self.server));
         let signal = self.options.signal.as_ref();
         let sent = performance_now();
+        self.busy_ms = 0.0;
         let response = send(&grpc_request(&url, &grpc_web::encode_request(&request), signal)?, &what).await?;
         check_grpc_response(&response, &what)?;
         let latency = performance_now() - sent;
@@ -823,13 +848,15 @@ impl Session<'_> {
         if result.is_err() {
             body.cancel();
         }
-        record(received, performance_now() - sent, latency);
+        // The time the bytes took to come, without the time this side spent decoding them.
+        record(received, (performance_now() - sent - self.busy_ms).max(latency), latency);
         result.map(|()| nothing_left)
     }
 
     /// Fetches `wanted` as plain GETs, all at once.
     async fn http_round(&mut self, wanted: &[usize]) -> Result<(), CallError> {
         let sent = performance_now();
+        self.busy_ms = 0.0;
         let mut pending = Vec::new();
         for &i in wanted {
             let id = self.manifest.proto.fragments[i].id.clone();
@@ -846,7 +873,7 @@ impl Session<'_> {
             self.throttle(received, sent).await;
             self.accept(&id, &data, false)?;
         }
-        record(received, performance_now() - sent, latency);
+        record(received, (performance_now() - sent - self.busy_ms).max(latency), latency);
         Ok(())
     }
 }
@@ -922,6 +949,7 @@ pub async fn stream_asset(
         planned: 0,
         transport,
         started,
+        busy_ms: 0.0,
         first_request: None,
         first_preview: None,
         hints: Vec::new(),
@@ -957,8 +985,14 @@ pub async fn stream_asset(
         }
         let wanted = session.plan();
         if wanted.is_empty() {
-            // Nothing fits: the byte budget or the target stops here.
-            break if options.max_bytes.is_some() { "bytes" } else { "quality" };
+            // Nothing fits: the deadline, the byte budget or the target stops here.
+            break if options.max_time_ms.is_some() && session.requests > 0 {
+                "deadline"
+            } else if options.max_bytes.is_some() {
+                "bytes"
+            } else {
+                "quality"
+            };
         }
         session.planned = wanted.iter().map(|&i| session.manifest.proto.fragments[i].size).sum();
         session.requests += 1;
@@ -1047,4 +1081,23 @@ pub async fn prefetch_assets(server_url: &str, names: Vec<String>) -> Result<(),
         prefetch(server_url, name).await?;
     }
     Ok(())
+}
+
+/// Runs the image decoder once on a small picture made here, so that the engine has compiled
+/// (and begun to optimize) its code before the first real fragment arrives: call it while the
+/// page waits on the network. Returns the milliseconds it took.
+#[wasm_bindgen(js_name = warmUp)]
+pub fn warm_up() -> Result<f64, JsError> {
+    let started = performance_now();
+    let (w, h) = (96u32, 96u32);
+    let pixels: Vec<u8> = (0..w * h * 3).map(|i| ((i * 7) ^ (i / 291)) as u8).collect();
+    let asset = haagenti_holo::Asset::image(w, h, 3, pixels)?;
+    let encoded = haagenti_holo::encode(&asset, &haagenti_holo::EncodeOptions::default())?;
+    for _ in 0..3 {
+        let mut decoder = StreamingDecoder::with_preview(PreviewConfig::default());
+        for f in &encoded.fragments {
+            decoder.push(f, 0)?;
+        }
+    }
+    Ok(performance_now() - started)
 }

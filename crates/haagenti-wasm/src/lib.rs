@@ -8,7 +8,7 @@
 mod client;
 mod tensor;
 
-pub use client::{client_stats, get_manifest, list_assets, prefetch_assets, reset_client, stream_asset};
+pub use client::{client_stats, get_manifest, list_assets, prefetch_assets, reset_client, stream_asset, warm_up};
 
 pub use tensor::{HctFile, HoloStream, fragment_id, holo_encode_image};
 
