@@ -57,7 +57,7 @@ fn run(transport: &str) -> Run {
 }
 
 async fn first_image() -> String {
-    let assets = list_assets(&server(), Some("photos/".into())).await.ok().expect("ListAssets");
+    let assets = list_assets(&server(), Some("photos/".into())).await.unwrap_or_else(|e| panic!("ListAssets: {}", message(e)));
     let assets: js_sys::Array = assets.unchecked_into();
     assert!(assets.length() >= 4, "the demo photos");
     let first = assets.get(0);
@@ -67,11 +67,11 @@ async fn first_image() -> String {
 
 #[wasm_bindgen_test]
 async fn lists_the_demo_assets_with_manifests() {
-    let all: js_sys::Array = list_assets(&server(), None).await.ok().expect("ListAssets").unchecked_into();
+    let all: js_sys::Array = list_assets(&server(), None).await.unwrap_or_else(|e| panic!("ListAssets: {}", message(e))).unchecked_into();
     let kinds: Vec<String> = all.iter().map(|a| get(&a, "kind").as_string().unwrap()).collect();
     assert!(kinds.iter().any(|k| k == "image") && kinds.iter().any(|k| k == "tensor"), "{kinds:?}");
     let name = first_image().await;
-    let m = get_manifest(&server(), &name).await.ok().expect("GetManifest");
+    let m = get_manifest(&server(), &name).await.unwrap_or_else(|e| panic!("GetManifest: {}", message(e)));
     assert_eq!(get(&m, "qualityMetric").as_string().unwrap(), "psnr_db");
     let fragments: js_sys::Array = get(&m, "fragments").unchecked_into();
     assert_eq!(fragments.length(), 8);
@@ -82,7 +82,7 @@ async fn lists_the_demo_assets_with_manifests() {
 async fn stream_in_full(name: &str, transport: &str) -> Vec<u8> {
     reset_client();
     let r = run(transport);
-    let result = stream_asset(server(), name.to_string(), r.options.clone().into()).await.ok().expect("streamAsset");
+    let result = stream_asset(server(), name.to_string(), r.options.clone().into()).await.unwrap_or_else(|e| panic!("streamAsset: {}", message(e)));
     let manifest = get_manifest(&server(), name).await.ok().unwrap();
     let fragments: js_sys::Array = get(&manifest, "fragments").unchecked_into();
     let total: f64 = fragments.iter().map(|f| num(&f, "size")).sum();
@@ -130,14 +130,14 @@ async fn a_byte_budget_stops_the_stream_and_a_second_call_continues_from_the_cac
     let budget = Object::new();
     Reflect::set(&budget, &"maxBytes".into(), &max_bytes.into()).unwrap();
     Reflect::set(&r.options, &"budget".into(), &budget).unwrap();
-    let result = stream_asset(server(), name.clone(), r.options.clone().into()).await.ok().expect("streamAsset");
+    let result = stream_asset(server(), name.clone(), r.options.clone().into()).await.unwrap_or_else(|e| panic!("streamAsset: {}", message(e)));
     assert_eq!(get(&result, "reason").as_string().unwrap(), "bytes");
     assert_eq!(num(&result, "bytesLoaded"), sizes[0] + sizes[1]);
     assert_eq!(num(&result, "fragmentsLoaded"), 2.0);
     let had = num(&result, "fragmentsLoaded");
     // Without a budget the rest arrives; what was held comes from the cache, not the server.
     let again = run("grpc-web");
-    let result = stream_asset(server(), name, again.options.clone().into()).await.ok().expect("streamAsset");
+    let result = stream_asset(server(), name, again.options.clone().into()).await.unwrap_or_else(|e| panic!("streamAsset: {}", message(e)));
     assert!(get(&result, "complete").as_bool().unwrap());
     assert_eq!(num(&result, "fromCache"), had);
 }
@@ -149,7 +149,7 @@ async fn a_tensor_streams_with_values_in_its_previews() {
     let tensor = all.iter().find(|a| get(a, "kind").as_string().unwrap() == "tensor").expect("a tensor asset");
     let name = get(&tensor, "name").as_string().unwrap();
     let r = run("auto");
-    let result = stream_asset(server(), name, r.options.clone().into()).await.ok().expect("streamAsset");
+    let result = stream_asset(server(), name, r.options.clone().into()).await.unwrap_or_else(|e| panic!("streamAsset: {}", message(e)));
     assert!(get(&result, "complete").as_bool().unwrap());
     let previews = r.previews.borrow();
     let last = previews.last().expect("a preview");
