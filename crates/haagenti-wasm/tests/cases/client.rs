@@ -160,7 +160,7 @@ async fn a_tensor_streams_with_values_in_its_previews() {
 
 #[wasm_bindgen_test]
 async fn bad_requests_reject_with_clear_errors() {
-    let e = stream_asset(server(), "no/such/asset".into(), JsValue::UNDEFINED).await.err().expect("an error");
+    let e = stream_asset(server(), "no/such/asset".into(), JsValue::UNDEFINED).await.expect_err("an error");
     let m = message(e);
     assert!(m.contains("GetManifest") && m.contains("gRPC status 5"), "{m}");
 
@@ -169,15 +169,15 @@ async fn bad_requests_reject_with_clear_errors() {
     let options = Object::new();
     Reflect::set(&options, &"signal".into(), &controller.signal()).unwrap();
     let name = first_image().await;
-    let e = stream_asset(server(), name.clone(), options.into()).await.err().expect("aborted");
+    let e = stream_asset(server(), name.clone(), options.into()).await.expect_err("aborted");
     assert!(message(e).contains("aborted"));
 
     let options = Object::new();
     Reflect::set(&options, &"transport".into(), &"carrier-pigeon".into()).unwrap();
-    let e = stream_asset(server(), name, options.into()).await.err().expect("bad transport");
+    let e = stream_asset(server(), name, options.into()).await.expect_err("bad transport");
     assert!(message(e).contains("unknown transport"));
 
     // Nothing listens on port 9 of the loopback.
-    let e = stream_asset("http://127.0.0.1:9".into(), "x".into(), JsValue::UNDEFINED).await.err().expect("unreachable");
+    let e = stream_asset("http://127.0.0.1:9".into(), "x".into(), JsValue::UNDEFINED).await.expect_err("unreachable");
     assert!(message(e).contains("GetManifest at http://127.0.0.1:9"));
 }
