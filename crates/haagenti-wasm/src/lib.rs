@@ -37,6 +37,24 @@ export interface HealthInfo {
 }
 "#;
 
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(message: &str);
+}
+
+/// Runs when the module is instantiated: a panic (a bug: bad input is an `Error`, never a
+/// panic) is logged to the console with its message and place before the module traps, so the
+/// `RuntimeError: unreachable` that follows can be reported usefully.
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        console_error(&format!(
+            "haagenti: internal error (please report it): {info}; the module is unusable until reloaded"
+        ));
+    }));
+}
+
 /// The version of these bindings.
 #[wasm_bindgen]
 pub fn version() -> String {
