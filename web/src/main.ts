@@ -181,8 +181,10 @@ function drawPlot(): void {
   const cap = (q: number) => (tensor ? q : Math.min(q, 60));
   const points = [...manifest.curve].sort((a, b) => a.fragments - b.fragments);
   const qs = points.map((p) => cap(p.quality));
-  const qmin = tensor ? Math.min(...qs, 0.9) : Math.min(...qs, 20);
-  const qmax = tensor ? 1 : 60;
+  const lo = Math.min(...qs);
+  const hi = Math.max(...qs);
+  const qmin = tensor ? Math.max(-1, Math.min(lo - 0.02, 0.9)) : Math.max(0, Math.floor(lo) - 3);
+  const qmax = tensor ? 1 : Math.ceil(hi) + 1;
   const x = (b: number) => pad.l + ((w - pad.l - pad.r) * b) / total;
   const y = (q: number) => h - pad.b - ((h - pad.t - pad.b) * (cap(q) - qmin)) / (qmax - qmin || 1);
   g.strokeStyle = "#262b36";
@@ -195,7 +197,7 @@ function drawPlot(): void {
     g.moveTo(pad.l, y(q));
     g.lineTo(w - pad.r, y(q));
     g.stroke();
-    g.fillText(tensor ? q.toFixed(3) : `${q.toFixed(0)} dB`, 4, y(q) + 4);
+    g.fillText(tensor ? q.toFixed(3) : `${q.toFixed(1)} dB`, 4, y(q) + 4);
   }
   g.fillText("0", pad.l, h - 8);
   g.fillText(fmtBytes(total), w - pad.r - 50, h - 8);
@@ -223,7 +225,9 @@ function renderGallery(): void {
     b.setAttribute("aria-current", String(a.name === state.asset));
     const thumb = document.createElement("div");
     thumb.className = "thumb";
-    thumb.textContent = a.kind === "tensor" ? "weights" : "";
+    const seen = thumbs.get(a.name);
+    if (seen) thumb.style.backgroundImage = `url(${seen})`;
+    else thumb.textContent = a.kind === "tensor" ? "weights" : "photo";
     const name = document.createElement("span");
     name.className = "name";
     name.textContent = a.name.replace(/^photos\//, "");
@@ -237,10 +241,15 @@ function renderGallery(): void {
   }
 }
 
+/** Thumbnails of the assets streamed so far, as data URLs. */
+const thumbs = new Map<string, string>();
+
 function setThumb(name: string): void {
-  const b = document.querySelector<HTMLButtonElement>(`#gallery button[data-asset="${CSS.escape(name)}"] .thumb`);
+  const url = preview.toDataURL("image/jpeg", 0.7);
+  thumbs.set(name, url);
+  const b = document.querySelector<HTMLElement>(`#gallery button[data-asset="${CSS.escape(name)}"] .thumb`);
   if (b) {
-    b.style.backgroundImage = `url(${preview.toDataURL("image/jpeg", 0.7)})`;
+    b.style.backgroundImage = `url(${url})`;
     b.textContent = "";
   }
 }
