@@ -133,6 +133,8 @@ export interface StreamAssetOptions {
   maxPreviewResolution?: number;
   /** Largest asset accepted, in samples (default 2^24). */
   maxSamples?: number;
+  /** Time the server may leave a request without an answer, or a body without a byte (default 30 000). */
+  stallTimeoutMs?: number;
 }
 
 /** The client's view of the network and its cache. */
@@ -165,6 +167,22 @@ const DATA_SAVER_PSNR: f64 = 32.0;
 const DATA_SAVER_COSINE: f64 = 0.99;
 /// Requests made for one asset at most (each is planned to bring at least one fragment).
 const MAX_REQUESTS: u32 = 4_096;
+/// Time a server may leave a call without an answer or a body without a byte (30 s unless
+/// `stallTimeoutMs` says otherwise).
+const STALL_MS: f64 = 30_000.0;
+
+/// Waits for `promise`, or `ms` milliseconds: `Ok(None)` when the time ran out first.
+async fn within(promise: Promise, ms: f64) -> Result<Option<JsValue>, JsValue> {
+    // A value nothing else resolves with marks the timer's win.
+    let marker = Object::new();
+    let m = marker.clone();
+    let timer = Promise::new(&mut |resolve, _| {
+        let bound: Function = resolve.bind1(&JsValue::NULL, &m).unchecked_into();
+        let _ = set_timeout(&bound, ms);
+    });
+    let winner = JsFuture::from(Promise::race(&Array::of2(&promise, &timer))).await?;
+    Ok(if winner == JsValue::from(marker) { None } else { Some(winner) })
+}
 
 #[wasm_bindgen]
 extern "C" {
@@ -263,10 +281,11 @@ fn check_abort(signal: Option<&web_sys::AbortSignal>) -> Result<(), CallError> {
     }
 }
 
-async fn send(request: &web_sys::Request, what: &str) -> Result<web_sys::Response, CallError> {
-    let response = JsFuture::from(global_fetch(request))
+async fn send(request: &web_sys::Request, what: &str, stall_ms: f64) -> Result<web_sys::Response, CallError> {
+    let response = within(global_fetch(request), stall_ms)
         .await
-        .map_err(|e| CallError::Refused(format!("{what}: {}", js_message(&e))))?;
+        .map_err(|e| CallError::Refused(format!("{what}: {}", js_message(&e))))?
+        .ok_or_else(|| CallError::Refused(format!("{what}: no answer in {:.0} ms", stall_ms)))?;
     Ok(response.unchecked_into())
 }
 
@@ -304,19 +323,24 @@ fn check_grpc_response(response: &web_sys::Response, what: &str) -> Result<(), C
 /// Reads a response body piece by piece, with a bound on the whole.
 struct Body {
     reader: web_sys::ReadableStreamDefaultReader,
+    stall_ms: f64,
 }
 
 impl Body {
-    fn of(response: &web_sys::Response, what: &str) -> Result<Body, CallError> {
+    fn of(response: &web_sys::Response, what: &str, stall_ms: f64) -> Result<Body, CallError> {
         let stream = response.body().ok_or_else(|| CallError::Fatal(format!("{what}: the answer has no body")))?;
-        Ok(Body { reader: stream.get_reader().unchecked_into() })
+        Ok(Body { reader: stream.get_reader().unchecked_into(), stall_ms })
     }
 
-    /// The next piece, or `None` at the end.
+    /// The next piece, or `None` at the end; an error when none comes within the stall time.
     async fn next(&self, what: &str) -> Result<Option<Uint8Array>, CallError> {
-        let result = JsFuture::from(self.reader.read())
+        let result = within(self.reader.read(), self.stall_ms)
             .await
             .map_err(|e| CallError::Fatal(format!("{what}: {}", js_message(&e))))?;
+        let Some(result) = result else {
+            self.cancel();
+            return Err(CallError::Fatal(format!("{what}: the server sent nothing for {:.0} ms", self.stall_ms)));
+        };
         let done = Reflect::get(&result, &"done".into()).map(|v| v.is_truthy()).unwrap_or(true);
         if done {
             return Ok(None);
@@ -337,12 +361,13 @@ async fn unary<Req: Message, Resp: Message + Default>(
     method: &str,
     request: &Req,
     signal: Option<&web_sys::AbortSignal>,
+    stall_ms: f64,
 ) -> Result<Resp, CallError> {
     let url = format!("{}/haagenti.v1.FragmentService/{method}", base(server));
     let what = format!("{method} at {}", base(server));
-    let response = send(&grpc_request(&url, &grpc_web::encode_request(request), signal)?, &what).await?;
+    let response = send(&grpc_request(&url, &grpc_web::encode_request(request), signal)?, &what, stall_ms).await?;
     check_grpc_response(&response, &what)?;
-    let body = Body::of(&response, &what)?;
+    let body = Body::of(&response, &what, stall_ms)?;
     let mut bytes = Vec::new();
     while let Some(piece) = body.next(&what).await? {
         if bytes.len() + piece.length() as usize > MAX_UNARY_BYTES {
@@ -373,7 +398,7 @@ pub async fn list_assets(server_url: &str, prefix: Option<String>) -> Result<JsV
     for _ in 0..10 {
         let request =
             ListAssetsRequest { prefix: prefix.clone().unwrap_or_default(), page_size: 1000, page_token: token };
-        let page: ListAssetsResponse = unary(server_url, "ListAssets", &request, None).await?;
+        let page: ListAssetsResponse = unary(server_url, "ListAssets", &request, None, STALL_MS).await?;
         for a in &page.assets {
             let o = Object::new();
             set(&o, "name", a.name.as_str());
@@ -477,16 +502,21 @@ impl Manifest {
     }
 }
 
-async fn manifest(server: &str, name: &str, signal: Option<&web_sys::AbortSignal>) -> Result<Manifest, CallError> {
+async fn manifest(
+    server: &str,
+    name: &str,
+    signal: Option<&web_sys::AbortSignal>,
+    stall_ms: f64,
+) -> Result<Manifest, CallError> {
     let proto: AssetManifest =
-        unary(server, "GetManifest", &GetManifestRequest { asset: name.to_string() }, signal).await?;
+        unary(server, "GetManifest", &GetManifestRequest { asset: name.to_string() }, signal, stall_ms).await?;
     Manifest::new(proto)
 }
 
 /// One asset's manifest.
 #[wasm_bindgen(js_name = getManifest, unchecked_return_type = "AssetManifest")]
 pub async fn get_manifest(server_url: &str, name: &str) -> Result<JsValue, JsError> {
-    Ok(manifest(server_url, name, None).await?.to_js().into())
+    Ok(manifest(server_url, name, None, STALL_MS).await?.to_js().into())
 }
 
 /// The client's throughput estimate, latency and cache.
@@ -561,6 +591,7 @@ struct Options {
     throttle_bps: f64,
     preview: PreviewConfig,
     max_samples: u64,
+    stall_ms: f64,
 }
 
 impl Options {
@@ -597,6 +628,7 @@ impl Options {
                 max_preview_resolution: num(o, "maxPreviewResolution").map_or(512, |v| v.clamp(1.0, 16384.0) as u32),
             },
             max_samples: num(o, "maxSamples").map_or(1 << 24, |v| v as u64),
+            stall_ms: num(o, "stallTimeoutMs").filter(|&v| v > 0.0).unwrap_or(STALL_MS),
         })
     }
 }
@@ -794,10 +826,11 @@ impl Session<'_> {
         let signal = self.options.signal.as_ref();
         let sent = performance_now();
         self.busy_ms = 0.0;
-        let response = send(&grpc_request(&url, &grpc_web::encode_request(&request), signal)?, &what).await?;
+        let stall = self.options.stall_ms;
+        let response = send(&grpc_request(&url, &grpc_web::encode_request(&request), signal)?, &what, stall).await?;
         check_grpc_response(&response, &what)?;
         let latency = performance_now() - sent;
-        let body = Body::of(&response, &what)?;
+        let body = Body::of(&response, &what, stall)?;
         let mut frames = FrameDecoder::new();
         let mut received = 0u64;
         let mut nothing_left = false;
@@ -860,7 +893,10 @@ impl Session<'_> {
         let mut pending = Vec::new();
         for &i in wanted {
             let id = self.manifest.proto.fragments[i].id.clone();
-            pending.push((id.clone(), fetch_fragment(self.server, &id, self.options.signal.as_ref())));
+            pending.push((
+                id.clone(),
+                fetch_fragment(self.server, &id, self.options.signal.as_ref(), self.options.stall_ms),
+            ));
         }
         let mut received = 0u64;
         let mut latency = f64::NAN;
@@ -883,21 +919,25 @@ fn fetch_fragment(
     server: &str,
     id: &str,
     signal: Option<&web_sys::AbortSignal>,
+    stall_ms: f64,
 ) -> impl Future<Output = Result<Vec<u8>, CallError>> + use<> {
     let url = format!("{}/fragments/{id}", base(server));
     let init = web_sys::RequestInit::new();
     init.set_method("GET");
     init.set_signal(signal);
     let request = web_sys::Request::new_with_str_and_init(&url, &init);
-    let started = request.as_ref().ok().map(|r| JsFuture::from(global_fetch(r)));
+    let started = request.as_ref().ok().map(global_fetch);
     async move {
         let fetched = started.ok_or_else(|| CallError::Fatal(format!("bad fragment URL {url}")))?;
-        let response: web_sys::Response =
-            fetched.await.map_err(|e| CallError::Fatal(format!("GET {url}: {}", js_message(&e))))?.unchecked_into();
+        let response: web_sys::Response = within(fetched, stall_ms)
+            .await
+            .map_err(|e| CallError::Fatal(format!("GET {url}: {}", js_message(&e))))?
+            .ok_or_else(|| CallError::Fatal(format!("GET {url}: no answer in {stall_ms:.0} ms")))?
+            .unchecked_into();
         if !response.ok() {
             return Err(CallError::Fatal(format!("GET {url}: HTTP {}", response.status())));
         }
-        let body = Body::of(&response, &url)?;
+        let body = Body::of(&response, &url, stall_ms)?;
         let mut bytes = Vec::new();
         while let Some(piece) = body.next(&url).await? {
             if bytes.len() + piece.length() as usize > grpc_web::MAX_FRAME_LEN {
@@ -929,7 +969,7 @@ pub async fn stream_asset(
     let started = performance_now();
     let signal = options.signal.as_ref();
     check_abort(signal)?;
-    let manifest = manifest(&server_url, &name, signal).await?;
+    let manifest = manifest(&server_url, &name, signal, options.stall_ms).await?;
     let preview = options.preview;
     let held = vec![false; manifest.len()];
     let transport = match options.transport {
@@ -1051,7 +1091,7 @@ async fn prefetch(server: &str, name: &str) -> Result<(), CallError> {
     if with_state(|s| s.prefetched.iter().any(|n| n == name)) {
         return Ok(());
     }
-    let manifest = manifest(server, name, None).await?;
+    let manifest = manifest(server, name, None, STALL_MS).await?;
     let budget = Budget { max_bytes: None, max_time_ms: Some(PREFETCH_MS), target_quality: None };
     let picks = with_state(|s| s.policy.schedule(core::slice::from_ref(&manifest.curve), &[0], &budget));
     let sent = performance_now();
@@ -1061,7 +1101,7 @@ async fn prefetch(server: &str, name: &str) -> Result<(), CallError> {
         if with_state(|s| s.cache.get(&f.id).is_some()) {
             continue;
         }
-        let data = fetch_fragment(server, &f.id, None).await?;
+        let data = fetch_fragment(server, &f.id, None, STALL_MS).await?;
         if HoloFragment::id(&data) != f.id {
             return Err(CallError::Fatal(format!("{name}: prefetched fragment does not match its id")));
         }
