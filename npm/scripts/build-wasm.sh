@@ -12,7 +12,8 @@ set -euo pipefail
 npm_dir=$(cd "$(dirname "$0")/.." && pwd)
 root=$(cd "$npm_dir/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
-base_flags=${RUSTFLAGS:-}
+# Paths in panic messages name no build machine, so the files are the same wherever they're built.
+base_flags="${RUSTFLAGS:-} --remap-path-prefix=$root=/haagenti --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
 
 # build <out dir> <cargo profile> <simd: 0|1> [cargo feature flags...]
 build() {
@@ -31,7 +32,7 @@ build() {
     --profile "$profile" --target-dir "$dir" "$@"
   local tmp
   tmp=$(mktemp -d)
-  wasm-bindgen --target web --out-dir "$tmp" --out-name haagenti_wasm \
+  wasm-bindgen --target web --remove-name-section --remove-producers-section --out-dir "$tmp" --out-name haagenti_wasm \
     "$dir/wasm32-unknown-unknown/$profile/haagenti_wasm.wasm"
   mkdir -p "$npm_dir/$out"
   if [ "$simd" = 1 ]; then

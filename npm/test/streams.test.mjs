@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
+import { spawnSync } from "node:child_process";
 import { gzipSync } from "node:zlib";
 
 import * as haagenti from "haagenti";
@@ -118,9 +119,16 @@ function flipped(data, at) {
 test("corrupt input errors the stream with the format's name", async () => {
   for (const [format, Stream] of Object.entries(classes)) {
     const packed = haagenti.compress(format, sample);
-    // A flipped byte in the middle of the data (and, for LZ4, block checksums are off by
-    // default: the content checksum catches it at the end).
-    const bad = flipped(packed, packed.length >> 1);
+    // A flipped byte in the middle of the data; the LZ4 frames of `compress` carry no
+    // checksums, so there the frame descriptor's checksum byte (the lz4 CLI test below flips
+    // checksummed data).
+    // Raw deflate and brotli have no checksum either: there a reserved block type in the
+    // first byte, and a flip in brotli's header (its prefix codes).
+    let bad = flipped(packed, format === "lz4" ? 6 : format === "brotli" ? 10 : packed.length >> 1);
+    if (format === "deflate") {
+      bad = packed.slice();
+      bad[0] |= 0b110;
+    }
     await assert.rejects(
       collect(pieces(bad, 6, 500).pipeThrough(new Stream())),
       (e) => e instanceof Error && e.message.startsWith(`${format} stream:`),
@@ -202,4 +210,27 @@ test("a bad format name and non-byte chunks are errors", async () => {
   const writer = s.writable.getWriter();
   await assert.rejects(writer.write("not bytes"), TypeError);
   await assert.rejects(s.readable.getReader().read(), TypeError);
+});
+
+const lz4Cli = spawnSync("lz4", ["--version"]).status === 0;
+
+test("frames of the reference lz4 CLI: linked blocks, checksums, content size", { skip: !lz4Cli && "no lz4 CLI" }, async () => {
+  const data = new Uint8Array([...sample, ...sample, ...sample]);
+  for (const flags of [["-B4", "-BD"], ["-B4", "-BX", "--content-size"], ["-B5", "--no-frame-crc"], ["-B7", "-BD", "-BX"]]) {
+    const r = spawnSync("lz4", ["-c", "-q", ...flags], { input: data, maxBuffer: 64 << 20 });
+    assert.equal(r.status, 0, r.stderr.toString());
+    const packed = new Uint8Array(r.stdout);
+    const out = await collect(pieces(packed, 12, 3000).pipeThrough(new haagenti.Lz4DecompressionStream()));
+    assert.deepEqual(out, data, flags.join(" "));
+    if (!flags.includes("--no-frame-crc") || flags.includes("-BX")) {
+      const bad = flipped(packed, packed.length >> 1);
+      await assert.rejects(collect(pieces(bad, 13, 3000).pipeThrough(new haagenti.Lz4DecompressionStream())), /lz4 stream:/, flags.join(" "));
+    }
+  }
+});
+
+test("the README's stream example", async () => {
+  const packed = haagenti.compress("zstd", new TextEncoder().encode("streamed ".repeat(100000)));
+  const out = new Response(new Blob([packed]).stream().pipeThrough(new haagenti.ZstdDecompressionStream()));
+  assert.equal((await out.arrayBuffer()).byteLength, 900000);
 });
