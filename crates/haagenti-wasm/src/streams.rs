@@ -77,6 +77,8 @@ pub struct StreamDecoder {
     produced: u64,
     max_output: u64,
     failed: Option<String>,
+    /// Where `read` decodes to: as large as the largest `max` asked for.
+    buf: Vec<u8>,
 }
 
 #[wasm_bindgen(js_class = StreamDecoder)]
@@ -123,7 +125,7 @@ impl StreamDecoder {
                 return Err(JsError::new(&format!("unknown stream format {other:?}: expected {known}")));
             }
         };
-        Ok(StreamDecoder { format, feed, engine, produced: 0, max_output, failed: None })
+        Ok(StreamDecoder { format, feed, engine, produced: 0, max_output, failed: None, buf: Vec::new() })
     }
 
     /// Hands over the next piece of compressed input (copied). Call `read` until it returns an
@@ -154,8 +156,11 @@ impl StreamDecoder {
     /// needs more input, or, after `end`, when the stream is complete.
     pub fn read(&mut self, max: usize) -> Result<Vec<u8>, JsError> {
         self.check()?;
-        let mut buf = vec![0; max.clamp(1, 1 << 20)];
-        let n = match self.engine.read(&self.feed, &mut buf) {
+        let max = max.clamp(1, 1 << 20);
+        if self.buf.len() < max {
+            self.buf.resize(max, 0);
+        }
+        let n = match self.engine.read(&self.feed, &mut self.buf[..max]) {
             Ok(n) => n,
             Err(message) => return Err(self.fail(message)),
         };
@@ -163,8 +168,7 @@ impl StreamDecoder {
         if self.produced > self.max_output {
             return Err(self.fail(format!("output exceeds the limit of {} bytes", self.max_output)));
         }
-        buf.truncate(n);
-        Ok(buf)
+        Ok(self.buf[..n].to_vec())
     }
 
     /// Bytes of output so far.

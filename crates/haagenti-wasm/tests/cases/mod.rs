@@ -183,8 +183,9 @@ fn stream_decoders_take_random_pieces() {
             let out = stream_decode(format, &packed, seed, max);
             assert!(out.as_deref() == Ok(SAMPLE), "{format}, seed {seed}: wrong output or rejected");
         }
-        let one_by_one = stream_decode(format, &packed, 5, 1);
-        assert!(one_by_one.as_deref() == Ok(SAMPLE), "{format} byte by byte");
+        let part = &SAMPLE[..20_000];
+        let one_by_one = stream_decode(format, &compress(format, part, None).ok().unwrap(), 5, 1);
+        assert!(one_by_one.as_deref() == Ok(part), "{format} byte by byte");
     }
 }
 
