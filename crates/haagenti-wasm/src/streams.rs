@@ -122,7 +122,7 @@ impl StreamDecoder {
                 } else {
                     "zstd (this is the decoder-only build)"
                 };
-                return Err(JsError::new(&format!("unknown stream format {other:?}: expected {known}")));
+                return Err(JsError::new(&format!("unknown stream format \"{other}\": expected {known}")));
             }
         };
         Ok(StreamDecoder { format, feed, engine, produced: 0, max_output, failed: None, buf: Vec::new() })
