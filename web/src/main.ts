@@ -1,6 +1,7 @@
 // The demo: a gallery of the server's assets; the chosen one streams adaptively and the canvas
 // sharpens as fragments arrive. State for tests is mirrored on `window.__haagenti`.
 import {
+  backend,
   clientStats,
   getManifest,
   healthCheck,
@@ -26,6 +27,8 @@ interface DemoState {
   /** Quality of every preview shown for the current asset, in order. */
   qualities: number[];
   backend: string;
+  /** Which WebAssembly build loaded: "simd128" or "baseline". */
+  wasm: string;
   /** Milliseconds from the first fragment request to the first preview painted. */
   firstPreviewMs: number | null;
   /** Milliseconds from choosing the asset to the first preview painted. */
@@ -58,6 +61,7 @@ const state: DemoState = {
   quality: 0,
   qualities: [],
   backend: "cpu",
+  wasm: "",
   firstPreviewMs: null,
   firstPreviewFromStartMs: null,
   complete: false,
@@ -390,8 +394,10 @@ function setupControls(): void {
 
 async function main(): Promise<void> {
   await init();
+  // Decoding runs on the CPU until the WebGPU decoder lands.
   state.backend = "cpu";
-  text("s-backend", "CPU (WebAssembly)");
+  state.wasm = backend();
+  text("s-backend", `CPU (WebAssembly ${state.wasm})`);
   setupControls();
   healthCheck(server, "demo-page").then(
     (info) => {
@@ -408,7 +414,7 @@ async function main(): Promise<void> {
   const listed = listAssets(server);
   const warm = warmUp();
   assets = await listed;
-  text("s-backend", `CPU (WebAssembly, warmed up in ${warm.toFixed(0)} ms)`);
+  text("s-backend", `CPU (WebAssembly ${backend()}, warmed up in ${warm.toFixed(0)} ms)`);
   // Photos first: the first asset streams as the page loads.
   assets.sort((a, b) => Number(a.kind !== "image") - Number(b.kind !== "image") || a.name.localeCompare(b.name));
   renderGallery();

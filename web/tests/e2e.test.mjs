@@ -142,6 +142,7 @@ test("the first photo streams as the page loads and sharpens to the full reconst
       assert.ok(state.qualities[i] >= state.qualities[i - 1], `quality dropped: ${state.qualities}`);
     }
     assert.equal(state.backend, "cpu");
+    assert.equal(state.wasm, "simd128", "Chromium runs the simd128 build");
     assert.ok(state.firstPreviewMs !== null);
 
     // The canvas holds exactly the reconstruction from every fragment, decoded here.
