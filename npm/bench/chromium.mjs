@@ -41,8 +41,16 @@ const server = createServer((req, res) => {
       if (p.startsWith(root + sep)) file = p;
     }
   }
-  // @bokuweb/zstd-wasm's web build imports without file extensions.
-  if (file && !existsSync(file) && existsSync(`${file}.js`)) file += '.js';
+  // @bokuweb/zstd-wasm's web build imports without file extensions (and a directory by its
+  // name): redirect, so that the module's own relative imports resolve from its real URL.
+  if (file && !existsSync(file) && existsSync(`${file}.js`)) {
+    res.writeHead(302, { location: `${url.pathname}.js` }).end();
+    return;
+  }
+  if (file && existsSync(join(file, 'index.js'))) {
+    res.writeHead(302, { location: `${url.pathname}/index.js` }).end();
+    return;
+  }
   if (!file || !existsSync(file) || !statSync(file).isFile()) {
     res.writeHead(404).end();
     return;
@@ -62,8 +70,10 @@ try {
     const page = await context.newPage();
     const errors = [];
     page.on('pageerror', (e) => errors.push(e));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('response', (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
     await page.goto(`${origin}/`);
-    await page.waitForFunction(() => window.benchReady === true || undefined, null, { timeout: 30000 }).catch(() => {
+    await page.waitForFunction(() => window.benchReady === true || undefined, null, { timeout: 20000 }).catch(() => {
       throw new Error(`the page did not load: ${errors.join('; ')}`);
     });
     info = await page.evaluate((o) => window.bench(o), {
