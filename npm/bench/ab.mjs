@@ -1,7 +1,7 @@
 // A/B of builds of our module in one Node process, alternating per round (for measuring a
 // change to the decoder on a noisy machine): prints each build's median and best MB/s per input.
 //
-//   node ab.mjs build/a/haagenti_wasm.js build/b/haagenti_wasm.js [--rounds 15] [--cpu]
+//   node ab.mjs build/a/haagenti_wasm.js build/b/haagenti_wasm.js[#FN] [--rounds 15] [--cpu]
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,11 +18,13 @@ const ci = args.indexOf('--cpu');
 const cpu = ci >= 0 && args.splice(ci, 1).length > 0;
 const now = cpu ? () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e3; } : () => performance.now();
 const mods = [];
-for (const p of args) {
-  // A query string makes each path its own module instance.
+for (const arg of args) {
+  // PATH.js or PATH.js#FN (an export, or a `retained-*` strategy of the probe module).
+  const [p, fn] = arg.split('#');
+  // A query string makes each argument its own module instance.
   const mod = await import(pathToFileURL(resolve(p)).href + `?${mods.length}`);
-  mod.initSync({ module: readFileSync(resolve(p).replace(/\.js$/, '_bg.wasm')) });
-  mods.push({ name: p, decode: oursDecode(mod).decode });
+  const wasm = mod.initSync({ module: readFileSync(resolve(p).replace(/\.js$/, '_bg.wasm')) });
+  mods.push({ name: arg, decode: oursDecode(mod, fn, wasm.memory).decode });
 }
 const inputs = INPUTS.map((name) => ({
   name,
@@ -49,5 +51,5 @@ for (const [m, mod] of mods.entries()) {
     return `${input.name.split('.')[0]} ${(mb / med(times[m][i])).toFixed(0)} (best ${(mb / Math.min(...times[m][i])).toFixed(0)})`;
   });
   const all = inputs.reduce((s, x) => s + x.raw.length, 0) / 1e3 / inputs.reduce((s, _, i) => s + med(times[m][i]), 0);
-  console.log(`${mod.name.padEnd(32)} all ${all.toFixed(0)} MB/s | ${cells.join(' | ')}`);
+  console.log(`${mod.name.padEnd(44)} all ${all.toFixed(0)} MB/s | ${cells.join(' | ')}`);
 }
