@@ -61,6 +61,7 @@ const server = createServer((req, res) => {
 await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
 const origin = `http://127.0.0.1:${server.address().port}`;
 
+const before = environment();
 const browser = await chromium.launch({ executablePath: opts.chromium, args: ['--no-sandbox'] });
 try {
   const runs = [];
@@ -91,7 +92,7 @@ try {
   }));
   // Names only, for the summary (the decoders ran in the page).
   const decoders = makeDecoders({ ours: { decompress() {} }, fzstd: {}, bokuweb: {} }).decoders;
-  const env = { ...environment(), runtime: `Chromium ${browser.version()} (headless, playwright-core)`,
+  const env = { ...before, runtime: `Chromium ${browser.version()} (headless, playwright-core)`,
     module: { ...wasmInfo(wasmPath), version: info.version, api: info.api } };
   env.loadavgAfter = environment().loadavg;
   const rows = summarize(inputs, decoders, runs);

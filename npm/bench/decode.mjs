@@ -40,12 +40,12 @@ function loadInputs() {
 
 async function loadDecoders() {
   const ours = await import(pathToFileURL(modulePath).href);
-  ours.initSync({ module: readFileSync(wasmPath) });
+  const { memory } = ours.initSync({ module: readFileSync(wasmPath) });
   const require = createRequire(import.meta.url);
   const bokuweb = require('@bokuweb/zstd-wasm');
   await bokuweb.init();
   const fzstd = await import('fzstd');
-  return { version: typeof ours.version === 'function' ? ours.version() : null, ...makeDecoders({ ours, oursFn: opts.fn || undefined, fzstd, bokuweb }) };
+  return { version: typeof ours.version === 'function' ? ours.version() : null, ...makeDecoders({ ours, oursFn: opts.fn || undefined, memory, fzstd, bokuweb }) };
 }
 
 if (opts.child) {

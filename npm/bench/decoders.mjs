@@ -25,8 +25,8 @@ export function oursDecode(mod, fn, memory) {
   throw new Error('the module exports no zstd decoder');
 }
 
-export function makeDecoders({ ours, oursFn, fzstd, bokuweb }) {
-  const o = oursDecode(ours, oursFn);
+export function makeDecoders({ ours, oursFn, memory, fzstd, bokuweb }) {
+  const o = oursDecode(ours, oursFn, memory);
   return {
     api: o.api,
     decoders: [
