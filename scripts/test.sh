@@ -29,13 +29,15 @@ step() {
 wasm_builds() {
   cargo build --target wasm32-unknown-unknown -p haagenti-zstd --no-default-features &&
     cargo build --target wasm32-unknown-unknown -p haagenti-hct -p haagenti-holo -p haagenti-stream --no-default-features &&
-    cargo build --target wasm32-unknown-unknown -p haagenti-zstd -p haagenti-codec -p haagenti-proto -p haagenti -p haagenti-wasm
+    cargo build --target wasm32-unknown-unknown -p haagenti-zstd -p haagenti-codec -p haagenti-proto -p haagenti -p haagenti-wasm &&
+    cargo build --target wasm32-unknown-unknown -p haagenti-wasm --no-default-features
 }
 
 # Lints for wasm32: the bindings with their tests, the libraries without theirs (their
 # dev-dependencies, like libzstd, are native only).
 wasm_clippy() {
   cargo clippy --target wasm32-unknown-unknown -p haagenti-wasm --all-targets --locked -- -D warnings &&
+    cargo clippy --target wasm32-unknown-unknown -p haagenti-wasm --no-default-features --lib --locked -- -D warnings &&
     cargo clippy --target wasm32-unknown-unknown -p haagenti-zstd -p haagenti-codec -p haagenti-proto -p haagenti \
       -p haagenti-hct -p haagenti-holo -p haagenti-stream --locked -- -D warnings
 }
@@ -49,13 +51,13 @@ step "zstd decoder tests, portable code (no BMI2 copies)" \
   --test zstd_vectors --test zstd_differential --test fuzz_regressions --lib
 step "wasm32 builds" wasm_builds
 step "fuzz targets (smoke)" ./scripts/fuzz-smoke.sh 15
-step "wasm tests in Node" wasm-pack test --node crates/haagenti-wasm
-step "wasm tests in headless Chromium" wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver crates/haagenti-wasm
-step "npm package: build" bash -c "cd npm && npm run --silent build"
+step "npm package: build (full and decoder-only modules, baseline and simd128)" bash -c "cd npm && npm run --silent build"
 step "npm package: tests" bash -c "cd npm && npm test"
 step "demo page: build" bash -c "cd web && npx vite build --logLevel warn"
 step "server binary" cargo build --locked -p haagenti-server
-step "demo page against the server, npm tarball in Vite and plain pages (Chromium)" \
+step "wasm tests in Node (with a fragment server)" ./scripts/wasm-test.sh node
+step "wasm tests in headless Chromium (with a fragment server)" ./scripts/wasm-test.sh chrome
+step "demo page against the server, npm tarball in Vite, webpack and plain pages (Chromium)" \
   env HAAGENTI_SERVER_BIN="$target_dir/debug/haagenti-server" bash -c "cd web && npm test"
 
 printf '\n==> summary\n'

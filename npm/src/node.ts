@@ -1,13 +1,15 @@
-// The Node entry point: the same API, with `init()` reading the .wasm file from disk.
+// The Node entry point of `haagenti`: the module is loaded from the package folder on import,
+// so the functions work at once; `init()` stays callable and does nothing more.
 
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 
-import { init as initFromInput, type InitInput } from "./index.js";
+import { initSync, wasmUrl } from "./full.js";
 
-export * from "./index.js";
+export * from "./full.js";
 
-/** Loads the WebAssembly module from the package folder (or from `input` when given). */
-export async function init(input?: InitInput): Promise<void> {
-  const bytes = input ?? (await readFile(new URL("../wasm/haagenti_wasm_bg.wasm", import.meta.url)));
-  await initFromInput(bytes);
+initSync(readFileSync(wasmUrl()));
+
+/** The module is loaded on import in Node; this resolves at once (kept for portable code). */
+export function init(_input?: unknown): Promise<void> {
+  return Promise.resolve();
 }

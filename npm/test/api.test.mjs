@@ -1,5 +1,6 @@
 // The package's API in Node, imported by its own name (resolved through the exports map).
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 
@@ -10,13 +11,30 @@ const rleFrame = await readFile(
   new URL("../../tests/data/zstd/golden-decompression/rle-first-block.zst", import.meta.url),
 );
 
-test("using the codecs before init throws a clear error", () => {
-  assert.throws(() => haagenti.version(), /call `await init\(\)`/);
+test("in Node the module is loaded on import: no init step", () => {
+  assert.match(haagenti.version(), /^\d+\.\d+\.\d+$/);
+  assert.equal(haagenti.variant(), "full");
+  assert.deepEqual(haagenti.decompress(haagenti.compress("zstd", sample)), new Uint8Array(sample));
 });
 
-test("init loads the module", async () => {
+test("init stays callable and harmless", async () => {
+  await haagenti.init();
   await haagenti.init();
   assert.match(haagenti.version(), /^\d+\.\d+\.\d+$/);
+});
+
+test("the browser entry throws a clear error before init, and works after it", () => {
+  // In a fresh process: here the Node entry has already loaded the shared module.
+  const script = `
+    import { readFileSync } from "node:fs";
+    const m = await import(${JSON.stringify(new URL("../dist/index.js", import.meta.url).href)});
+    try { m.version(); console.log("no error"); } catch (e) { console.log(e.message); }
+    m.initSync(readFileSync(m.wasmUrl()));
+    console.log(m.version());
+  `;
+  const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" }).trim().split("\n");
+  assert.match(out[0], /call `await init\(\)`/);
+  assert.match(out[1], /^\d+\.\d+\.\d+$/);
 });
 
 test("every writable format round-trips the sample", async () => {

@@ -14,7 +14,11 @@ test("the packed tarball installs and runs in a fresh project", () => {
   const dir = mkdtempSync(join(tmpdir(), "haagenti-pack-"));
   const [info] = JSON.parse(execFileSync(npm, ["pack", "--json", "--pack-destination", dir], { cwd: root, encoding: "utf8" }));
   const files = info.files.map((f) => f.path);
-  for (const needed of ["dist/index.js", "dist/index.d.ts", "dist/node.js", "wasm/haagenti_wasm.js", "wasm/haagenti_wasm_bg.wasm", "wasm/haagenti_wasm.d.ts"]) {
+  for (const needed of [
+    "dist/index.js", "dist/index.d.ts", "dist/node.js", "dist/decode.js", "dist/decode.d.ts", "dist/decode-node.js",
+    "wasm/haagenti_wasm.js", "wasm/haagenti_wasm_bg.wasm", "wasm/haagenti_wasm_simd_bg.wasm", "wasm/haagenti_wasm.d.ts",
+    "wasm-decode/haagenti_wasm.js", "wasm-decode/haagenti_wasm_bg.wasm", "wasm-decode/haagenti_wasm_simd_bg.wasm", "wasm-decode/haagenti_wasm.d.ts",
+  ]) {
     assert.ok(files.includes(needed), `${needed} missing from the tarball: ${files.join(", ")}`);
   }
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
@@ -30,4 +34,15 @@ test("the packed tarball installs and runs in a fresh project", () => {
   );
   const out = execFileSync(process.execPath, ["check.mjs"], { cwd: dir, encoding: "utf8" });
   assert.equal(out.trim(), "ok 2100");
+  // No init step in Node, for either entry.
+  writeFileSync(
+    join(dir, "noinit.mjs"),
+    `import { compress } from "haagenti";
+     import { decompress, variant } from "haagenti/decode";
+     const text = new TextEncoder().encode("no init needed ".repeat(100));
+     const back = decompress(compress("zstd", text));
+     if (back.length !== text.length || !back.every((b, i) => b === text[i])) throw new Error("round trip differs");
+     console.log(variant() + " " + back.length);`,
+  );
+  assert.equal(execFileSync(process.execPath, ["noinit.mjs"], { cwd: dir, encoding: "utf8" }).trim(), "decode 1500");
 });

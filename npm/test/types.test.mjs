@@ -15,6 +15,19 @@ test("a typed consumer compiles", () => {
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });
 
+test("the decoder-only entry has no encoder (a type error)", () => {
+  const file = join(root, "test/types", `bad-decode-${process.pid}.ts`);
+  writeFileSync(file, `import { compress } from "haagenti/decode";\ncompress("zstd", new Uint8Array());\n`);
+  let r;
+  try {
+    r = spawnSync(process.execPath, [tsc, ...options, file], { cwd: root, encoding: "utf8" });
+  } finally {
+    rmSync(file);
+  }
+  assert.notEqual(r.status, 0, "tsc accepted compress from haagenti/decode");
+  assert.match(r.stdout, /compress/);
+});
+
 test("a wrong format name is a type error", () => {
   // Inside the package folder, so "haagenti" resolves to this package by its own name.
   const file = join(root, "test/types", `bad-${process.pid}.ts`);

@@ -3,20 +3,50 @@
 //!
 //! Errors become thrown JavaScript `Error`s with the decoder's message. Names are camelCase.
 //! The npm package in `npm/` wraps this module with TypeScript types.
+//!
+//! Features: `full` (default) has every codec, the encoders, HCT files and the gRPC-web calls;
+//! `client` (default) adds the streaming gRPC-web client. Without default features the module
+//! is decoder-only (zstd and HoloTensor decoding), the small build behind `haagenti/decode`.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "client")]
+mod client;
+mod streams;
 mod tensor;
 
-pub use tensor::{HctFile, HoloStream, fragment_id, holo_encode_image};
+#[cfg(feature = "client")]
+pub use client::{client_stats, get_manifest, list_assets, prefetch_assets, reset_client, stream_asset, warm_up};
+pub use streams::StreamDecoder;
+#[cfg(feature = "full")]
+pub use tensor::{HctFile, holo_encode_image};
+pub use tensor::{HoloStream, fragment_id};
 
+#[cfg(feature = "full")]
 use haagenti_codec::{Codec, Format, Level, Limits};
+#[cfg(feature = "full")]
 use haagenti_proto::grpc_web;
+#[cfg(feature = "full")]
 use haagenti_proto::v1::{HealthRequest, HealthResponse, health_response};
+#[cfg(feature = "full")]
 use js_sys::{Promise, Uint8Array};
+#[cfg(feature = "full")]
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
+#[cfg(feature = "full")]
 use wasm_bindgen_futures::JsFuture;
 
+/// The default bound on a decompression's output: 1 GiB.
+pub(crate) const DEFAULT_MAX_OUTPUT: u64 = 1 << 30;
+
+/// `maxOutput` from JavaScript: a non-negative number of bytes, or the default.
+pub(crate) fn max_output_bytes(max_output: Option<f64>) -> u64 {
+    match max_output {
+        Some(n) if n >= 0.0 => n as u64,
+        _ => DEFAULT_MAX_OUTPUT,
+    }
+}
+
+#[cfg(feature = "full")]
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
 /** The fragment server's answer to a health check. */
@@ -34,23 +64,47 @@ export interface HealthInfo {
 }
 "#;
 
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(message: &str);
+}
+
+/// Runs when the module is instantiated: a panic (a bug: bad input is an `Error`, never a
+/// panic) is logged to the console with its message and place before the module traps, so the
+/// `RuntimeError: unreachable` that follows can be reported usefully.
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        console_error(&format!(
+            "haagenti: internal error (please report it): {info}; the module is unusable until reloaded"
+        ));
+    }));
+}
+
 /// The version of these bindings.
 #[wasm_bindgen]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
+/// Which build this is: "full" (every codec) or "decode" (zstd and HoloTensor decoding only).
+#[wasm_bindgen]
+pub fn variant() -> String {
+    if cfg!(feature = "full") { "full" } else { "decode" }.to_string()
+}
+
+#[cfg(feature = "full")]
 fn parse_format(name: &str) -> Result<Format, JsError> {
     name.parse::<Format>().map_err(|e| JsError::new(&e))
 }
 
+#[cfg(feature = "full")]
 fn limits(max_output: Option<f64>) -> Limits {
-    match max_output {
-        Some(n) if n >= 0.0 => Limits { max_output: n as u64 },
-        _ => Limits::default(),
-    }
+    Limits { max_output: max_output_bytes(max_output) }
 }
 
+#[cfg(feature = "full")]
 /// Names the format of `data` by its magic number ("zstd", "lz4", "gzip", "zlib"), or undefined.
 #[wasm_bindgen(js_name = detectFormat)]
 pub fn detect_format(data: &[u8]) -> Option<String> {
@@ -59,11 +113,25 @@ pub fn detect_format(data: &[u8]) -> Option<String> {
 
 /// Decompresses `data`, detecting its format by magic number. `maxOutput` bounds the output
 /// (default 1 GiB).
+#[cfg(feature = "full")]
 #[wasm_bindgen(js_name = decompress)]
 pub fn decompress(data: &[u8], max_output: Option<f64>) -> Result<Vec<u8>, JsError> {
     Ok(haagenti_codec::decompress_auto_with(data, &limits(max_output))?)
 }
 
+/// Decompresses `data`, zstd frames (the decoder-only build reads no other format).
+/// `maxOutput` bounds the output (default 1 GiB).
+#[cfg(not(feature = "full"))]
+#[wasm_bindgen(js_name = decompress)]
+pub fn decompress(data: &[u8], max_output: Option<f64>) -> Result<Vec<u8>, JsError> {
+    let config = haagenti_zstd::DecoderConfig {
+        max_output_size: usize::try_from(max_output_bytes(max_output)).unwrap_or(usize::MAX),
+        ..Default::default()
+    };
+    haagenti_zstd::decompress_with(data, &config).map_err(|e| JsError::new(&format!("zstd: {e}")))
+}
+
+#[cfg(feature = "full")]
 /// Decompresses `data` as the named format ("zstd", "lz4", "lz4-block", "gzip", "zlib",
 /// "deflate", "brotli").
 #[wasm_bindgen(js_name = decompressFormat)]
@@ -71,6 +139,7 @@ pub fn decompress_format(format: &str, data: &[u8], max_output: Option<f64>) -> 
     Ok(parse_format(format)?.codec().decompress_with(data, &limits(max_output))?)
 }
 
+#[cfg(feature = "full")]
 /// Compresses `data` as the named format at `level` (the format's default when omitted).
 #[wasm_bindgen(js_name = compress)]
 pub fn compress(format: &str, data: &[u8], level: Option<i32>) -> Result<Vec<u8>, JsError> {
@@ -82,6 +151,7 @@ pub fn compress(format: &str, data: &[u8], level: Option<i32>) -> Result<Vec<u8>
     Ok(codec.compress(data)?)
 }
 
+#[cfg(feature = "full")]
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct HealthInfo {
@@ -92,6 +162,7 @@ struct HealthInfo {
     protocol: String,
 }
 
+#[cfg(feature = "full")]
 impl From<HealthResponse> for HealthInfo {
     fn from(r: HealthResponse) -> Self {
         let status = match health_response::Status::try_from(r.status) {
@@ -108,12 +179,14 @@ impl From<HealthResponse> for HealthInfo {
     }
 }
 
+#[cfg(feature = "full")]
 /// The gRPC-web request body of a health check.
 #[wasm_bindgen(js_name = encodeHealthRequest)]
 pub fn encode_health_request(client: &str) -> Vec<u8> {
     grpc_web::encode_request(&HealthRequest { client: client.to_string() })
 }
 
+#[cfg(feature = "full")]
 /// Reads a gRPC-web health response body into a `HealthInfo`.
 #[wasm_bindgen(js_name = decodeHealthResponse, unchecked_return_type = "HealthInfo")]
 pub fn decode_health_response(body: &[u8]) -> Result<JsValue, JsError> {
@@ -121,12 +194,14 @@ pub fn decode_health_response(body: &[u8]) -> Result<JsValue, JsError> {
     Ok(serde_wasm_bindgen::to_value(&HealthInfo::from(response))?)
 }
 
+#[cfg(feature = "full")]
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_name = fetch)]
     fn global_fetch(request: &web_sys::Request) -> Promise;
 }
 
+#[cfg(feature = "full")]
 /// Calls the server's `Health` RPC over gRPC-web at `baseUrl` (e.g. `https://127.0.0.1:8443`).
 #[wasm_bindgen(js_name = healthCheck, unchecked_return_type = "HealthInfo")]
 pub async fn health_check(base_url: &str, client: &str) -> Result<JsValue, JsError> {
@@ -154,6 +229,7 @@ pub async fn health_check(base_url: &str, client: &str) -> Result<JsValue, JsErr
     decode_health_response(&Uint8Array::new(&buffer).to_vec())
 }
 
+#[cfg(feature = "full")]
 fn js_error(value: JsValue) -> JsError {
     let message = value
         .dyn_ref::<js_sys::Error>()

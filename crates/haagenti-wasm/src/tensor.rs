@@ -1,11 +1,11 @@
 //! HCT files and HoloTensor fragments in JavaScript: read tensors from an HCT file, push
 //! fragments as they arrive and paint the previews, encode images into fragments.
 
+#[cfg(feature = "full")]
 use haagenti_hct::{HctReaderV2, TensorInfo};
-use haagenti_holo::{
-    Asset, EncodeOptions, Encoding, Fragment, PreviewConfig, PreviewFrame, QualityCurve, Reconstruction,
-    StreamingDecoder,
-};
+#[cfg(feature = "full")]
+use haagenti_holo::{Asset, EncodeOptions, Encoding};
+use haagenti_holo::{Fragment, PreviewConfig, PreviewFrame, QualityCurve, Reconstruction, StreamingDecoder};
 use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
@@ -76,7 +76,7 @@ export interface HoloEncodeOptions {
 }
 "#;
 
-fn set(o: &Object, key: &str, v: impl Into<JsValue>) {
+pub(crate) fn set(o: &Object, key: &str, v: impl Into<JsValue>) {
     // Setting a property on a fresh plain object cannot fail.
     let _ = Reflect::set(o, &JsValue::from_str(key), &v.into());
 }
@@ -85,6 +85,7 @@ fn shape(s: &[u64]) -> Array {
     s.iter().map(|&d| JsValue::from_f64(d as f64)).collect()
 }
 
+#[cfg(feature = "full")]
 fn entry(t: &TensorInfo) -> Object {
     let o = Object::new();
     set(&o, "name", t.name.as_str());
@@ -97,6 +98,7 @@ fn entry(t: &TensorInfo) -> Object {
     o
 }
 
+#[cfg(feature = "full")]
 /// An HCT file held in WebAssembly memory; tensors and blocks are decoded (and their
 /// checksums verified) when read.
 #[wasm_bindgen(js_name = HctFile)]
@@ -104,6 +106,7 @@ pub struct HctFile {
     reader: HctReaderV2<Vec<u8>>,
 }
 
+#[cfg(feature = "full")]
 #[wasm_bindgen(js_class = HctFile)]
 impl HctFile {
     /// Opens `bytes` (copied): checks the preamble and the index, with their checksums.
@@ -138,9 +141,11 @@ impl HctFile {
     }
 }
 
+#[cfg(feature = "full")]
 /// The largest integer a JavaScript number holds exactly, 2^53 - 1.
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
+#[cfg(feature = "full")]
 /// An index from JavaScript as a `u64`: a whole number from 0 to 2^53 - 1, else an error
 /// naming `what` (`as` would quietly turn NaN, -1 or 1.5 into some block that exists).
 fn whole_number(what: &str, v: f64) -> Result<u64, JsError> {
@@ -151,7 +156,7 @@ fn whole_number(what: &str, v: f64) -> Result<u64, JsError> {
     }
 }
 
-fn frame(p: &PreviewFrame) -> Object {
+pub(crate) fn frame(p: &PreviewFrame) -> Object {
     let o = Object::new();
     set(&o, "width", p.width);
     set(&o, "height", p.height);
@@ -284,6 +289,7 @@ impl HoloStream {
     }
 }
 
+#[cfg(feature = "full")]
 /// Encodes an 8-bit image (`channels` 1 or 3, row-major) into HoloTensor fragments.
 #[wasm_bindgen(js_name = holoEncodeImage, unchecked_return_type = "Uint8Array[]")]
 pub fn holo_encode_image(

@@ -1,6 +1,15 @@
 // Compiled with `tsc --noEmit` by types.test.mjs: the package's types as a user sees them.
 import {
+  backend,
+  BrotliDecompressionStream,
   compress,
+  HaagentiDecompressionStream,
+  initSync,
+  variant,
+  ZstdDecompressionStream,
+  type Backend,
+  type DecompressionStreamOptions,
+  type StreamFormatName,
   decompress,
   detectFormat,
   fragmentId,
@@ -20,6 +29,7 @@ import {
   type TensorEntry,
   type TensorReconstruction,
 } from "haagenti";
+import * as decoder from "haagenti/decode";
 
 export async function main(): Promise<number> {
   await init();
@@ -53,4 +63,33 @@ export function tensors(bytes: Uint8Array): number {
   const opts: HoloEncodeOptions = { encoding: "spectral", fragments: 4 };
   const frags: Uint8Array[] = holoEncodeImage(new Uint8Array(12), 2, 2, 3, opts);
   return first.length + frags.length;
+}
+
+export async function streams(response: Response): Promise<Uint8Array[]> {
+  const options: DecompressionStreamOptions = { maxOutput: 1 << 20, maxWindow: 1 << 23, chunkSize: 4096 };
+  const which: Backend = backend();
+  const format: StreamFormatName = which === "simd128" ? "gzip" : "lz4";
+  const a: ReadableStream<Uint8Array> = response.body!.pipeThrough(new ZstdDecompressionStream(options));
+  const b: ReadableStream<Uint8Array> = response.body!.pipeThrough(new HaagentiDecompressionStream(format));
+  const c: ReadableStream<Uint8Array> = response.body!.pipeThrough(new BrotliDecompressionStream());
+  const d: ReadableStream<Uint8Array> = response.body!.pipeThrough(new decoder.ZstdDecompressionStream(options));
+  const out: Uint8Array[] = [];
+  for (const s of [a, b, c, d]) {
+    const r = await s.getReader().read();
+    if (r.value) out.push(r.value);
+  }
+  return out;
+}
+
+export async function decodeOnly(bytes: Uint8Array, fragments: Uint8Array[]): Promise<number> {
+  await decoder.init();
+  decoder.initSync(bytes);
+  initSync(bytes);
+  const v: "full" | "decode" = decoder.variant();
+  const which: Backend = decoder.backend();
+  const out: Uint8Array = decoder.decompress(bytes, 1 << 20);
+  const s: decoder.HoloStream = decoder.holoStream({ maxSamples: 1 << 20 });
+  const frame: decoder.PreviewFrame | undefined = s.push(fragments[0], 0);
+  const id: string = decoder.fragmentId(fragments[0]);
+  return out.length + id.length + (frame?.width ?? 0) + v.length + which.length + variant().length;
 }

@@ -131,3 +131,128 @@ fn holo_stream_previews_every_fragment_and_reconstructs() {
     let first = js_sys::Uint8Array::from(fragments.get(0)).to_vec();
     assert!(HoloStream::new(None, None, None, Some(100.0)).push(&first, 0.0).is_err());
 }
+
+/// A small deterministic PRNG (xorshift32), so a failing piece size reproduces.
+struct Rng(u32);
+
+impl Rng {
+    fn below(&mut self, n: u32) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        self.0 % n
+    }
+}
+
+/// Decodes `data` through a `StreamDecoder`, written in pieces of 1 to `max_piece` bytes and
+/// read in pieces of random size; `Err` with the number of output bytes before the error.
+fn stream_decode(format: &str, data: &[u8], seed: u32, max_piece: u32) -> Result<Vec<u8>, usize> {
+    use haagenti_wasm::StreamDecoder;
+    let mut d = StreamDecoder::new(format, None, None).map_err(|_| 0usize)?;
+    let mut rng = Rng(seed.max(1));
+    let mut out = Vec::new();
+    let mut drain = |d: &mut StreamDecoder, out: &mut Vec<u8>| -> Result<(), usize> {
+        loop {
+            let piece = d.read(1 + rng.below(70_000) as usize).map_err(|_| out.len())?;
+            if piece.is_empty() {
+                return Ok(());
+            }
+            out.extend_from_slice(&piece);
+        }
+    };
+    let mut pieces = Rng(seed.wrapping_mul(7919).max(1));
+    let mut pos = 0;
+    while pos < data.len() {
+        let end = (pos + 1 + pieces.below(max_piece) as usize).min(data.len());
+        d.write(&data[pos..end]).map_err(|_| out.len())?;
+        pos = end;
+        drain(&mut d, &mut out)?;
+    }
+    d.end();
+    drain(&mut d, &mut out)?;
+    Ok(out)
+}
+
+const STREAM_FORMATS: [&str; 6] = ["zstd", "lz4", "gzip", "zlib", "deflate", "brotli"];
+
+#[wasm_bindgen_test]
+fn stream_decoders_take_random_pieces() {
+    for format in STREAM_FORMATS {
+        let packed = compress(format, SAMPLE, None).ok().unwrap();
+        for (seed, max) in [(2, 9), (3, 700), (4, 100_000)] {
+            let out = stream_decode(format, &packed, seed, max);
+            assert!(out.as_deref() == Ok(SAMPLE), "{format}, seed {seed}: wrong output or rejected");
+        }
+        let part = &SAMPLE[..20_000];
+        let one_by_one = stream_decode(format, &compress(format, part, None).ok().unwrap(), 5, 1);
+        assert!(one_by_one.as_deref() == Ok(part), "{format} byte by byte");
+    }
+}
+
+#[wasm_bindgen_test]
+fn reference_zstd_vectors_stream_exactly() {
+    for (i, (name, frame, original)) in vectors::VECTORS.iter().enumerate() {
+        let out = stream_decode("zstd", frame, i as u32 + 1, 1 + (i as u32 * 37) % 5000);
+        assert!(out.as_deref() == Ok(*original), "{name}: wrong output or rejected");
+    }
+}
+
+#[wasm_bindgen_test]
+fn stream_decoders_reject_corrupt_and_truncated_input() {
+    for format in STREAM_FORMATS {
+        let packed = compress(format, SAMPLE, None).ok().unwrap();
+        // A flipped byte in the middle; the formats without a checksum over the data get a
+        // corruption they detect: LZ4 (frames of `compress` carry no checksums) in the frame
+        // descriptor's checksum byte, brotli in its header, raw deflate a reserved block type.
+        let mut bad = packed.clone();
+        match format {
+            "lz4" => bad[6] ^= 0x5a,
+            "brotli" => bad[10] ^= 0x5a,
+            "deflate" => bad[0] |= 0b110,
+            _ => bad[packed.len() / 2] ^= 0x5a,
+        }
+        assert!(stream_decode(format, &bad, 7, 300).is_err(), "{format}: corrupt input accepted");
+        for cut in [1, 5, packed.len() / 3, packed.len() - 1] {
+            assert!(stream_decode(format, &packed[..cut], 8, 300).is_err(), "{format}: cut at {cut} accepted");
+        }
+        assert!(stream_decode(format, &[0x42; 100], 9, 10).is_err(), "{format}: garbage accepted");
+    }
+    // Once failed, a decoder keeps failing.
+    let mut d = haagenti_wasm::StreamDecoder::new("zstd", None, None).ok().unwrap();
+    d.write(&[1, 2, 3, 4, 5, 6, 7, 8]).ok().unwrap();
+    assert!(d.read(100).is_err());
+    assert!(d.read(100).is_err());
+    assert!(d.write(RLE_FRAME).is_err());
+    assert!(haagenti_wasm::StreamDecoder::new("zip", None, None).is_err());
+}
+
+#[wasm_bindgen_test]
+fn stream_decoder_limits() {
+    use haagenti_wasm::StreamDecoder;
+    let mut d = StreamDecoder::new("zstd", Some(1000.0), None).ok().unwrap();
+    d.write(RLE_FRAME).ok().unwrap();
+    d.end();
+    let mut total = 0;
+    let failed = loop {
+        match d.read(300) {
+            Ok(piece) if piece.is_empty() => break false,
+            Ok(piece) => total += piece.len(),
+            Err(_) => break true,
+        }
+    };
+    assert!(failed && total <= 1000, "the limit let {total} bytes through");
+    // A frame whose window is larger than allowed is refused.
+    let packed = compress("zstd", SAMPLE, None).ok().unwrap();
+    let mut d = StreamDecoder::new("zstd", None, Some(1024.0)).ok().unwrap();
+    d.write(&packed).ok().unwrap();
+    assert!(d.read(100).is_err());
+    // Reads never return more than asked.
+    let mut d = StreamDecoder::new("zstd", None, None).ok().unwrap();
+    d.write(RLE_FRAME).ok().unwrap();
+    let piece = d.read(4096).ok().unwrap();
+    assert_eq!(piece.len(), 4096);
+}
+
+mod client {
+    include!("client.rs");
+}
