@@ -1,7 +1,7 @@
 // Headless-Chromium benchmark: the same harness as decode.mjs, in a page served from
 // 127.0.0.1 (a secure context) and driven by playwright-core.
 //
-//   node chromium.mjs [--module ../wasm/haagenti_wasm.js] [--fn NAME] [--warmup 3] [--rounds 9]
+//   node chromium.mjs [--module ../wasm/haagenti_wasm.js] [--wasm FILE.wasm] [--fn NAME] [--warmup 3] [--rounds 9]
 //                     [--runs 7] [--inputs inputs] [--json results/chromium.json]
 //                     [--chromium /usr/bin/chromium]
 //
@@ -18,6 +18,7 @@ import { summarize, table } from './harness.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 const opts = parseArgs(process.argv.slice(2), {
   module: join(here, '../wasm/haagenti_wasm.js'),
+  wasm: '',
   fn: '',
   warmup: 3,
   rounds: 9,
@@ -27,8 +28,8 @@ const opts = parseArgs(process.argv.slice(2), {
   chromium: process.env.CHROMIUM || '/usr/bin/chromium',
 });
 const modulePath = resolve(opts.module);
-const wasmPath = modulePath.replace(/\.js$/, '_bg.wasm');
-const roots = { '/m/': dirname(modulePath), '/b/': here, '/i/': resolve(opts.inputs) };
+const wasmPath = opts.wasm ? resolve(opts.wasm) : modulePath.replace(/\.js$/, '_bg.wasm');
+const roots = { '/m/': dirname(modulePath), '/w/': dirname(wasmPath), '/b/': here, '/i/': resolve(opts.inputs) };
 const types = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
 
 const server = createServer((req, res) => {
@@ -78,7 +79,7 @@ try {
       throw new Error(`the page did not load: ${errors.join('; ')}`);
     });
     info = await page.evaluate((o) => window.bench(o), {
-      moduleFile: basename(modulePath), fn: opts.fn, inputs: INPUTS, warmup: opts.warmup, rounds: opts.rounds,
+      moduleFile: basename(modulePath), wasmFile: basename(wasmPath), fn: opts.fn, inputs: INPUTS, warmup: opts.warmup, rounds: opts.rounds,
     });
     if (!info.secure) throw new Error('the page is not a secure context');
     runs.push(info.ms);

@@ -1,7 +1,7 @@
 // Node benchmark: our wasm build against @bokuweb/zstd-wasm and fzstd on the inputs that
 // make-inputs.mjs builds.
 //
-//   node decode.mjs [--module ../wasm/haagenti_wasm.js] [--fn NAME] [--warmup 3] [--rounds 9]
+//   node decode.mjs [--module ../wasm/haagenti_wasm.js] [--wasm FILE.wasm] [--fn NAME] [--warmup 3] [--rounds 9]
 //                   [--runs 7] [--inputs inputs] [--json results/node.json]
 //
 // Each run is a fresh Node process (the engine tiers up anew): outputs checked, `warmup`
@@ -19,6 +19,7 @@ import { runOnce, summarize, table } from './harness.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 const opts = parseArgs(process.argv.slice(2), {
   module: join(here, '../wasm/haagenti_wasm.js'),
+  wasm: '',
   fn: '',
   warmup: 3,
   rounds: 9,
@@ -28,7 +29,9 @@ const opts = parseArgs(process.argv.slice(2), {
   child: false,
 });
 const modulePath = resolve(opts.module);
-const wasmPath = modulePath.replace(/\.js$/, '_bg.wasm');
+// The wasm file: --wasm, else the glue's own (NAME_bg.wasm beside NAME.js); the npm build puts
+// its simd128 file beside the same glue (--wasm ../wasm/haagenti_wasm_simd_bg.wasm).
+const wasmPath = opts.wasm ? resolve(opts.wasm) : modulePath.replace(/\.js$/, '_bg.wasm');
 
 function loadInputs() {
   return INPUTS.map((name) => ({
@@ -58,7 +61,7 @@ if (opts.child) {
   const env = { ...environment(), runtime: `Node ${process.version}`, module: { ...wasmInfo(wasmPath), version, api } };
   const runs = [];
   for (let r = 0; r < opts.runs; r++) {
-    const args = [fileURLToPath(import.meta.url), '--child', '--module', modulePath, '--inputs', opts.inputs,
+    const args = [fileURLToPath(import.meta.url), '--child', '--module', modulePath, '--wasm', wasmPath, '--inputs', opts.inputs,
       '--warmup', String(opts.warmup), '--rounds', String(opts.rounds)];
     if (opts.fn) args.push('--fn', opts.fn);
     runs.push(JSON.parse(execFileSync(process.execPath, args, { maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] })));
