@@ -20,8 +20,11 @@ pub struct BackwardReader<'a> {
     /// Index in `src` of the first byte loaded into `container`.
     ptr: usize,
     container: u64,
-    /// Unread bits in `container`, wrapping below zero after an overflow.
-    left: u32,
+    /// Unread bits in `container`, wrapping below zero after an overflow. A `u64` although it
+    /// never exceeds 64 (until it wraps): as a `u32` on wasm32, where `ptr` is 32 bits too,
+    /// LLVM kept the two in one 64-bit register, and every read in the sequence loop split and
+    /// rejoined it (shifts by 32, masks, ors).
+    left: u64,
 }
 
 impl<'a> BackwardReader<'a> {
@@ -38,9 +41,9 @@ impl<'a> BackwardReader<'a> {
         } else {
             let mut bytes = [0u8; 8];
             bytes[..src.len()].copy_from_slice(src);
-            BackwardReader { src, ptr: 0, container: u64::from_le_bytes(bytes), left: src.len() as u32 * 8 }
+            BackwardReader { src, ptr: 0, container: u64::from_le_bytes(bytes), left: src.len() as u64 * 8 }
         };
-        reader.left -= padding;
+        reader.left -= u64::from(padding);
         Ok(reader)
     }
 
@@ -58,9 +61,9 @@ impl<'a> BackwardReader<'a> {
     #[inline(always)]
     pub(crate) fn read_fast(&mut self, n: u32) -> u64 {
         debug_assert!(n <= 56);
-        self.left = self.left.wrapping_sub(n);
+        self.left = self.left.wrapping_sub(u64::from(n));
         // Wrapping keeps an overflowed reader from panicking.
-        self.container.wrapping_shr(self.left) & ((1u64 << n) - 1)
+        self.container.wrapping_shr(self.left as u32) & ((1u64 << n) - 1)
     }
 
     /// Looks at the next `n` bits without taking them.
@@ -83,19 +86,19 @@ impl<'a> BackwardReader<'a> {
     /// Drops `n` bits after a [`peek`](Self::peek).
     #[inline(always)]
     pub fn skip(&mut self, n: u32) {
-        self.left = self.left.wrapping_sub(n);
+        self.left = self.left.wrapping_sub(u64::from(n));
     }
 
     /// Gives back the last `n` bits read (at most what was read since the last refill).
     #[inline(always)]
     pub(crate) fn unread(&mut self, n: u32) {
-        self.left = self.left.wrapping_add(n);
+        self.left = self.left.wrapping_add(u64::from(n));
     }
 
     /// Bits read from the container (above 64 after an overflow).
     #[inline(always)]
     fn consumed(&self) -> u32 {
-        64u32.wrapping_sub(self.left)
+        64u64.wrapping_sub(self.left) as u32
     }
 
     /// Moves the container back so that at least 56 bits are ready, unless the stream start is
@@ -108,7 +111,7 @@ impl<'a> BackwardReader<'a> {
             // whatever happens (B1).
             let step = ((self.consumed() >> 3) as usize).min(self.ptr);
             self.ptr -= step;
-            self.left += step as u32 * 8;
+            self.left += step as u64 * 8;
             self.container = self.load_at_ptr();
         } else {
             self.refill_near_start();
@@ -122,7 +125,7 @@ impl<'a> BackwardReader<'a> {
         }
         let step = self.ptr.min((self.consumed() >> 3) as usize);
         self.ptr -= step;
-        self.left += step as u32 * 8;
+        self.left += step as u64 * 8;
         self.container = self.load_at_ptr();
     }
 
@@ -150,7 +153,7 @@ impl<'a> BackwardReader<'a> {
     pub(crate) fn resume(&mut self, ptr: usize, consumed: u32) {
         assert!(ptr <= self.ptr && self.src.len() >= 8, "resume moves back within a stream of 8 bytes or more");
         self.ptr = ptr;
-        self.left = 64u32.wrapping_sub(consumed);
+        self.left = 64u64.wrapping_sub(u64::from(consumed));
         self.container = self.load_at_ptr();
     }
 
@@ -166,7 +169,7 @@ impl<'a> BackwardReader<'a> {
 
     /// Bits left to read (negative after an overflow).
     pub fn bits_remaining(&self) -> isize {
-        (self.ptr * 8) as isize + self.left as i32 as isize
+        (self.ptr * 8) as isize + self.left as i64 as isize
     }
 }
 

@@ -41,6 +41,38 @@ pub fn decompress_into(src: &[u8], dst: &mut [u8]) -> Result<usize, Error> {
     Decompressor::new(DecoderConfig::default()).decompress_into(src, dst)
 }
 
+/// The size `src` decodes to, read from its frames' headers without decoding: the sum of every
+/// zstd frame's declared content size (skippable frames add nothing), or `None` when a frame
+/// does not declare one. Walks the block headers, so a truncated frame is an error.
+///
+/// For sizing the buffer [`decompress_into`] fills, e.g. one that a binding allocates outside
+/// its own memory, so that the output is written once and never grows. A declared size is what
+/// the input claims: check it against a limit before allocating that much
+/// (`decompress_into` fails on a frame that makes more or less than it declared).
+///
+/// ```
+/// let data = b"a few words, a few words, a few words".repeat(10);
+/// let mut frames = haagenti_zstd::compress(&data, 3);
+/// frames.extend_from_slice(&haagenti_zstd::compress(b"and more", 3));
+/// let size = haagenti_zstd::decompressed_size(&frames)?.expect("declared");
+/// let mut out = vec![0u8; size as usize];
+/// let n = haagenti_zstd::decompress_into(&frames, &mut out)?;
+/// assert_eq!(&out[..n], [&data[..], b"and more"].concat());
+/// # Ok::<(), haagenti_zstd::Error>(())
+/// ```
+pub fn decompressed_size(src: &[u8]) -> Result<Option<u64>, Error> {
+    let mut total = 0u64;
+    for found in frame::frames(src) {
+        if let frame::RawFrame::Zstd { header, .. } = found? {
+            match header.content_size {
+                Some(n) => total = total.saturating_add(n),
+                None => return Ok(None),
+            }
+        }
+    }
+    Ok(Some(total))
+}
+
 /// A reusable one-shot decoder with limits and an optional dictionary.
 ///
 /// Reusing one across calls keeps its tables and buffers allocated.
@@ -616,5 +648,28 @@ impl StreamDecoder {
         end_frame(header, self.frame_output)?;
         self.stage = if header.has_checksum { Stage::Checksum } else { Stage::Magic };
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decompressed_size_sums_the_declared_sizes() {
+        let a = crate::compress(&[7u8; 1000], 3);
+        let b = crate::compress(b"", 3);
+        let skippable = [0x50, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, b'h', b'i'];
+        let all = [&a[..], &skippable, &b, &a].concat();
+        assert_eq!(decompressed_size(&all), Ok(Some(2000)));
+        assert_eq!(decompressed_size(&[]), Ok(Some(0)));
+        assert_eq!(decompress(&all).map(|v| v.len()), Ok(2000));
+        // Written by the reference CLI from a pipe: no content size in the header.
+        let undeclared = [
+            0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x68, 0x79, 0x00, 0x00, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x20, 0x68, 0x61, 0x61,
+            0x67, 0x65, 0x6e, 0x74, 0x69, 0x0a, 0x15, 0x48, 0x27, 0xb4,
+        ];
+        assert_eq!(decompressed_size(&[&a[..], &undeclared].concat()), Ok(None));
+        assert!(decompressed_size(&a[..a.len() - 5]).is_err(), "a truncated frame");
     }
 }

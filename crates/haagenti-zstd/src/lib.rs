@@ -49,7 +49,9 @@ mod stream_enc;
 pub mod train;
 mod wildcopy;
 
-pub use decoding::{DecoderConfig, Decompressor, StreamDecoder, decompress, decompress_into, decompress_with};
+pub use decoding::{
+    DecoderConfig, Decompressor, StreamDecoder, decompress, decompress_into, decompress_with, decompressed_size,
+};
 pub use dict::{ZstdDict, ZstdDictCompressor, ZstdDictDecompressor};
 pub use dictionary::{Dictionary, DictionaryError};
 pub use encoding::{CompressorConfig, Level, ZstdCompressor, compress, compress_with};

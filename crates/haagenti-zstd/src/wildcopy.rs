@@ -292,7 +292,9 @@ impl<'s, 'a> Writer<'s, 'a> {
             } else {
                 // Spread the pattern byte by byte over `period` bytes (a multiple of the offset
                 // of at least 8), then copy 8-byte chunks from `period` back (W4).
-                let period = offset * 8usize.div_ceil(offset);
+                // A table rather than a division (slow, and on wasm32 not strength-reduced).
+                const PERIOD: [usize; 8] = [8, 8, 8, 9, 8, 10, 12, 14];
+                let period = PERIOD[offset];
                 let first = n.min(period);
                 for i in 0..first {
                     *dst.add(i) = *dst.add(i).sub(offset);
@@ -401,6 +403,17 @@ mod tests {
 
     const SEQS: [(usize, usize, usize); 6] =
         [(5, 1, 20), (0, 3, 7), (30, 17, 40), (10, 8, 3), (50, 70, 100), (1, 2, 9)];
+
+    #[test]
+    fn short_offsets_repeat_their_pattern() {
+        // Every offset below 16 (the 8-byte and byte-spreading paths), with lengths around the
+        // pattern's period.
+        for offset in 1..16 {
+            for ml in [1, 3, 7, 8, 9, 14, 15, 16, 17, 40] {
+                assert_eq!(run(4096, usize::MAX, &[(16, offset, ml), (2, offset, ml + 5)]).0, Ok(()), "{offset} {ml}");
+            }
+        }
+    }
 
     #[test]
     fn a_vector_sink_grows_as_sequences_need() {
