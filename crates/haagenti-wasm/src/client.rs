@@ -170,6 +170,8 @@ const MAX_REQUESTS: u32 = 4_096;
 /// Time a server may leave a call without an answer or a body without a byte (30 s unless
 /// `stallTimeoutMs` says otherwise).
 const STALL_MS: f64 = 30_000.0;
+/// Shortest transfer time a throughput sample is given (the clock's grain in browsers).
+const MIN_SAMPLE_MS: f64 = 0.5;
 
 /// Waits for `promise`, or `ms` milliseconds: `Ok(None)` when the time ran out first.
 async fn within(promise: Promise, ms: f64) -> Result<Option<JsValue>, JsValue> {
@@ -648,8 +650,6 @@ struct Session<'a> {
     planned: u64,
     transport: Transport,
     started: f64,
-    /// Milliseconds spent decoding since the current request went out: not transfer time.
-    busy_ms: f64,
     first_request: Option<f64>,
     first_preview: Option<f64>,
     hints: Vec<String>,
@@ -703,15 +703,8 @@ impl Session<'_> {
     }
 
     /// Verifies a fragment against the manifest and its id, then decodes it and hands the
-    /// preview to the page. The time this takes is kept apart from the transfer's.
+    /// preview to the page.
     fn accept(&mut self, id: &str, data: &[u8], cached: bool) -> Result<(), CallError> {
-        let started = performance_now();
-        let result = self.accept_timed(id, data, cached);
-        self.busy_ms += performance_now() - started;
-        result
-    }
-
-    fn accept_timed(&mut self, id: &str, data: &[u8], cached: bool) -> Result<(), CallError> {
         let Some(index) = self.manifest.proto.fragments.iter().position(|f| f.id == id) else {
             return Err(CallError::Fatal(format!("{}: fragment {id} is not in the manifest", self.name)));
         };
@@ -779,7 +772,9 @@ impl Session<'_> {
     fn plan(&self) -> Vec<usize> {
         let round = if self.requests == 0 { FIRST_REQUEST_MS } else { REQUEST_MS };
         let mut max_bytes = self.options.max_bytes.map(|m| m.saturating_sub(self.bytes));
-        let mut max_time_ms = Some(round);
+        let left = self.options.max_time_ms.map(|d| (d - (performance_now() - self.started)).max(0.0));
+        // The first request fits the deadline too, and still brings one fragment at least.
+        let mut max_time_ms = Some(left.map_or(round, |l| (l as u32).clamp(1, round)));
         if let Some(deadline) = self.options.max_time_ms
             && self.requests > 0
         {
@@ -825,7 +820,6 @@ impl Session<'_> {
         let what = format!("StreamFragments at {}", base(self.server));
         let signal = self.options.signal.as_ref();
         let sent = performance_now();
-        self.busy_ms = 0.0;
         let stall = self.options.stall_ms;
         let response = send(&grpc_request(&url, &grpc_web::encode_request(&request), signal)?, &what, stall).await?;
         check_grpc_response(&response, &what)?;
@@ -833,6 +827,10 @@ impl Session<'_> {
         let body = Body::of(&response, &what, stall)?;
         let mut frames = FrameDecoder::new();
         let mut received = 0u64;
+        // The throughput sample: the bytes that came before this side first stopped reading to
+        // decode, over the time from the headers to then. Later bytes may have waited on the
+        // decoder, so their timing says nothing about the network.
+        let mut sample: Option<(u64, f64)> = None;
         let mut nothing_left = false;
         let result = async {
             while let Some(piece) = body.next(&what).await? {
@@ -851,6 +849,7 @@ impl Session<'_> {
                                     f.asset
                                 )));
                             }
+                            sample.get_or_insert((received, performance_now()));
                             self.accept(&f.id, &f.data, false)?;
                         }
                         Some(stream_fragments_response::Event::Prefetch(h)) => {
@@ -881,15 +880,14 @@ impl Session<'_> {
         if result.is_err() {
             body.cancel();
         }
-        // The time the bytes took to come, without the time this side spent decoding them.
-        record(received, (performance_now() - sent - self.busy_ms).max(latency), latency);
+        let (bytes, at) = sample.unwrap_or((received, performance_now()));
+        record(bytes, (at - sent - latency).max(MIN_SAMPLE_MS), latency);
         result.map(|()| nothing_left)
     }
 
     /// Fetches `wanted` as plain GETs, all at once.
     async fn http_round(&mut self, wanted: &[usize]) -> Result<(), CallError> {
         let sent = performance_now();
-        self.busy_ms = 0.0;
         let mut pending = Vec::new();
         for &i in wanted {
             let id = self.manifest.proto.fragments[i].id.clone();
@@ -899,17 +897,19 @@ impl Session<'_> {
             ));
         }
         let mut received = 0u64;
-        let mut latency = f64::NAN;
+        let mut sample = None;
         for (id, future) in pending {
             let data = future.await?;
-            if latency.is_nan() {
-                latency = performance_now() - sent;
-            }
             received += data.len() as u64;
             self.throttle(received, sent).await;
+            // As for streams: only what came before the first decode is timed (here with the
+            // round trip in it, which makes the sample cautious).
+            sample.get_or_insert((received, performance_now() - sent));
             self.accept(&id, &data, false)?;
         }
-        record(received, (performance_now() - sent - self.busy_ms).max(latency), latency);
+        if let Some((bytes, ms)) = sample {
+            record(bytes, ms.max(MIN_SAMPLE_MS), f64::NAN);
+        }
         Ok(())
     }
 }
@@ -989,7 +989,6 @@ pub async fn stream_asset(
         planned: 0,
         transport,
         started,
-        busy_ms: 0.0,
         first_request: None,
         first_preview: None,
         hints: Vec::new(),
@@ -1094,8 +1093,6 @@ async fn prefetch(server: &str, name: &str) -> Result<(), CallError> {
     let manifest = manifest(server, name, None, STALL_MS).await?;
     let budget = Budget { max_bytes: None, max_time_ms: Some(PREFETCH_MS), target_quality: None };
     let picks = with_state(|s| s.policy.schedule(core::slice::from_ref(&manifest.curve), &[0], &budget));
-    let sent = performance_now();
-    let mut received = 0u64;
     for pick in picks.iter().take(manifest.len()) {
         let f = &manifest.proto.fragments[usize::from(pick.index)];
         if with_state(|s| s.cache.get(&f.id).is_some()) {
@@ -1105,10 +1102,9 @@ async fn prefetch(server: &str, name: &str) -> Result<(), CallError> {
         if HoloFragment::id(&data) != f.id {
             return Err(CallError::Fatal(format!("{name}: prefetched fragment does not match its id")));
         }
-        received += data.len() as u64;
         with_state(|s| s.cache.put(&f.id, &data));
     }
-    record(received, performance_now() - sent, f64::NAN);
+    // No throughput sample: prefetches run beside the page's other work.
     with_state(|s| s.prefetched.push(name.to_string()));
     Ok(())
 }
