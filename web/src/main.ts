@@ -51,32 +51,39 @@ interface DemoState {
   error: string | null;
 }
 
+/** The fields that describe one asset's stream, as they are before it starts. */
+function freshStream(asset: string | null) {
+  return {
+    asset,
+    kind: null,
+    fragmentsLoaded: 0,
+    totalFragments: 0,
+    bytesLoaded: 0,
+    previews: 0,
+    quality: 0,
+    qualities: [] as number[],
+    firstPreviewMs: null,
+    firstPreviewFromStartMs: null,
+    complete: false,
+    reason: null,
+    plannedBytes: [] as number[],
+    requests: 0,
+    prefetchReady: false,
+    fromCache: 0,
+    error: null,
+  };
+}
+
 const state: DemoState = {
-  asset: null,
-  kind: null,
-  fragmentsLoaded: 0,
-  totalFragments: 0,
-  bytesLoaded: 0,
-  previews: 0,
-  quality: 0,
-  qualities: [],
+  ...freshStream(null),
   backend: "cpu",
   wasm: "",
-  firstPreviewMs: null,
-  firstPreviewFromStartMs: null,
-  complete: false,
-  reason: null,
   transport: null,
   bandwidthBps: 0,
-  plannedBytes: [],
-  requests: 0,
-  prefetchReady: false,
-  fromCache: 0,
   throttleBps: 0,
   dataSaver: false,
   deadlineMs: 0,
   streams: 0,
-  error: null,
 };
 (window as unknown as { __haagenti: DemoState }).__haagenti = state;
 
@@ -264,25 +271,7 @@ async function open(name: string): Promise<void> {
   current = controller;
   const started = performance.now();
   let requestAt: number | null = null;
-  Object.assign(state, {
-    asset: name,
-    kind: null,
-    fragmentsLoaded: 0,
-    totalFragments: 0,
-    bytesLoaded: 0,
-    previews: 0,
-    quality: 0,
-    qualities: [],
-    firstPreviewMs: null,
-    firstPreviewFromStartMs: null,
-    complete: false,
-    reason: null,
-    plannedBytes: [],
-    requests: 0,
-    prefetchReady: false,
-    fromCache: 0,
-    error: null,
-  });
+  Object.assign(state, freshStream(name));
   reached = [];
   renderGallery();
   text("asset-name", name);
