@@ -7,7 +7,7 @@
 # -C target-feature=+simd128); the JS loader picks one with WebAssembly.validate at load time.
 # The decoder-only files then go through wasm-opt -O3 from the npm package `binaryen` (a
 # devDependency: `npm ci` installs it; Debian's binaryen breaks wasm-bindgen output, so it is not
-# used). The full module skips it: -O3 makes it 4% smaller but 1% larger gzipped.
+# used). The full module skips it: -O3 makes it 7% smaller but 1% larger gzipped.
 #   build-wasm.sh [full|decode]...   (default: both)
 set -euo pipefail
 
