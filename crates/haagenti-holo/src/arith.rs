@@ -22,11 +22,15 @@ pub(crate) struct Bit {
 
 impl Default for Bit {
     fn default() -> Self {
-        Bit { p: (ONE / 2) as u16, seen: 0 }
+        Bit::NEW
     }
 }
 
 impl Bit {
+    /// A fresh model: even odds. (A constant, so that tables of models are copied from one
+    /// rather than built a field at a time: much less code.)
+    pub(crate) const NEW: Bit = Bit { p: (ONE / 2) as u16, seen: 0 };
+
     #[inline]
     fn update(&mut self, bit: bool) {
         let rate = 4 + u32::from(self.seen >= 24) + u32::from(self.seen >= 96);
@@ -239,11 +243,14 @@ pub(crate) struct UintModel {
 
 impl Default for UintModel {
     fn default() -> Self {
-        UintModel { prefix: [Bit::default(); MAX_PREFIX] }
+        UintModel::NEW
     }
 }
 
 impl UintModel {
+    /// A fresh model (see `Bit::NEW`).
+    pub(crate) const NEW: UintModel = UintModel { prefix: [Bit::NEW; MAX_PREFIX] };
+
     /// Codes `v` (saturated at `u32::MAX - 1`).
     pub(crate) fn code<C: Coder>(&mut self, c: &mut C, v: u32) -> u32 {
         let v = v.saturating_add(1);
@@ -265,6 +272,9 @@ pub(crate) struct IntModel {
 }
 
 impl IntModel {
+    /// A fresh model (see `Bit::NEW`).
+    pub(crate) const NEW: IntModel = IntModel { zero: Bit::NEW, sign: Bit::NEW, magnitude: UintModel::NEW };
+
     /// Codes `v` (saturated to `-i32::MAX..=i32::MAX`).
     pub(crate) fn code<C: Coder>(&mut self, c: &mut C, v: i32) -> i32 {
         if !c.bit(&mut self.zero, v != 0) {

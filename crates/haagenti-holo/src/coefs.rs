@@ -47,12 +47,12 @@ struct Models {
 impl Models {
     fn new(per: usize) -> Self {
         Models {
-            nonempty: Default::default(),
-            sig: vec![Default::default(); per],
-            last: vec![Default::default(); per],
-            gt1: Default::default(),
-            gt2: Default::default(),
-            rest: Default::default(),
+            nonempty: [Bit::NEW; 3],
+            sig: vec![[Bit::NEW; 5]; per],
+            last: vec![[Bit::NEW; 3]; per],
+            gt1: [[Bit::NEW; 5]; 8],
+            gt2: [[Bit::NEW; 5]; 8],
+            rest: [UintModel::NEW; 8],
         }
     }
 }
@@ -139,7 +139,7 @@ fn code_section<C: Coder>(c: &mut C, values: &mut Vec<i32>, per: usize, grids: &
 /// by the local gradient. Exact for values within +-1e9 (the quantizer's bound; larger
 /// differences saturate, the same way on both sides).
 fn code_dc<C: Coder>(c: &mut C, values: &mut Vec<i32>, grids: &[Grid]) {
-    let mut models: [IntModel; 5] = Default::default();
+    let mut models = [IntModel::NEW; 5];
     let mut base = 0;
     for g in grids {
         for b in 0..g.blocks {

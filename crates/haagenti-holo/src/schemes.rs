@@ -646,7 +646,7 @@ fn refine_values(q: &[i64], b: &[u64], scales: &[(f32, i64)], r: u32) -> Vec<f32
 /// Of `len` values: the decoder's `scales` and `q` grow group by group as they decode, so a
 /// layer that ends early has cost memory in proportion to what it held.
 fn code_first_layer<C: Coder>(c: &mut C, scales: &mut Vec<(f32, i64)>, q: &mut Vec<u8>, len: usize) {
-    let mut exponent = IntModel::default();
+    let mut exponent = IntModel::NEW;
     let mut zero = [Bit::default(); 16];
     let mut levels = [[Bit::default(); 16]; 16];
     let mut prev = 0i32;

@@ -8,6 +8,7 @@
 //! time, and output is handed out at most `max` bytes per `read`.
 
 use std::cell::RefCell;
+#[cfg(feature = "full")]
 use std::io::{self, Read};
 use std::rc::Rc;
 
@@ -23,11 +24,12 @@ struct Input {
     ended: bool,
 }
 
-/// The input side seen by `Read`-based decoders: `WouldBlock` when everything written has been
+/// The input side, shared with the engine; seen by `Read`-based decoders (gzip) as a reader: `WouldBlock` when everything written has been
 /// used and more may come, the end of the stream once `end()` was called.
 #[derive(Clone, Default)]
 struct Feed(Rc<RefCell<Input>>);
 
+#[cfg(feature = "full")]
 impl Read for Feed {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut input = self.0.borrow_mut();
@@ -51,7 +53,11 @@ const DEFAULT_MAX_WINDOW: u64 = 1 << 27;
 /// One format's decoder. `read` returns output, or 0 when it needs more input (before the end)
 /// or the stream is complete (after it); an error when the input is corrupt, or ends early.
 enum Engine {
-    /// zstd (and gzip in the full build): a `Read` over the feed, resumed after `WouldBlock`.
+    /// zstd: the crate's push decoder, fed from the feed directly (not through `std::io`, whose
+    /// boxed errors would bring the errors' `Debug` code into the decoder-only build).
+    Zstd(Box<Zstd>),
+    /// gzip: a `Read` over the feed, resumed after `WouldBlock`.
+    #[cfg(feature = "full")]
     Reader(Box<dyn Read>),
     #[cfg(feature = "full")]
     Inflate { inner: Box<flate2::Decompress>, done: bool },
@@ -99,8 +105,8 @@ impl StreamDecoder {
                     },
                     max_output_size: usize::try_from(max_output).unwrap_or(usize::MAX),
                 };
-                let reader = haagenti_zstd::io::Decoder::with_config(feed.clone(), config, None);
-                ("zstd", Engine::Reader(Box::new(reader)))
+                let decoder = haagenti_zstd::decoding::StreamDecoder::new(config);
+                ("zstd", Engine::Zstd(Box::new(Zstd { decoder, eof: false })))
             }
             #[cfg(feature = "full")]
             "gzip" => ("gzip", Engine::Reader(Box::new(flate2::read::MultiGzDecoder::new(feed.clone())))),
@@ -200,9 +206,52 @@ impl StreamDecoder {
     }
 }
 
+/// Input given to the zstd decoder at a time: one block and its header (as `zstd -d` reads).
+const ZSTD_INPUT: usize = haagenti_zstd::frame::MAX_BLOCK_SIZE + 3;
+
+/// The zstd engine: what `haagenti_zstd::io::Decoder` does, on the feed's bytes in place.
+struct Zstd {
+    decoder: haagenti_zstd::decoding::StreamDecoder,
+    /// The input has ended and the decoder was told so.
+    eof: bool,
+}
+
+impl Zstd {
+    fn read(&mut self, feed: &Feed, buf: &mut [u8]) -> Result<usize, String> {
+        loop {
+            let pending = self.decoder.pending();
+            if !pending.is_empty() {
+                let n = buf.len().min(pending.len());
+                buf[..n].copy_from_slice(&pending[..n]);
+                self.decoder.consume(n);
+                return Ok(n);
+            }
+            let mut input = feed.0.borrow_mut();
+            if input.pos == input.data.len() {
+                // A long RLE block may still have pieces to make without more input.
+                self.decoder.advance_pending(&[]).map_err(|e| e.to_string())?;
+                if !self.decoder.pending().is_empty() {
+                    continue;
+                }
+                if self.eof || !input.ended {
+                    return Ok(0);
+                }
+                self.eof = true;
+                self.decoder.finish().map_err(|e| format!("the input ends early ({e})"))?;
+                return Ok(0);
+            }
+            let end = input.data.len().min(input.pos + ZSTD_INPUT);
+            let used = self.decoder.advance_pending(&input.data[input.pos..end]).map_err(|e| e.to_string())?;
+            input.pos += used;
+        }
+    }
+}
+
 impl Engine {
     fn read(&mut self, feed: &Feed, buf: &mut [u8]) -> Result<usize, String> {
         match self {
+            Engine::Zstd(zstd) => zstd.read(feed, buf),
+            #[cfg(feature = "full")]
             Engine::Reader(reader) => loop {
                 match reader.read(buf) {
                     Ok(n) => {

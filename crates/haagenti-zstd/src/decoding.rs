@@ -391,16 +391,24 @@ impl StreamDecoder {
         self.finish().is_ok()
     }
 
-    /// Decoded bytes not yet handed out (after [`advance`](Self::advance) without a vector).
-    pub(crate) fn pending(&self) -> &[u8] {
+    /// Decoded bytes not yet handed out (after [`advance_pending`](Self::advance_pending)).
+    pub fn pending(&self) -> &[u8] {
         &self.ring[self.delivered..self.pos]
     }
 
-    /// Marks the first `n` pending bytes as handed out.
-    #[cfg(feature = "std")]
-    pub(crate) fn consume(&mut self, n: usize) {
+    /// Marks the first `n` [`pending`](Self::pending) bytes as handed out.
+    pub fn consume(&mut self, n: usize) {
         debug_assert!(n <= self.pos - self.delivered);
         self.delivered += n;
+    }
+
+    /// Uses `input` until a block leaves bytes [`pending`](Self::pending) (which must be empty
+    /// on entry: hand them out with [`consume`](Self::consume) first), so memory stays bounded
+    /// however much one piece of input decodes to. Incomplete units are buffered. Returns the
+    /// input bytes used; call again with the rest once the pending bytes are handed out. An
+    /// empty `input` makes the pieces a long RLE block still has to make.
+    pub fn advance_pending(&mut self, input: &[u8]) -> Result<usize, Error> {
+        self.advance(input, None)
     }
 
     /// Uses `input`: with `out`, all of it, appending every decoded byte to `out`; without,

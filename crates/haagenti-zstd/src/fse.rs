@@ -210,8 +210,10 @@ pub const OF_DEFAULT: (u8, [i16; 29]) =
 
 /// Builds the decoding table of a predefined distribution.
 pub fn predefined(dist: (u8, &[i16])) -> DecodingTable {
+    // Not `expect`: that would format the error with `Debug`, whose code (every error's
+    // derived `Debug`, `str` escaping) the decoder-only wasm build otherwise does without.
     DecodingTable::build(&Distribution { accuracy_log: dist.0, counts: dist.1.to_vec() })
-        .expect("the predefined distributions are valid")
+        .unwrap_or_else(|_| panic!("the predefined distributions are valid"))
 }
 
 #[cfg(test)]
@@ -445,7 +447,7 @@ impl FseTable {
 
     /// The decoding table.
     pub fn decoding_table(&self) -> DecodingTable {
-        DecodingTable::build(&self.dist).expect("FseTable holds only valid distributions")
+        DecodingTable::build(&self.dist).unwrap_or_else(|_| panic!("FseTable holds only valid distributions"))
     }
 }
 
