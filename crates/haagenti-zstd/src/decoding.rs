@@ -396,10 +396,10 @@ impl StreamDecoder {
         &self.ring[self.delivered..self.pos]
     }
 
-    /// Marks the first `n` [`pending`](Self::pending) bytes as handed out.
+    /// Marks the first `n` [`pending`](Self::pending) bytes as handed out (at most all of them).
     pub fn consume(&mut self, n: usize) {
         debug_assert!(n <= self.pos - self.delivered);
-        self.delivered += n;
+        self.delivered += n.min(self.pos - self.delivered);
     }
 
     /// Uses `input` until a block leaves bytes [`pending`](Self::pending) (which must be empty
