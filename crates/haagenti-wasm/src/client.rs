@@ -178,11 +178,16 @@ async fn within(promise: Promise, ms: f64) -> Result<Option<JsValue>, JsValue> {
     // A value nothing else resolves with marks the timer's win.
     let marker = Object::new();
     let m = marker.clone();
+    let mut handle = JsValue::UNDEFINED;
     let timer = Promise::new(&mut |resolve, _| {
         let bound: Function = resolve.bind1(&JsValue::NULL, &m).unchecked_into();
-        let _ = set_timeout(&bound, ms);
+        handle = set_timeout(&bound, ms);
     });
-    let winner = JsFuture::from(Promise::race(&Array::of2(&promise, &timer))).await?;
+    let winner = JsFuture::from(Promise::race(&Array::of2(&promise, &timer))).await;
+    // One timer a read: cleared at once, so none outlives its read (in Node a pending timer
+    // also keeps the process alive).
+    clear_timeout(&handle);
+    let winner = winner?;
     Ok(if winner == JsValue::from(marker) { None } else { Some(winner) })
 }
 
@@ -192,6 +197,8 @@ extern "C" {
     fn global_fetch(request: &web_sys::Request) -> Promise;
     #[wasm_bindgen(js_name = setTimeout)]
     fn set_timeout(callback: &Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(handle: &JsValue);
     #[wasm_bindgen(js_namespace = performance, js_name = now)]
     fn performance_now() -> f64;
 }
@@ -1048,9 +1055,8 @@ pub async fn stream_asset(
                     return Err(err(format!("{name}: the server sent none of the fragments asked for")));
                 }
             }
-            Err(CallError::Refused(why)) if options.transport == Transport::Auto && session.count() == before => {
+            Err(CallError::Refused(_)) if options.transport == Transport::Auto && session.count() == before => {
                 // gRPC-web refused (a static host or CDN in front): plain GETs from now on.
-                let _ = why;
                 with_state(|s| s.prefer_http = true);
                 session.transport = Transport::Http;
                 session.requests -= 1;
