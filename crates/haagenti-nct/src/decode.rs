@@ -1,0 +1,255 @@
+//! The CPU decoder. A quantized block is `acc = sum over stages k of S_k H (lut_k[w_t])` in
+//! wrapping `i32` arithmetic (windows `w_t` of the stage's bits, `H` the Walsh-Hadamard
+//! transform, `S_k` the stage's signs), then `out = (acc as f32) * row_scale`: integers
+//! throughout and one rounding at the end, so every target decodes the same bytes.
+
+use crate::codebook::Codebook;
+use crate::error::NctError;
+use crate::format::{NctFile, TensorEntry, KIND_TRELLIS};
+use crate::hadamard::{sign_masks, wht_i32};
+use crate::scale::row_scale;
+use crate::trellis::STATE_BITS;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::ops::Range;
+use haagenti_hct::{bf16_to_f32, f16_to_f32, DType};
+use xxhash_rust::xxh3::xxh3_64;
+
+const MASK: u32 = (1 << STATE_BITS) - 1;
+/// Largest group, in weights.
+const MAX_GROUP: usize = 256;
+
+/// One stage of one tensor, ready to decode.
+pub(crate) struct StageView<'a> {
+    pub(crate) lut: Vec<i32>,
+    pub(crate) masks: Vec<i32>,
+    pub(crate) data: &'a [u8],
+    pub(crate) block_bits: usize,
+}
+
+/// A tensor's bytes, borrowed from its file and checked against its checksums: the unit a
+/// decoder (CPU, or the GPU crates) takes.
+pub struct EncodedTensor<'a> {
+    entry: &'a TensorEntry,
+    codebook: &'a Codebook,
+    base: &'a [u8],
+    stages: Vec<&'a [u8]>,
+}
+
+impl<'a> EncodedTensor<'a> {
+    /// The directory entry.
+    pub fn entry(&self) -> &'a TensorEntry {
+        self.entry
+    }
+
+    /// The file's codebook.
+    pub fn codebook(&self) -> &'a Codebook {
+        self.codebook
+    }
+
+    /// The exact bytes (exact tensors) or the row scale codes (quantized ones).
+    pub fn base(&self) -> &'a [u8] {
+        self.base
+    }
+
+    /// The blocks of each present stage (as many as the view was made with).
+    pub fn stage_data(&self) -> &[&'a [u8]] {
+        &self.stages
+    }
+
+    /// Decodes rows `rows` of the 2-D view (`rows x cols`, the first dimension by the rest)
+    /// from every stage of this view into `out` (`rows.len() * cols` values).
+    pub fn decode_rows_into(&self, rows: Range<u64>, out: &mut [f32]) -> Result<(), NctError> {
+        let e = self.entry;
+        let (n_rows, cols) = (e.rows(), e.cols());
+        if rows.start > rows.end || rows.end > n_rows {
+            return Err(NctError::Corrupt { what: "row range outside the tensor" });
+        }
+        let expected = (rows.end - rows.start) * cols;
+        if out.len() as u64 != expected {
+            return Err(NctError::OutputSize { expected, actual: out.len() as u64 });
+        }
+        if e.kind != KIND_TRELLIS {
+            let size = e.dtype.size();
+            let from = (rows.start * cols) as usize * size;
+            let bytes = &self.base[from..from + out.len() * size];
+            exact_to_f32(e.dtype, bytes, out);
+            return Ok(());
+        }
+        let views: Vec<StageView<'_>> = self
+            .stages
+            .iter()
+            .zip(&e.stages)
+            .enumerate()
+            .map(|(k, (data, s))| StageView {
+                lut: self.codebook.stage_values(s.multiplier),
+                masks: sign_masks(e.seed, k, cols as usize),
+                data,
+                block_bits: s.block_bits as usize,
+            })
+            .collect();
+        decode_trellis_rows(self.base, e.scale, e.group_log2 as u32, cols as usize, &views, rows, out);
+        Ok(())
+    }
+
+    /// Every row, into `out` (`numel` values).
+    pub fn decode_into(&self, out: &mut [f32]) -> Result<(), NctError> {
+        self.decode_rows_into(0..self.entry.rows(), out)
+    }
+
+    /// Every row, as a new vector.
+    pub fn decode(&self) -> Result<Vec<f32>, NctError> {
+        let mut out = vec![0f32; self.entry.numel() as usize];
+        self.decode_into(&mut out)?;
+        Ok(out)
+    }
+}
+
+impl<'a> NctFile<'a> {
+    /// The bytes of tensor `name` for its first `k` stages, checksums verified.
+    pub fn tensor(&self, name: &str, k: usize) -> Result<EncodedTensor<'_>, NctError> {
+        let e = self.entry(name)?;
+        self.view(e, k)
+    }
+
+    fn view<'s>(&'s self, e: &'s TensorEntry, k: usize) -> Result<EncodedTensor<'s>, NctError> {
+        if k > self.present {
+            return Err(NctError::MissingStages { wanted: k, present: self.present });
+        }
+        let base = &self.bytes[e.base_offset as usize..(e.base_offset + e.base_len) as usize];
+        if xxh3_64(base) != e.base_hash {
+            return Err(NctError::Checksum { what: "tensor base bytes" });
+        }
+        let mut stages = Vec::with_capacity(k);
+        for s in e.stages.iter().take(k) {
+            let data = &self.bytes[s.offset as usize..(s.offset + e.stage_len(s)) as usize];
+            if xxh3_64(data) != s.hash {
+                return Err(NctError::Checksum { what: "tensor stage blocks" });
+            }
+            stages.push(data);
+        }
+        Ok(EncodedTensor { entry: e, codebook: &self.codebook, base, stages })
+    }
+
+    /// Tensor `name` decoded from its first `k` stages (exact tensors ignore `k`), as f32.
+    pub fn decode_tensor(&self, name: &str, k: usize) -> Result<Vec<f32>, NctError> {
+        self.tensor(name, k)?.decode()
+    }
+
+    /// [`Self::decode_tensor`] into a caller's buffer of `numel` values.
+    pub fn decode_tensor_into(&self, name: &str, k: usize, out: &mut [f32]) -> Result<(), NctError> {
+        self.tensor(name, k)?.decode_into(out)
+    }
+
+    /// Rows `rows` of tensor `name` (first dimension) from `k` stages, into `out`.
+    pub fn decode_rows(&self, name: &str, k: usize, rows: Range<u64>, out: &mut [f32]) -> Result<(), NctError> {
+        self.tensor(name, k)?.decode_rows_into(rows, out)
+    }
+
+    /// The stored bytes of an exact tensor (`None` for a quantized one).
+    pub fn exact_bytes(&self, name: &str) -> Result<Option<&'a [u8]>, NctError> {
+        let e = self.entry(name)?;
+        if e.is_quantized() {
+            return Ok(None);
+        }
+        let view = self.view(e, 0)?;
+        let (from, len) = (e.base_offset as usize, view.base.len());
+        Ok(Some(&self.bytes[from..from + len]))
+    }
+}
+
+/// Decodes rows of a quantized tensor from `views` (the stages to use).
+pub(crate) fn decode_trellis_rows(codes: &[u8], base: f32, group_log2: u32, cols: usize, views: &[StageView<'_>], rows: Range<u64>, out: &mut [f32]) {
+    let g = 1usize << group_log2;
+    let groups = cols / g;
+    let mut acc = [0i32; MAX_GROUP];
+    let mut q = [0i32; MAX_GROUP];
+    let mut pad = [0u8; 3 * MAX_GROUP / 8 + 4];
+    for (r, out_row) in (rows.start as usize..rows.end as usize).zip(out.chunks_exact_mut(cols)) {
+        let code = codes[r];
+        if code == 0 {
+            out_row.fill(0.0);
+            continue;
+        }
+        let rs = row_scale(code, base);
+        for (j, out_group) in out_row.chunks_exact_mut(g).enumerate() {
+            let acc = &mut acc[..g];
+            acc.fill(0);
+            for v in views {
+                let bb = v.block_bits / 8;
+                let block = &v.data[(r * groups + j) * bb..][..bb];
+                stage_values(block, v.block_bits, group_log2, &v.lut, &mut pad, &mut q[..g]);
+                wht_i32(&mut q[..g]);
+                accumulate(acc, &q[..g], &v.masks[j * g..(j + 1) * g]);
+            }
+            for (o, &a) in out_group.iter_mut().zip(acc.iter()) {
+                *o = a as f32 * rs;
+            }
+        }
+    }
+}
+
+/// The window value of every weight of a block: `q[t] = lut[window at bit t * bits / n]`.
+#[inline]
+pub(crate) fn stage_values(block: &[u8], bits: usize, n_log2: u32, lut: &[i32], pad: &mut [u8], q: &mut [i32]) {
+    let bb = block.len();
+    pad[..bb].copy_from_slice(block);
+    for i in 0..4 {
+        pad[bb + i] = block[i % bb];
+    }
+    let lut = &lut[..1 << STATE_BITS];
+    for (t, o) in q.iter_mut().enumerate() {
+        let p = (t * bits) >> n_log2;
+        let b = p >> 3;
+        let word = u32::from_le_bytes([pad[b], pad[b + 1], pad[b + 2], pad[b + 3]]);
+        *o = lut[((word >> (p & 7)) & MASK) as usize];
+    }
+}
+
+/// `acc += S q`, the signs as masks (0 keeps, -1 negates).
+#[inline]
+pub(crate) fn accumulate(acc: &mut [i32], q: &[i32], masks: &[i32]) {
+    for ((a, &v), &m) in acc.iter_mut().zip(q).zip(masks) {
+        *a = a.wrapping_add((v ^ m).wrapping_sub(m));
+    }
+}
+
+/// Exact source bytes as f32 (integers and booleans by value, 8-bit floats by their formats).
+fn exact_to_f32(dtype: DType, bytes: &[u8], out: &mut [f32]) {
+    macro_rules! each {
+        ($n:expr, $f:expr) => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact($n)) {
+                *o = $f(b);
+            }
+        };
+    }
+    match dtype {
+        DType::F32 => each!(4, |b: &[u8]| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        DType::F16 => each!(2, |b: &[u8]| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))),
+        DType::BF16 => each!(2, |b: &[u8]| bf16_to_f32(u16::from_le_bytes([b[0], b[1]]))),
+        DType::F64 => each!(8, |b: &[u8]| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as f32),
+        DType::I8 => each!(1, |b: &[u8]| b[0] as i8 as f32),
+        DType::U8 | DType::Bool => each!(1, |b: &[u8]| b[0] as f32),
+        DType::I16 => each!(2, |b: &[u8]| i16::from_le_bytes([b[0], b[1]]) as f32),
+        DType::U16 => each!(2, |b: &[u8]| u16::from_le_bytes([b[0], b[1]]) as f32),
+        DType::I32 => each!(4, |b: &[u8]| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32),
+        DType::U32 => each!(4, |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32),
+        DType::I64 => each!(8, |b: &[u8]| i64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as f32),
+        DType::U64 => each!(8, |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as f32),
+        DType::F8E5M2 => each!(1, |b: &[u8]| f16_to_f32((b[0] as u16) << 8)),
+        DType::F8E4M3 => each!(1, |b: &[u8]| e4m3_to_f32(b[0])),
+        _ => out.fill(0.0),
+    }
+}
+
+/// OCP FP8 E4M3 (bias 7, no infinities, `S.1111.111` is NaN).
+fn e4m3_to_f32(b: u8) -> f32 {
+    let sign = if b & 0x80 != 0 { -1.0 } else { 1.0 };
+    let e = (b >> 3) & 15;
+    let m = (b & 7) as f32;
+    if e == 15 && b & 7 == 7 {
+        return f32::NAN;
+    }
+    let v = if e == 0 { m / 8.0 * libm::ldexpf(1.0, -6) } else { (1.0 + m / 8.0) * libm::ldexpf(1.0, e as i32 - 7) };
+    sign * v
+}

@@ -1,0 +1,80 @@
+//! The randomized Hadamard rotation. Each stage codes `y = H S e / n` of its input `e` in
+//! groups of `n` weights along a row (`H` the Walsh-Hadamard matrix of order `n`, `S` the
+//! stage's seeded signs), which makes any weights near-Gaussian; decoding applies `S H` to
+//! integers, which is exact.
+
+use crate::rng::SplitMix64;
+use alloc::vec::Vec;
+
+/// In-place Walsh-Hadamard transform of integers (exact: no overflow is possible within the
+/// format's limits; wrapping arithmetic keeps a hostile file from panicking).
+pub(crate) fn wht_i32(x: &mut [i32]) {
+    let n = x.len();
+    let mut h = 1;
+    while h < n {
+        for block in x.chunks_exact_mut(2 * h) {
+            let (a, b) = block.split_at_mut(h);
+            for (p, q) in a.iter_mut().zip(b.iter_mut()) {
+                let (u, v) = (*p, *q);
+                *p = u.wrapping_add(v);
+                *q = u.wrapping_sub(v);
+            }
+        }
+        h *= 2;
+    }
+}
+
+/// The same transform in `f64`, for the encoder.
+pub(crate) fn wht_f64(x: &mut [f64]) {
+    let n = x.len();
+    let mut h = 1;
+    while h < n {
+        for block in x.chunks_exact_mut(2 * h) {
+            let (a, b) = block.split_at_mut(h);
+            for (p, q) in a.iter_mut().zip(b.iter_mut()) {
+                let (u, v) = (*p, *q);
+                *p = u + v;
+                *q = u - v;
+            }
+        }
+        h *= 2;
+    }
+}
+
+/// The signs of stage `stage` (0-based) of a tensor with `seed`, for groups of `n`: `true`
+/// flips. Bit `i` of the `i / 64`-th SplitMix64 output of `seed + (stage + 1) * 0x9E3779B97F4A7C15`.
+pub(crate) fn signs(seed: u64, stage: usize, n: usize) -> Vec<bool> {
+    let mut rng = SplitMix64::new(seed.wrapping_add((stage as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let w = rng.next_u64();
+        for i in 0..64.min(n - out.len()) {
+            out.push(w >> i & 1 == 1);
+        }
+    }
+    out
+}
+
+/// [`signs`] as masks for the decoder: 0 keeps a value, -1 negates it (`(v ^ m) - m`).
+pub(crate) fn sign_masks(seed: u64, stage: usize, n: usize) -> Vec<i32> {
+    signs(seed, stage, n).into_iter().map(|s| -(s as i32)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transform_twice_is_n_times_identity() {
+        let orig: Vec<i32> = (0..64).map(|i| (i * 37 % 23) - 11).collect();
+        let mut x = orig.clone();
+        wht_i32(&mut x);
+        wht_i32(&mut x);
+        assert!(x.iter().zip(&orig).all(|(a, b)| *a == 64 * b));
+        let mut f: Vec<f64> = orig.iter().map(|&v| v as f64).collect();
+        wht_f64(&mut f);
+        let mut i = orig.clone();
+        wht_i32(&mut i);
+        assert!(f.iter().zip(&i).all(|(a, b)| *a == *b as f64));
+    }
+}
