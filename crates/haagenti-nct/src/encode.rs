@@ -144,35 +144,43 @@ impl NctEncoder {
         let stage_rates = if n_q == 0 {
             Vec::new()
         } else {
-            let n_stages_guess = opts.stages.as_ref().map_or_else(|| plan_stages(opts.bits.max(1.0)).len(), |s| s.len());
-            let dir: u64 = 8 * n_stages_guess as u64 + entries.iter().map(|e| e.directory_len(n_stages_guess) as u64).sum::<u64>();
-            let base: u64 = entries.iter().map(|e| align8(e.base_len)).sum();
-            let overhead = align8(HEADER_LEN as u64 + dir) + CODEBOOK_BYTES as u64 + base + 8 * q_tensors * n_stages_guess as u64 + 8 * n_stages_guess as u64;
-            let avail = opts.bits * n_all as f64 - 8.0 * overhead as f64;
-            let c = avail / n_q as f64;
-            let rates = match &opts.stages {
-                None => plan_stages(c),
-                Some(list) => {
-                    if list.is_empty() {
-                        return Err(NctError::Encode("the stage list is empty".into()));
+            // The metadata grows with the stage count, which depends on what the metadata
+            // leaves: settle the two (a few rounds at most).
+            let mut n_stages_guess = opts.stages.as_ref().map_or_else(|| plan_stages(opts.bits.max(1.0)).len(), |s| s.len());
+            let mut settled = None;
+            for _ in 0..4 {
+                let dir: u64 = 8 * n_stages_guess as u64 + entries.iter().map(|e| e.directory_len(n_stages_guess) as u64).sum::<u64>();
+                let base: u64 = entries.iter().map(|e| align8(e.base_len)).sum();
+                let overhead = align8(HEADER_LEN as u64 + dir) + CODEBOOK_BYTES as u64 + base + 8 * q_tensors * n_stages_guess as u64 + 8 * n_stages_guess as u64;
+                let avail = opts.bits * n_all as f64 - 8.0 * overhead as f64;
+                let c = avail / n_q as f64;
+                let rates = match &opts.stages {
+                    None => plan_stages(c.max(0.0)),
+                    Some(list) => {
+                        if list.is_empty() {
+                            return Err(NctError::Encode("the stage list is empty".into()));
+                        }
+                        let mut v = list.clone();
+                        v[0] = c - list[1..].iter().sum::<f64>();
+                        v
                     }
-                    let mut v = list.clone();
-                    v[0] = c - list[1..].iter().sum::<f64>();
-                    v
+                };
+                if rates.len() == n_stages_guess {
+                    settled = Some((rates, overhead, c));
+                    break;
                 }
-            };
+                n_stages_guess = rates.len();
+            }
+            let (rates, overhead, c) = settled.ok_or_else(|| NctError::Encode("the stage plan does not settle".into()))?;
             if rates.len() > MAX_STAGES {
                 return Err(NctError::Encode(format!("{} stages asked for; at most {MAX_STAGES}", rates.len())));
             }
             if let Some(bad) = rates.iter().find(|r| !STAGE_BITS.contains(*r)) {
                 return Err(NctError::Encode(format!(
-                    "at {} bits a weight the stages would take {bad:.3} bits each in one stage; each stage needs 1 to 3 (the exact tensors and metadata take {:.3} bits a weight)",
+                    "at {} bits a weight a stage would take {bad:.3} bits a quantized weight ({c:.3} for all stages); each stage needs 1 to 3. The exact tensors and metadata (the codebook alone is 65536 bits) take {:.3} bits a weight of this model",
                     opts.bits,
                     8.0 * overhead as f64 / n_all as f64
                 )));
-            }
-            if rates.len() != n_stages_guess {
-                return Err(NctError::Encode("stage plan changed while sizing it".into()));
             }
             rates
         };
