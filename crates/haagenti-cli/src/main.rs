@@ -4,6 +4,7 @@ mod bench;
 mod codec;
 mod files;
 mod holo;
+mod nct;
 mod server;
 mod tensor;
 
@@ -34,6 +35,12 @@ enum Command {
         #[command(subcommand)]
         command: holo::HoloCommand,
     },
+    /// NCT: encode a .safetensors model at a few bits per weight in progressive stages,
+    /// decode all or the first stages, inspect sizes and SNR.
+    Nct {
+        #[command(subcommand)]
+        command: nct::NctCommand,
+    },
     /// Trace-driven benchmarks of the streaming and prefetch policies.
     Bench {
         #[command(subcommand)]
@@ -61,6 +68,7 @@ fn main() -> ExitCode {
         Command::Compress(args) => codec::compress(args),
         Command::Tensor { command } => tensor::run(command),
         Command::Holo { command } => holo::run(command),
+        Command::Nct { command } => nct::run(command),
         Command::Bench { command } => bench::run(command),
         Command::Train(args) => codec::train(args),
         Command::Serve(args) => server::serve(args),
