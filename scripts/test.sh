@@ -28,7 +28,7 @@ step() {
 # Every crate that claims wasm32 support; the zstd core also without std.
 wasm_builds() {
   cargo build --target wasm32-unknown-unknown -p haagenti-zstd --no-default-features &&
-    cargo build --target wasm32-unknown-unknown -p haagenti-hct -p haagenti-holo -p haagenti-stream --no-default-features &&
+    cargo build --target wasm32-unknown-unknown -p haagenti-hct -p haagenti-nct -p haagenti-holo -p haagenti-stream --no-default-features &&
     cargo build --target wasm32-unknown-unknown -p haagenti-zstd -p haagenti-codec -p haagenti-proto -p haagenti -p haagenti-wasm &&
     cargo build --target wasm32-unknown-unknown -p haagenti-wasm --no-default-features
 }
@@ -39,7 +39,7 @@ wasm_clippy() {
   cargo clippy --target wasm32-unknown-unknown -p haagenti-wasm --all-targets --locked -- -D warnings &&
     cargo clippy --target wasm32-unknown-unknown -p haagenti-wasm --no-default-features --lib --locked -- -D warnings &&
     cargo clippy --target wasm32-unknown-unknown -p haagenti-zstd -p haagenti-codec -p haagenti-proto -p haagenti \
-      -p haagenti-hct -p haagenti-holo -p haagenti-stream --locked -- -D warnings
+      -p haagenti-hct -p haagenti-nct -p haagenti-holo -p haagenti-stream --locked -- -D warnings
 }
 
 step "cargo fmt --check" cargo fmt --all --check
@@ -50,6 +50,9 @@ step "zstd decoder tests, portable code (no BMI2 copies)" \
   env HAAGENTI_ZSTD_PORTABLE=1 cargo test --locked -p haagenti-zstd -p haagenti-tests \
   --test zstd_vectors --test zstd_differential --test fuzz_regressions --lib
 step "wasm32 builds" wasm_builds
+step "NCT: the same file and decoded bytes on wasm32 (Node) as natively" \
+  env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo test --locked --target wasm32-unknown-unknown -p haagenti-nct --test identity
 step "fuzz targets (smoke)" ./scripts/fuzz-smoke.sh 15
 step "npm package: build (full and decoder-only modules, baseline and simd128)" bash -c "cd npm && npm run --silent build"
 step "npm package: tests" bash -c "cd npm && npm test"

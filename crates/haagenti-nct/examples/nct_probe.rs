@@ -22,7 +22,9 @@ fn main() {
         })
         .collect();
     let raw: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
-    for bits in [2.0, 3.0, 4.0] {
+    let rates: Vec<f64> = match std::env::args().nth(2) { Some(b) => vec![b.parse().unwrap()], None => vec![2.0, 3.0, 4.0] };
+    let reps: usize = std::env::args().nth(3).and_then(|a| a.parse().ok()).unwrap_or(5);
+    for bits in rates {
         let mut enc = NctEncoder::new(EncodeOptions { bits, ..Default::default() });
         enc.add_tensor("w", DType::F32, &[rows as u64, cols as u64], &raw).unwrap();
         let t = Instant::now();
@@ -39,7 +41,6 @@ fn main() {
         }
         let mut out = vec![0f32; w.len()];
         let t = Instant::now();
-        let reps = 5;
         for _ in 0..reps {
             file.decode_tensor_into("w", file.stages(), &mut out).unwrap();
         }

@@ -8,6 +8,7 @@ use crate::error::NctError;
 use crate::format::{NctFile, TensorEntry, KIND_TRELLIS};
 use crate::hadamard::{sign_masks, wht_i32};
 use crate::scale::row_scale;
+use crate::codebook::TABLE_SHIFT;
 use crate::trellis::STATE_BITS;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -18,10 +19,12 @@ use xxhash_rust::xxh3::xxh3_64;
 const MASK: u32 = (1 << STATE_BITS) - 1;
 /// Largest group, in weights.
 const MAX_GROUP: usize = 256;
+/// A block's bytes and the four that wrap round to its start.
+pub(crate) const PAD: usize = 3 * MAX_GROUP / 8 + 4;
 
 /// One stage of one tensor, ready to decode.
 pub(crate) struct StageView<'a> {
-    pub(crate) lut: Vec<i32>,
+    pub(crate) multiplier: i32,
     pub(crate) masks: Vec<i32>,
     pub(crate) data: &'a [u8],
     pub(crate) block_bits: usize,
@@ -82,13 +85,13 @@ impl<'a> EncodedTensor<'a> {
             .zip(&e.stages)
             .enumerate()
             .map(|(k, (data, s))| StageView {
-                lut: self.codebook.stage_values(s.multiplier),
+                multiplier: s.multiplier as i32,
                 masks: sign_masks(e.seed, k, cols as usize),
                 data,
                 block_bits: s.block_bits as usize,
             })
             .collect();
-        decode_trellis_rows(self.base, e.scale, e.group_log2 as u32, cols as usize, &views, rows, out);
+        decode_trellis_rows(self.base, e.scale, e.group_log2 as u32, cols as usize, self.codebook.entries(), &views, rows, out);
         Ok(())
     }
 
@@ -159,12 +162,13 @@ impl<'a> NctFile<'a> {
 }
 
 /// Decodes rows of a quantized tensor from `views` (the stages to use).
-pub(crate) fn decode_trellis_rows(codes: &[u8], base: f32, group_log2: u32, cols: usize, views: &[StageView<'_>], rows: Range<u64>, out: &mut [f32]) {
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decode_trellis_rows(codes: &[u8], base: f32, group_log2: u32, cols: usize, entries: &[i16], views: &[StageView<'_>], rows: Range<u64>, out: &mut [f32]) {
     let g = 1usize << group_log2;
     let groups = cols / g;
     let mut acc = [0i32; MAX_GROUP];
     let mut q = [0i32; MAX_GROUP];
-    let mut pad = [0u8; 3 * MAX_GROUP / 8 + 4];
+    let mut pad = [0u8; PAD];
     for (r, out_row) in (rows.start as usize..rows.end as usize).zip(out.chunks_exact_mut(cols)) {
         let code = codes[r];
         if code == 0 {
@@ -178,7 +182,7 @@ pub(crate) fn decode_trellis_rows(codes: &[u8], base: f32, group_log2: u32, cols
             for v in views {
                 let bb = v.block_bits / 8;
                 let block = &v.data[(r * groups + j) * bb..][..bb];
-                stage_values(block, v.block_bits, group_log2, &v.lut, &mut pad, &mut q[..g]);
+                stage_values(block, v.block_bits, group_log2, entries, v.multiplier, &mut pad, &mut q[..g]);
                 wht_i32(&mut q[..g]);
                 accumulate(acc, &q[..g], &v.masks[j * g..(j + 1) * g]);
             }
@@ -189,20 +193,24 @@ pub(crate) fn decode_trellis_rows(codes: &[u8], base: f32, group_log2: u32, cols
     }
 }
 
-/// The window value of every weight of a block: `q[t] = lut[window at bit t * bits / n]`.
+/// The window value of every weight of a block:
+/// `q[t] = (entries[window at bit t * bits / n] * m) >> 11`.
 #[inline]
-pub(crate) fn stage_values(block: &[u8], bits: usize, n_log2: u32, lut: &[i32], pad: &mut [u8], q: &mut [i32]) {
+pub(crate) fn stage_values(block: &[u8], bits: usize, n_log2: u32, entries: &[i16], m: i32, pad: &mut [u8; PAD], q: &mut [i32]) {
     let bb = block.len();
     pad[..bb].copy_from_slice(block);
     for i in 0..4 {
         pad[bb + i] = block[i % bb];
     }
-    let lut = &lut[..1 << STATE_BITS];
+    let entries = &entries[..1 << STATE_BITS];
     for (t, o) in q.iter_mut().enumerate() {
         let p = (t * bits) >> n_log2;
-        let b = p >> 3;
+        let b = (p >> 3).min(PAD - 4);
         let word = u32::from_le_bytes([pad[b], pad[b + 1], pad[b + 2], pad[b + 3]]);
-        *o = lut[((word >> (p & 7)) & MASK) as usize];
+        *o = entries[((word >> (p & 7)) & MASK) as usize] as i32;
+    }
+    for o in q.iter_mut() {
+        *o = o.wrapping_mul(m) >> TABLE_SHIFT;
     }
 }
 

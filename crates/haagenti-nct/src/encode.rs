@@ -3,7 +3,7 @@
 //! encoder accumulates the same integers), so later stages code the true residual.
 
 use crate::codebook::Codebook;
-use crate::decode::{accumulate, stage_values};
+use crate::decode::{accumulate, stage_values, PAD};
 use crate::error::NctError;
 use crate::format::{align8, Header, Layout, StageEntry, TensorEntry, CODEBOOK_BYTES, HEADER_LEN, KIND_EXACT, KIND_TRELLIS, MAX_MULTIPLIER, MAX_NAME_LEN, MAX_NDIM};
 use crate::hadamard::{sign_masks, wht_f64, wht_i32};
@@ -349,7 +349,7 @@ fn encode_tensor(e: &mut TensorEntry, values: &[f32], codes: &[u8], codebook: &C
         let bb = stage.block_bits as usize / 8;
         let offset = stage.offset as usize;
         let data = &mut file[offset..offset + rows * (cols / g) * bb];
-        let job = StageJob { lut: &lut, masks: &masks, codes, cols, group_log2: e.group_log2 as u32, block_bits: stage.block_bits as usize };
+        let job = StageJob { lut: &lut, entries: codebook.entries(), multiplier: m as i32, masks: &masks, codes, cols, group_log2: e.group_log2 as u32, block_bits: stage.block_bits as usize };
         run_rows(&job, &y, &mut acc, data, threads, &mut |d| progress(done_before + d));
         done_before += (rows * cols) as u64;
     }
@@ -357,6 +357,8 @@ fn encode_tensor(e: &mut TensorEntry, values: &[f32], codes: &[u8], codebook: &C
 
 struct StageJob<'a> {
     lut: &'a [i32],
+    entries: &'a [i16],
+    multiplier: i32,
     masks: &'a [i32],
     codes: &'a [u8],
     cols: usize,
@@ -374,12 +376,12 @@ impl StageJob<'_> {
         search.set_values(&values);
         let mut windows = vec![0u32; g];
         let mut q = vec![0i32; g];
-        let mut pad = vec![0u8; bb + 4];
+        let mut pad = [0u8; PAD];
         for (i, ((y_row, acc_row), data_row)) in y.chunks_exact(self.cols).zip(acc.chunks_exact_mut(self.cols)).zip(data.chunks_exact_mut(self.cols / g * bb)).enumerate() {
             if self.codes[first + i] != 0 {
                 for (j, ((yb, ab), out)) in y_row.chunks_exact(g).zip(acc_row.chunks_exact_mut(g)).zip(data_row.chunks_exact_mut(bb)).enumerate() {
                     encode_block(yb, self.block_bits, out, &mut windows, &mut search);
-                    stage_values(out, self.block_bits, self.group_log2, self.lut, &mut pad, &mut q);
+                    stage_values(out, self.block_bits, self.group_log2, self.entries, self.multiplier, &mut pad, &mut q);
                     wht_i32(&mut q);
                     accumulate(ab, &q, &self.masks[j * g..(j + 1) * g]);
                 }

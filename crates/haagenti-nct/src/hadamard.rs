@@ -11,6 +11,18 @@ use alloc::vec::Vec;
 pub(crate) fn wht_i32(x: &mut [i32]) {
     let n = x.len();
     let mut h = 1;
+    if n >= 4 {
+        // The first two levels at once, four values at a time.
+        for c in x.chunks_exact_mut(4) {
+            let (a, b) = (c[0].wrapping_add(c[1]), c[0].wrapping_sub(c[1]));
+            let (d, e) = (c[2].wrapping_add(c[3]), c[2].wrapping_sub(c[3]));
+            c[0] = a.wrapping_add(d);
+            c[1] = b.wrapping_add(e);
+            c[2] = a.wrapping_sub(d);
+            c[3] = b.wrapping_sub(e);
+        }
+        h = 4;
+    }
     while h < n {
         for block in x.chunks_exact_mut(2 * h) {
             let (a, b) = block.split_at_mut(h);
