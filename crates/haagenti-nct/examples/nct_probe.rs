@@ -22,7 +22,10 @@ fn main() {
         })
         .collect();
     let raw: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let rates: Vec<f64> = match std::env::args().nth(2) { Some(b) => vec![b.parse().unwrap()], None => vec![2.0, 3.0, 4.0] };
+    let rates: Vec<f64> = match std::env::args().nth(2) {
+        Some(b) => vec![b.parse().unwrap()],
+        None => vec![2.0, 3.0, 4.0],
+    };
     let reps: usize = std::env::args().nth(3).and_then(|a| a.parse().ok()).unwrap_or(5);
     for bits in rates {
         let mut enc = NctEncoder::new(EncodeOptions { bits, ..Default::default() });

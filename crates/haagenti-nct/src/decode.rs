@@ -4,16 +4,16 @@
 //! throughout and one rounding at the end, so every target decodes the same bytes.
 
 use crate::codebook::Codebook;
+use crate::codebook::TABLE_SHIFT;
 use crate::error::NctError;
-use crate::format::{NctFile, TensorEntry, KIND_TRELLIS};
+use crate::format::{KIND_TRELLIS, NctFile, TensorEntry};
 use crate::hadamard::{sign_masks, wht_i32};
 use crate::scale::row_scale;
-use crate::codebook::TABLE_SHIFT;
 use crate::trellis::STATE_BITS;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::ops::Range;
-use haagenti_hct::{bf16_to_f32, f16_to_f32, DType};
+use haagenti_hct::{DType, bf16_to_f32, f16_to_f32};
 use xxhash_rust::xxh3::xxh3_64;
 
 const MASK: u32 = (1 << STATE_BITS) - 1;
@@ -91,7 +91,16 @@ impl<'a> EncodedTensor<'a> {
                 block_bits: s.block_bits as usize,
             })
             .collect();
-        decode_trellis_rows(self.base, e.scale, e.group_log2 as u32, cols as usize, self.codebook.entries(), &views, rows, out);
+        decode_trellis_rows(
+            self.base,
+            e.scale,
+            e.group_log2 as u32,
+            cols as usize,
+            self.codebook.entries(),
+            &views,
+            rows,
+            out,
+        );
         Ok(())
     }
 
@@ -163,7 +172,16 @@ impl<'a> NctFile<'a> {
 
 /// Decodes rows of a quantized tensor from `views` (the stages to use).
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn decode_trellis_rows(codes: &[u8], base: f32, group_log2: u32, cols: usize, entries: &[i16], views: &[StageView<'_>], rows: Range<u64>, out: &mut [f32]) {
+pub(crate) fn decode_trellis_rows(
+    codes: &[u8],
+    base: f32,
+    group_log2: u32,
+    cols: usize,
+    entries: &[i16],
+    views: &[StageView<'_>],
+    rows: Range<u64>,
+    out: &mut [f32],
+) {
     let g = 1usize << group_log2;
     let groups = cols / g;
     let mut acc = [0i32; MAX_GROUP];
@@ -196,7 +214,15 @@ pub(crate) fn decode_trellis_rows(codes: &[u8], base: f32, group_log2: u32, cols
 /// The window value of every weight of a block:
 /// `q[t] = (entries[window at bit t * bits / n] * m) >> 11`.
 #[inline]
-pub(crate) fn stage_values(block: &[u8], bits: usize, n_log2: u32, entries: &[i16], m: i32, pad: &mut [u8; PAD], q: &mut [i32]) {
+pub(crate) fn stage_values(
+    block: &[u8],
+    bits: usize,
+    n_log2: u32,
+    entries: &[i16],
+    m: i32,
+    pad: &mut [u8; PAD],
+    q: &mut [i32],
+) {
     let bb = block.len();
     pad[..bb].copy_from_slice(block);
     for i in 0..4 {

@@ -3,12 +3,15 @@
 //! encoder accumulates the same integers), so later stages code the true residual.
 
 use crate::codebook::Codebook;
-use crate::decode::{accumulate, stage_values, PAD};
+use crate::decode::{PAD, accumulate, stage_values};
 use crate::error::NctError;
-use crate::format::{align8, Header, Layout, StageEntry, TensorEntry, CODEBOOK_BYTES, HEADER_LEN, KIND_EXACT, KIND_TRELLIS, MAX_MULTIPLIER, MAX_NAME_LEN, MAX_NDIM};
+use crate::format::{
+    CODEBOOK_BYTES, HEADER_LEN, Header, KIND_EXACT, KIND_TRELLIS, Layout, MAX_MULTIPLIER, MAX_NAME_LEN, MAX_NDIM,
+    StageEntry, TensorEntry, align8,
+};
 use crate::hadamard::{sign_masks, wht_f64, wht_i32};
 use crate::scale::{nearest_code, ratio, row_scale};
-use crate::trellis::{encode_block, Search};
+use crate::trellis::{Search, encode_block};
 use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::string::String;
@@ -86,21 +89,25 @@ impl NctEncoder {
             return Err(NctError::Encode(format!("two tensors named {name:?}")));
         }
         if shape.len() > MAX_NDIM || dtype.size() == 0 {
-            return Err(NctError::Encode(format!("{name}: dtype {} or rank {} not supported", dtype.name(), shape.len())));
+            return Err(NctError::Encode(format!(
+                "{name}: dtype {} or rank {} not supported",
+                dtype.name(),
+                shape.len()
+            )));
         }
         let numel = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
         if numel.and_then(|n| n.checked_mul(dtype.size() as u64)) != Some(raw.len() as u64) {
-            return Err(NctError::Encode(format!("{name}: {} bytes do not hold shape {shape:?} of {}", raw.len(), dtype.name())));
+            return Err(NctError::Encode(format!(
+                "{name}: {} bytes do not hold shape {shape:?} of {}",
+                raw.len(),
+                dtype.name()
+            )));
         }
         let numel = numel.unwrap_or(0);
         let cols: u64 = shape.iter().skip(1).product();
         let mut values = None;
-        if shape.len() >= 2 && numel >= MIN_QUANTIZED_ELEMENTS && cols % MIN_GROUP as u64 == 0 {
-            if let Some(v) = haagenti_hct::f32_values(dtype, raw) {
-                if v.iter().all(|x| x.is_finite()) {
-                    values = Some(v);
-                }
-            }
+        if shape.len() >= 2 && numel >= MIN_QUANTIZED_ELEMENTS && cols.is_multiple_of(MIN_GROUP as u64) {
+            values = haagenti_hct::f32_values(dtype, raw).filter(|v| v.iter().all(|x| x.is_finite()));
         }
         let raw = if values.is_some() { Vec::new() } else { raw.to_vec() };
         self.names.insert(name.into());
@@ -120,7 +127,8 @@ impl NctEncoder {
             .map(|p| {
                 let quantized = p.values.is_some();
                 let cols: u64 = p.shape.iter().skip(1).product();
-                let group_log2 = if quantized { (cols.trailing_zeros().min(MAX_GROUP.trailing_zeros())) as u8 } else { 0 };
+                let group_log2 =
+                    if quantized { (cols.trailing_zeros().min(MAX_GROUP.trailing_zeros())) as u8 } else { 0 };
                 TensorEntry {
                     name: p.name.clone(),
                     dtype: p.dtype,
@@ -146,12 +154,18 @@ impl NctEncoder {
         } else {
             // The metadata grows with the stage count, which depends on what the metadata
             // leaves: settle the two (a few rounds at most).
-            let mut n_stages_guess = opts.stages.as_ref().map_or_else(|| plan_stages(opts.bits.max(1.0)).len(), |s| s.len());
+            let mut n_stages_guess =
+                opts.stages.as_ref().map_or_else(|| plan_stages(opts.bits.max(1.0)).len(), |s| s.len());
             let mut settled = None;
             for _ in 0..4 {
-                let dir: u64 = 8 * n_stages_guess as u64 + entries.iter().map(|e| e.directory_len(n_stages_guess) as u64).sum::<u64>();
+                let dir: u64 = 8 * n_stages_guess as u64
+                    + entries.iter().map(|e| e.directory_len(n_stages_guess) as u64).sum::<u64>();
                 let base: u64 = entries.iter().map(|e| align8(e.base_len)).sum();
-                let overhead = align8(HEADER_LEN as u64 + dir) + CODEBOOK_BYTES as u64 + base + 8 * q_tensors * n_stages_guess as u64 + 8 * n_stages_guess as u64;
+                let overhead = align8(HEADER_LEN as u64 + dir)
+                    + CODEBOOK_BYTES as u64
+                    + base
+                    + 8 * q_tensors * n_stages_guess as u64
+                    + 8 * n_stages_guess as u64;
                 let avail = opts.bits * n_all as f64 - 8.0 * overhead as f64;
                 let c = avail / n_q as f64;
                 let rates = match &opts.stages {
@@ -171,7 +185,8 @@ impl NctEncoder {
                 }
                 n_stages_guess = rates.len();
             }
-            let (rates, overhead, c) = settled.ok_or_else(|| NctError::Encode("the stage plan does not settle".into()))?;
+            let (rates, overhead, c) =
+                settled.ok_or_else(|| NctError::Encode("the stage plan does not settle".into()))?;
             if rates.len() > MAX_STAGES {
                 return Err(NctError::Encode(format!("{} stages asked for; at most {MAX_STAGES}", rates.len())));
             }
@@ -211,7 +226,8 @@ impl NctEncoder {
                 stage_lens[k] = align8(stage_lens[k] + e.stage_len(s));
             }
         }
-        let layout = Layout::new(dir_len, base_len, &stage_lens).ok_or_else(|| NctError::Encode("file too large".into()))?;
+        let layout =
+            Layout::new(dir_len, base_len, &stage_lens).ok_or_else(|| NctError::Encode("file too large".into()))?;
         let total_len = layout.stages.last().map_or(layout.base + base_len, |&(s, l)| s + l);
         let mut file = vec![0u8; total_len as usize];
 
@@ -233,7 +249,9 @@ impl NctEncoder {
                     let (codes, scale) = row_codes(values, e.rows() as usize, e.cols() as usize, e.group_log2);
                     e.scale = scale;
                     file[base_at..base_at + codes.len()].copy_from_slice(&codes);
-                    encode_tensor(e, values, &codes, &codebook, opts.threads, &mut file, &mut |d| progress(done + d, total_work));
+                    encode_tensor(e, values, &codes, &codebook, opts.threads, &mut file, &mut |d| {
+                        progress(done + d, total_work)
+                    });
                     done += e.numel() * n_stages as u64;
                 }
             }
@@ -308,7 +326,15 @@ fn row_codes(values: &[f32], rows: usize, cols: usize, group_log2: u8) -> (Vec<u
 }
 
 /// Codes every stage of one tensor into `file` (entries' offsets already set).
-fn encode_tensor(e: &mut TensorEntry, values: &[f32], codes: &[u8], codebook: &Codebook, threads: usize, file: &mut [u8], progress: &mut dyn FnMut(u64)) {
+fn encode_tensor(
+    e: &mut TensorEntry,
+    values: &[f32],
+    codes: &[u8],
+    codebook: &Codebook,
+    threads: usize,
+    file: &mut [u8],
+    progress: &mut dyn FnMut(u64),
+) {
     let rows = e.rows() as usize;
     let cols = e.cols() as usize;
     let g = 1usize << e.group_log2;
@@ -349,7 +375,16 @@ fn encode_tensor(e: &mut TensorEntry, values: &[f32], codes: &[u8], codebook: &C
         let bb = stage.block_bits as usize / 8;
         let offset = stage.offset as usize;
         let data = &mut file[offset..offset + rows * (cols / g) * bb];
-        let job = StageJob { lut: &lut, entries: codebook.entries(), multiplier: m as i32, masks: &masks, codes, cols, group_log2: e.group_log2 as u32, block_bits: stage.block_bits as usize };
+        let job = StageJob {
+            lut: &lut,
+            entries: codebook.entries(),
+            multiplier: m as i32,
+            masks: &masks,
+            codes,
+            cols,
+            group_log2: e.group_log2 as u32,
+            block_bits: stage.block_bits as usize,
+        };
         run_rows(&job, &y, &mut acc, data, threads, &mut |d| progress(done_before + d));
         done_before += (rows * cols) as u64;
     }
@@ -377,11 +412,29 @@ impl StageJob<'_> {
         let mut windows = vec![0u32; g];
         let mut q = vec![0i32; g];
         let mut pad = [0u8; PAD];
-        for (i, ((y_row, acc_row), data_row)) in y.chunks_exact(self.cols).zip(acc.chunks_exact_mut(self.cols)).zip(data.chunks_exact_mut(self.cols / g * bb)).enumerate() {
+        for (i, ((y_row, acc_row), data_row)) in y
+            .chunks_exact(self.cols)
+            .zip(acc.chunks_exact_mut(self.cols))
+            .zip(data.chunks_exact_mut(self.cols / g * bb))
+            .enumerate()
+        {
             if self.codes[first + i] != 0 {
-                for (j, ((yb, ab), out)) in y_row.chunks_exact(g).zip(acc_row.chunks_exact_mut(g)).zip(data_row.chunks_exact_mut(bb)).enumerate() {
+                for (j, ((yb, ab), out)) in y_row
+                    .chunks_exact(g)
+                    .zip(acc_row.chunks_exact_mut(g))
+                    .zip(data_row.chunks_exact_mut(bb))
+                    .enumerate()
+                {
                     encode_block(yb, self.block_bits, out, &mut windows, &mut search);
-                    stage_values(out, self.block_bits, self.group_log2, self.entries, self.multiplier, &mut pad, &mut q);
+                    stage_values(
+                        out,
+                        self.block_bits,
+                        self.group_log2,
+                        self.entries,
+                        self.multiplier,
+                        &mut pad,
+                        &mut q,
+                    );
                     wht_i32(&mut q);
                     accumulate(ab, &q, &self.masks[j * g..(j + 1) * g]);
                 }
@@ -392,7 +445,14 @@ impl StageJob<'_> {
 }
 
 #[cfg(feature = "std")]
-fn run_rows(job: &StageJob<'_>, y: &[f32], acc: &mut [i32], data: &mut [u8], threads: usize, progress: &mut dyn FnMut(u64)) {
+fn run_rows(
+    job: &StageJob<'_>,
+    y: &[f32],
+    acc: &mut [i32],
+    data: &mut [u8],
+    threads: usize,
+    progress: &mut dyn FnMut(u64),
+) {
     use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
     let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
     let cols = job.cols;
@@ -411,7 +471,9 @@ fn run_rows(job: &StageJob<'_>, y: &[f32], acc: &mut [i32], data: &mut [u8], thr
     let done = AtomicU64::new(0);
     let running = AtomicUsize::new(threads);
     std::thread::scope(|s| {
-        for (t, ((yc, ac), dc)) in y.chunks(per * cols).zip(acc.chunks_mut(per * cols)).zip(data.chunks_mut(per * row_bytes)).enumerate() {
+        for (t, ((yc, ac), dc)) in
+            y.chunks(per * cols).zip(acc.chunks_mut(per * cols)).zip(data.chunks_mut(per * row_bytes)).enumerate()
+        {
             let (done, running) = (&done, &running);
             s.spawn(move || {
                 job.rows(t * per, yc, ac, dc, &mut |d| {
@@ -431,7 +493,14 @@ fn run_rows(job: &StageJob<'_>, y: &[f32], acc: &mut [i32], data: &mut [u8], thr
 }
 
 #[cfg(not(feature = "std"))]
-fn run_rows(job: &StageJob<'_>, y: &[f32], acc: &mut [i32], data: &mut [u8], _threads: usize, progress: &mut dyn FnMut(u64)) {
+fn run_rows(
+    job: &StageJob<'_>,
+    y: &[f32],
+    acc: &mut [i32],
+    data: &mut [u8],
+    _threads: usize,
+    progress: &mut dyn FnMut(u64),
+) {
     let mut done = 0;
     job.rows(0, y, acc, data, &mut |d| {
         done += d;

@@ -196,7 +196,11 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], NctError> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or(NctError::Corrupt { what: "directory ends inside an entry" })?;
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or(NctError::Corrupt { what: "directory ends inside an entry" })?;
         let s = &self.bytes[self.at..end];
         self.at = end;
         Ok(s)
@@ -299,7 +303,11 @@ impl<'a> NctFile<'a> {
     /// [`Self::parse`] with a reader's own limits.
     pub fn parse_with_limits(bytes: &'a [u8], limits: Limits) -> Result<Self, NctError> {
         if bytes.len() < 4 || bytes[..4] != MAGIC {
-            return Err(if bytes.len() < 4 && MAGIC.starts_with(bytes) { NctError::Truncated { what: "header" } } else { NctError::NotNct });
+            return Err(if bytes.len() < 4 && MAGIC.starts_with(bytes) {
+                NctError::Truncated { what: "header" }
+            } else {
+                NctError::NotNct
+            });
         }
         if bytes.len() < HEADER_LEN {
             return Err(NctError::Truncated { what: "header" });
@@ -322,7 +330,9 @@ impl<'a> NctFile<'a> {
         let directory_len = read_u64(bytes, 16);
         let base_len = read_u64(bytes, 24);
         let table_hash = read_u64(bytes, 40);
-        let limit = |what, value: u64, limit: u64| if value > limit { Err(NctError::Limit { what, value, limit }) } else { Ok(()) };
+        let limit = |what, value: u64, limit: u64| {
+            if value > limit { Err(NctError::Limit { what, value, limit }) } else { Ok(()) }
+        };
         limit("tensor count", tensor_count as u64, limits.max_tensors as u64)?;
         limit("stage count", stage_count as u64, limits.max_stages as u64)?;
         limit("directory length", directory_len, limits.max_directory_bytes)?;
@@ -340,15 +350,18 @@ impl<'a> NctFile<'a> {
         if bytes[dir_end..codebook_at].iter().any(|&b| b != 0) {
             return Err(NctError::Corrupt { what: "padding after the directory" });
         }
-        let entries: Vec<i16> = bytes[codebook_at..codebook_end].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
-        let codebook = Codebook::from_entries(entries).ok_or(NctError::Corrupt { what: "codebook entry out of range" })?;
+        let entries: Vec<i16> =
+            bytes[codebook_at..codebook_end].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+        let codebook =
+            Codebook::from_entries(entries).ok_or(NctError::Corrupt { what: "codebook entry out of range" })?;
 
         let mut cur = Cursor { bytes: &bytes[HEADER_LEN..dir_end], at: 0 };
         let mut stage_lens = Vec::with_capacity(stage_count);
         for _ in 0..stage_count {
             stage_lens.push(cur.u64()?);
         }
-        let layout = Layout::new(directory_len, base_len, &stage_lens).ok_or(NctError::Corrupt { what: "section lengths overflow" })?;
+        let layout = Layout::new(directory_len, base_len, &stage_lens)
+            .ok_or(NctError::Corrupt { what: "section lengths overflow" })?;
         // Each entry takes at least 30 bytes, which bounds the count before the allocation.
         if tensor_count as u64 * 30 > directory_len {
             return Err(NctError::Corrupt { what: "tensor count larger than the directory holds" });
@@ -412,12 +425,20 @@ impl<'a> NctFile<'a> {
     }
 }
 
-fn read_entry(cur: &mut Cursor<'_>, stage_count: usize, layout: &Layout, base_len: u64, limits: &Limits) -> Result<TensorEntry, NctError> {
+fn read_entry(
+    cur: &mut Cursor<'_>,
+    stage_count: usize,
+    layout: &Layout,
+    base_len: u64,
+    limits: &Limits,
+) -> Result<TensorEntry, NctError> {
     let name_len = cur.u16()? as usize;
     if name_len == 0 || name_len > MAX_NAME_LEN {
         return Err(NctError::Corrupt { what: "tensor name length" });
     }
-    let name = core::str::from_utf8(cur.take(name_len)?).map_err(|_| NctError::Corrupt { what: "tensor name is not UTF-8" })?.into();
+    let name = core::str::from_utf8(cur.take(name_len)?)
+        .map_err(|_| NctError::Corrupt { what: "tensor name is not UTF-8" })?
+        .into();
     let dtype = DType::from_code(cur.u8()?).filter(|d| d.size() > 0).ok_or(NctError::Corrupt { what: "dtype" })?;
     let kind = cur.u8()?;
     let ndim = cur.u8()? as usize;
@@ -440,7 +461,19 @@ fn read_entry(cur: &mut Cursor<'_>, stage_count: usize, layout: &Layout, base_le
     if base_offset < layout.base || base_end > layout.base + base_len {
         return Err(NctError::Corrupt { what: "tensor bytes outside the base section" });
     }
-    let mut t = TensorEntry { name, dtype, kind, group_log2, shape, base_offset, base_len: base_len_t, base_hash, seed: 0, scale: 0.0, stages: Vec::new() };
+    let mut t = TensorEntry {
+        name,
+        dtype,
+        kind,
+        group_log2,
+        shape,
+        base_offset,
+        base_len: base_len_t,
+        base_hash,
+        seed: 0,
+        scale: 0.0,
+        stages: Vec::new(),
+    };
     match kind {
         KIND_EXACT => {
             if group_log2 != 0 || base_len_t != numel * dtype.size() as u64 {
@@ -448,10 +481,11 @@ fn read_entry(cur: &mut Cursor<'_>, stage_count: usize, layout: &Layout, base_le
             }
         }
         KIND_TRELLIS => {
-            if !matches!(dtype, DType::F32 | DType::F16 | DType::BF16) || ndim < 2 || !GROUP_LOG2.contains(&group_log2) {
+            if !matches!(dtype, DType::F32 | DType::F16 | DType::BF16) || ndim < 2 || !GROUP_LOG2.contains(&group_log2)
+            {
                 return Err(NctError::Corrupt { what: "quantized tensor dtype, rank or group" });
             }
-            if t.cols() % (1u64 << group_log2) != 0 || base_len_t != t.rows() {
+            if !t.cols().is_multiple_of(1u64 << group_log2) || base_len_t != t.rows() {
                 return Err(NctError::Corrupt { what: "quantized tensor shape" });
             }
             t.seed = cur.u64()?;
@@ -462,14 +496,16 @@ fn read_entry(cur: &mut Cursor<'_>, stage_count: usize, layout: &Layout, base_le
             let g = 1u32 << group_log2;
             t.stages.reserve_exact(stage_count);
             for &(start, len) in &layout.stages {
-                let s = StageEntry { block_bits: cur.u32()?, multiplier: cur.u32()?, offset: cur.u64()?, hash: cur.u64()? };
-                if s.block_bits % 8 != 0 || s.block_bits < g || s.block_bits > 3 * g {
+                let s =
+                    StageEntry { block_bits: cur.u32()?, multiplier: cur.u32()?, offset: cur.u64()?, hash: cur.u64()? };
+                if !s.block_bits.is_multiple_of(8) || s.block_bits < g || s.block_bits > 3 * g {
                     return Err(NctError::Corrupt { what: "block bits" });
                 }
                 if s.multiplier == 0 || s.multiplier > MAX_MULTIPLIER {
                     return Err(NctError::Corrupt { what: "stage multiplier" });
                 }
-                let end = s.offset.checked_add(t.stage_len(&s)).ok_or(NctError::Corrupt { what: "stage range overflows" })?;
+                let end =
+                    s.offset.checked_add(t.stage_len(&s)).ok_or(NctError::Corrupt { what: "stage range overflows" })?;
                 if s.offset < start || end > start + len {
                     return Err(NctError::Corrupt { what: "tensor blocks outside their stage section" });
                 }

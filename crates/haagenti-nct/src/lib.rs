@@ -40,7 +40,9 @@ mod trellis;
 
 pub use codebook::{Codebook, MAX_ENTRY, TABLE_SHIFT};
 pub use decode::EncodedTensor;
-pub use encode::{plan_stages, EncodeOptions, NctEncoder, MAX_GROUP, MAX_STAGES, MIN_GROUP, MIN_QUANTIZED_ELEMENTS, STAGE_BITS};
+pub use encode::{
+    EncodeOptions, MAX_GROUP, MAX_STAGES, MIN_GROUP, MIN_QUANTIZED_ELEMENTS, NctEncoder, STAGE_BITS, plan_stages,
+};
 pub use error::NctError;
-pub use format::{Limits, NctFile, StageEntry, TensorEntry, HEADER_LEN, MAGIC, MAX_NAME_LEN, MAX_NDIM, VERSION};
+pub use format::{HEADER_LEN, Limits, MAGIC, MAX_NAME_LEN, MAX_NDIM, NctFile, StageEntry, TensorEntry, VERSION};
 pub use trellis::STATE_BITS;

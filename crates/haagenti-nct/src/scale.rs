@@ -4,8 +4,22 @@
 
 /// `2^(i / 16)` for `i` in `0..16`, as `f32` bits (correctly rounded).
 pub(crate) const MANT: [u32; 16] = [
-    0x3F80_0000, 0x3F85_AAC3, 0x3F8B_95C2, 0x3F91_C3D3, 0x3F98_37F0, 0x3F9E_F532, 0x3FA5_FED7, 0x3FAD_583F,
-    0x3FB5_04F3, 0x3FBD_08A4, 0x3FC5_672A, 0x3FCE_248C, 0x3FD7_44FD, 0x3FE0_CCDF, 0x3FEA_C0C7, 0x3FF5_257D,
+    0x3F80_0000,
+    0x3F85_AAC3,
+    0x3F8B_95C2,
+    0x3F91_C3D3,
+    0x3F98_37F0,
+    0x3F9E_F532,
+    0x3FA5_FED7,
+    0x3FAD_583F,
+    0x3FB5_04F3,
+    0x3FBD_08A4,
+    0x3FC5_672A,
+    0x3FCE_248C,
+    0x3FD7_44FD,
+    0x3FE0_CCDF,
+    0x3FEA_C0C7,
+    0x3FF5_257D,
 ];
 
 /// The ratio of code `c` (1 to 255) to the base scale; exact (a mantissa times a power of two).

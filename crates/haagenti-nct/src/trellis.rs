@@ -66,10 +66,8 @@ const LEAD_AFTER: usize = 16;
 pub(crate) fn encode_block(x: &[f32], bits: usize, out: &mut [u8], windows: &mut [u32], search: &mut Search) {
     let n = x.len();
     let n_log2 = n.trailing_zeros();
-    debug_assert!(n.is_power_of_two() && bits >= n && bits <= 3 * n && bits % 8 == 0);
-    let steps: Vec<u32> = (0..n)
-        .map(|t| (position(t + 1, bits, n_log2) - position(t, bits, n_log2)) as u32)
-        .collect();
+    debug_assert!(n.is_power_of_two() && bits >= n && bits <= 3 * n && bits.is_multiple_of(8));
+    let steps: Vec<u32> = (0..n).map(|t| (position(t + 1, bits, n_log2) - position(t, bits, n_log2)) as u32).collect();
     let last = steps[n - 1];
 
     // Pass 1 leaves the start free and finds the best state at weight 0: on the weights around
@@ -153,10 +151,10 @@ fn viterbi(x: &[f32], steps: &[u32], shared: Option<(u32, u32)>, search: &mut Se
     let mut end = None;
     let mut best_cost = f32::INFINITY;
     for (s, &c) in cost.iter().enumerate() {
-        if let Some((p, last)) = shared {
-            if s as u32 & ((1u32 << (STATE_BITS - last)) - 1) != p {
-                continue;
-            }
+        if let Some((p, last)) = shared
+            && s as u32 & ((1u32 << (STATE_BITS - last)) - 1) != p
+        {
+            continue;
         }
         if end.is_none() || c < best_cost {
             best_cost = c;
@@ -178,7 +176,15 @@ fn viterbi(x: &[f32], steps: &[u32], shared: Option<(u32, u32)>, search: &mut Se
 /// One trellis step of shift `D`: the predecessors of state `s` are `(s >> D) | j << (L - D)`,
 /// the same index `s >> D` in each of the `2^D` runs of `cost`.
 #[inline]
-fn step<const D: usize, const F: usize>(xt: f32, cost: &[f32], next: &mut [f32], best: &mut [f32], arg: &mut [i32], back_t: &mut [u8], values_rev: &[f32]) {
+fn step<const D: usize, const F: usize>(
+    xt: f32,
+    cost: &[f32],
+    next: &mut [f32],
+    best: &mut [f32],
+    arg: &mut [i32],
+    back_t: &mut [u8],
+    values_rev: &[f32],
+) {
     let preds = STATES >> D;
     let best = &mut best[..preds];
     let arg = &mut arg[..preds];

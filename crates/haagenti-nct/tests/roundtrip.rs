@@ -137,7 +137,10 @@ fn gaussian_reaches_its_rate_and_stages_improve() {
     let (rows, cols) = (512usize, 512usize);
     let w = gaussian(rows * cols, 1);
     for bits in [2.0, 3.0, 4.0] {
-        let bytes = encode(&[("w", DType::F32, vec![rows as u64, cols as u64], bytes_f32(&w))], EncodeOptions { bits, ..Default::default() });
+        let bytes = encode(
+            &[("w", DType::F32, vec![rows as u64, cols as u64], bytes_f32(&w))],
+            EncodeOptions { bits, ..Default::default() },
+        );
         let rate = bytes.len() as f64 * 8.0 / w.len() as f64;
         assert!(rate <= bits && rate > bits - 0.1, "rate {rate} for {bits}");
         let file = NctFile::parse(&bytes).unwrap();
@@ -208,7 +211,8 @@ fn hard_shapes_keep_their_quality_and_exact_tensors_stay_exact() {
     let k = file.stages();
     let s_lap = snr(&lap, &file.decode_tensor("laplace", k).unwrap());
     let s_out = snr(&out, &file.decode_tensor("outliers", k).unwrap());
-    let bf_w: Vec<f32> = bf.chunks_exact(2).map(|b| haagenti_hct::bf16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect();
+    let bf_w: Vec<f32> =
+        bf.chunks_exact(2).map(|b| haagenti_hct::bf16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect();
     let s_bf = snr(&bf_w, &file.decode_tensor("bf16", k).unwrap());
     // The rotation makes Laplacian weights Gaussian; row scales absorb the row spread.
     assert!(s_lap > 14.0 && s_out > 14.0 && s_bf > 14.0, "laplace {s_lap} outliers {s_out} bf16 {s_bf}");
@@ -217,7 +221,13 @@ fn hard_shapes_keep_their_quality_and_exact_tensors_stay_exact() {
 #[test]
 fn a_prefix_decodes_as_the_whole_file_at_that_stage() {
     let w = gaussian(128 * 256, 11);
-    let bytes = encode(&[("a", DType::F32, vec![128, 256], bytes_f32(&w)), ("b", DType::F32, vec![64, 512], bytes_f32(&gaussian(64 * 512, 12)))], EncodeOptions { bits: 7.0, ..Default::default() });
+    let bytes = encode(
+        &[
+            ("a", DType::F32, vec![128, 256], bytes_f32(&w)),
+            ("b", DType::F32, vec![64, 512], bytes_f32(&gaussian(64 * 512, 12))),
+        ],
+        EncodeOptions { bits: 7.0, ..Default::default() },
+    );
     let full = NctFile::parse(&bytes).unwrap();
     assert_eq!(full.stages(), full.stage_count());
     for k in 0..=full.stage_count() {
@@ -242,19 +252,28 @@ fn a_prefix_decodes_as_the_whole_file_at_that_stage() {
 
 #[test]
 fn damaged_files_are_refused() {
-    let bytes = encode(&[("w", DType::F32, vec![128, 256], bytes_f32(&gaussian(128 * 256, 13))), ("b", DType::F32, vec![7], bytes_f32(&gaussian(7, 14)))], EncodeOptions { bits: 5.0, ..Default::default() });
+    let bytes = encode(
+        &[
+            ("w", DType::F32, vec![128, 256], bytes_f32(&gaussian(128 * 256, 13))),
+            ("b", DType::F32, vec![7], bytes_f32(&gaussian(7, 14))),
+        ],
+        EncodeOptions { bits: 5.0, ..Default::default() },
+    );
     let file = NctFile::parse(&bytes).unwrap();
     let meta_end = file.prefix_len(0) as usize;
     // A flip anywhere in the metadata and base section is refused, or (padding between
     // sections) changes nothing decoded.
-    let clean: Vec<Vec<f32>> = file.tensors().iter().map(|t| file.decode_tensor(t.name(), file.stages()).unwrap()).collect();
+    let clean: Vec<Vec<f32>> =
+        file.tensors().iter().map(|t| file.decode_tensor(t.name(), file.stages()).unwrap()).collect();
     for at in 0..meta_end {
         let mut bad = bytes.clone();
         bad[at] ^= 0x20;
         let Ok(f) = NctFile::parse(&bad) else { continue };
-        let decoded: Result<Vec<Vec<f32>>, _> = f.tensors().iter().map(|t| f.decode_tensor(t.name(), f.stages())).collect();
+        let decoded: Result<Vec<Vec<f32>>, _> =
+            f.tensors().iter().map(|t| f.decode_tensor(t.name(), f.stages())).collect();
         if let Ok(d) = decoded {
-            let same = d.len() == clean.len() && d.iter().zip(&clean).all(|(a, b)| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()));
+            let same = d.len() == clean.len()
+                && d.iter().zip(&clean).all(|(a, b)| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()));
             assert!(same, "flip at byte {at} changed the decoded weights unnoticed");
         }
     }
@@ -301,7 +320,8 @@ fn absurd_sizes_are_refused_before_allocating() {
     assert!(matches!(NctFile::parse(&forged(1000, 0, 0)), Err(NctError::Corrupt { .. })));
     assert!(NctFile::parse(&forged(0, 0, 0)).is_ok(), "an empty file is valid");
     let small = Limits { max_tensor_elements: 1000, ..Limits::default() };
-    let bytes = encode(&[("w", DType::F32, vec![256, 256], bytes_f32(&gaussian(256 * 256, 15)))], EncodeOptions::default());
+    let bytes =
+        encode(&[("w", DType::F32, vec![256, 256], bytes_f32(&gaussian(256 * 256, 15)))], EncodeOptions::default());
     assert!(matches!(NctFile::parse_with_limits(&bytes, small), Err(NctError::Limit { what: "tensor elements", .. })));
 }
 
@@ -320,7 +340,10 @@ fn encoder_refuses_what_it_cannot_do() {
     assert_eq!(NctFile::parse(&bytes).unwrap().stages(), 2, "12 bits less 8 for the codebook: two stages of 2");
     let mut enc = NctEncoder::new(EncodeOptions { bits: 1.0, ..Default::default() });
     enc.add_tensor("w", DType::F32, &[64, 128], &w).unwrap();
-    assert!(matches!(enc.finish(&mut |_, _| {}), Err(NctError::Encode(_))), "the codebook alone is 8 bits a weight here");
+    assert!(
+        matches!(enc.finish(&mut |_, _| {}), Err(NctError::Encode(_))),
+        "the codebook alone is 8 bits a weight here"
+    );
     let mut enc = NctEncoder::new(EncodeOptions { bits: 20.0, stages: Some(vec![2.0, 0.5]), ..Default::default() });
     enc.add_tensor("w", DType::F32, &[64, 128], &w).unwrap();
     assert!(enc.finish(&mut |_, _| {}).is_err(), "a stage below 1 bit");
