@@ -287,3 +287,20 @@ fn e4m3_to_f32(b: u8) -> f32 {
     let v = if e == 0 { m / 8.0 * libm::ldexpf(1.0, -6) } else { (1.0 + m / 8.0) * libm::ldexpf(1.0, e as i32 - 7) };
     sign * v
 }
+
+#[cfg(feature = "candle")]
+impl NctFile<'_> {
+    /// Tensor `name` decoded from its first `k` stages as an f32 `candle_core::Tensor` of its
+    /// shape on `device` (decoded on the CPU, then moved).
+    pub fn decode_to_candle(
+        &self,
+        name: &str,
+        k: usize,
+        device: &candle_core::Device,
+    ) -> Result<candle_core::Tensor, NctError> {
+        let shape: Vec<usize> = self.entry(name)?.shape().iter().map(|&d| d as usize).collect();
+        let values = self.decode_tensor(name, k)?;
+        candle_core::Tensor::from_vec(values, shape, device)
+            .map_err(|e| NctError::Backend(alloc::format!("candle: {e}")))
+    }
+}

@@ -212,6 +212,26 @@ impl NctEncoder {
                 })
                 .collect();
         }
+        // Rounding each block down leaves up to a byte a block unused: hand it back, a byte a
+        // block more for the largest tensors first, while the stage's budget allows.
+        let mut order: Vec<usize> = (0..entries.len()).filter(|&i| entries[i].is_quantized()).collect();
+        order.sort_by_key(|&i| core::cmp::Reverse(entries[i].numel()));
+        for (k, &r) in stage_rates.iter().enumerate() {
+            let used: u64 = order
+                .iter()
+                .map(|&i| (entries[i].numel() >> entries[i].group_log2) * entries[i].stages[k].block_bits as u64)
+                .sum::<u64>();
+            let mut spare = (r * n_q as f64) as i64 - used as i64;
+            for &i in &order {
+                let e = &mut entries[i];
+                let blocks = (e.numel() >> e.group_log2) as i64;
+                let g = 1u32 << e.group_log2;
+                if spare >= 8 * blocks && e.stages[k].block_bits + 8 <= 3 * g {
+                    e.stages[k].block_bits += 8;
+                    spare -= 8 * blocks;
+                }
+            }
+        }
         let dir_len = 8 * n_stages as u64 + entries.iter().map(|e| e.directory_len(n_stages) as u64).sum::<u64>();
         let mut base_len = 0u64;
         for e in entries.iter_mut() {

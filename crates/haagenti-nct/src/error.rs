@@ -53,6 +53,8 @@ pub enum NctError {
     },
     /// The encoder cannot do what was asked (for example a rate too low for the metadata).
     Encode(String),
+    /// A library the decoded values were handed to refused them (for example candle).
+    Backend(String),
 }
 
 impl fmt::Display for NctError {
@@ -72,6 +74,7 @@ impl fmt::Display for NctError {
                 write!(f, "output buffer holds {actual} values, {expected} needed")
             }
             Self::Encode(m) => write!(f, "cannot encode: {m}"),
+            Self::Backend(m) => write!(f, "{m}"),
         }
     }
 }

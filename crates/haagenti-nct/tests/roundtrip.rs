@@ -348,3 +348,19 @@ fn encoder_refuses_what_it_cannot_do() {
     enc.add_tensor("w", DType::F32, &[64, 128], &w).unwrap();
     assert!(enc.finish(&mut |_, _| {}).is_err(), "a stage below 1 bit");
 }
+
+#[cfg(feature = "candle")]
+#[test]
+fn decodes_to_a_candle_tensor_of_the_same_values() {
+    let w = gaussian(64 * 2 * 128, 17);
+    let bytes = encode(
+        &[("w", DType::F32, vec![64, 2, 128], bytes_f32(&w))],
+        EncodeOptions { bits: 12.0, ..Default::default() },
+    );
+    let file = NctFile::parse(&bytes).unwrap();
+    let t = file.decode_to_candle("w", 2, &candle_core::Device::Cpu).unwrap();
+    assert_eq!(t.dims(), &[64, 2, 128]);
+    let flat: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+    assert_eq!(flat, file.decode_tensor("w", 2).unwrap());
+    assert!(matches!(file.decode_to_candle("nope", 1, &candle_core::Device::Cpu), Err(NctError::NoSuchTensor(_))));
+}
