@@ -172,13 +172,13 @@ impl<'a> NctFile<'a> {
 
 /// Decodes rows of a quantized tensor from `views` (the stages to use).
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn decode_trellis_rows(
+pub(crate) fn decode_trellis_rows<'v>(
     codes: &[u8],
     base: f32,
     group_log2: u32,
     cols: usize,
     entries: &[i16],
-    views: &[StageView<'_>],
+    views: &[StageView<'v>],
     rows: Range<u64>,
     out: &mut [f32],
 ) {

@@ -110,11 +110,6 @@ pub(crate) fn encode_block(x: &[f32], bits: usize, out: &mut [u8], windows: &mut
 /// One pass over `x`. `steps[t]` is the shift from weight `t` to `t + 1`. With
 /// `shared = (p, last)`, start states have the high bits `p` (`s >> last == p`) and end states
 /// the low bits `p`.
-// The search is most of the encoder's time; AVX2 doubles its vector width where the CPU has
-// it (the dispatch is the `multiversion` crate's; results are the same bits either way, as
-// nothing here contracts or reassociates).
-#[allow(unsafe_code)]
-#[multiversion::multiversion(targets("x86_64+avx2"))]
 fn viterbi(x: &[f32], steps: &[u32], shared: Option<(u32, u32)>, search: &mut Search) {
     let n = x.len();
     let Search { cost, next, best, arg, back, path, values_rev, .. } = search;
