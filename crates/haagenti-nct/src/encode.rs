@@ -207,7 +207,7 @@ impl NctEncoder {
             e.stages = stage_rates
                 .iter()
                 .map(|&r| {
-                    let bits = ((r * g as f64 / 8.0).floor() as u32 * 8).clamp(g, 3 * g);
+                    let bits = (libm::floor(r * g as f64 / 8.0) as u32 * 8).clamp(g, 3 * g);
                     StageEntry { block_bits: bits, multiplier: 1, offset: 0, hash: 0 }
                 })
                 .collect();
