@@ -10,7 +10,7 @@ use crate::format::{
     StageEntry, TensorEntry, align8,
 };
 use crate::hadamard::{sign_masks, wht_f64, wht_i32};
-use crate::scale::{nearest_code, ratio, row_scale};
+use crate::scale::{nearest_code, row_scale};
 use crate::trellis::{Search, encode_block};
 use alloc::collections::BTreeSet;
 use alloc::format;
@@ -105,10 +105,11 @@ impl NctEncoder {
         }
         let numel = numel.unwrap_or(0);
         let cols: u64 = shape.iter().skip(1).product();
-        let mut values = None;
-        if shape.len() >= 2 && numel >= MIN_QUANTIZED_ELEMENTS && cols.is_multiple_of(MIN_GROUP as u64) {
-            values = haagenti_hct::f32_values(dtype, raw).filter(|v| v.iter().all(|x| x.is_finite()));
-        }
+        let quantizable = shape.len() >= 2 && numel >= MIN_QUANTIZED_ELEMENTS && cols.is_multiple_of(MIN_GROUP as u64);
+        let values = quantizable
+            .then(|| haagenti_hct::f32_values(dtype, raw))
+            .flatten()
+            .filter(|v| v.iter().all(|x| x.is_finite()));
         let raw = if values.is_some() { Vec::new() } else { raw.to_vec() };
         self.names.insert(name.into());
         self.tensors.push(Pending { name: name.into(), dtype, shape: shape.to_vec(), raw, values });
@@ -363,7 +364,8 @@ fn encode_tensor(
     let mut y = vec![0f32; rows * cols];
     let mut done_before = 0u64;
     for k in 0..e.stages.len() {
-        let signs: Vec<f64> = sign_masks(e.seed, k, cols).iter().map(|&m| if m == 0 { 1.0 } else { -1.0 }).collect();
+        let masks = sign_masks(e.seed, k, cols);
+        let signs: Vec<f64> = masks.iter().map(|&m| if m == 0 { 1.0 } else { -1.0 }).collect();
         // The rotated residual, and the stage multiplier from its RMS.
         let mut ss = 0f64;
         let mut count = 0u64;
@@ -390,7 +392,6 @@ fn encode_tensor(
         let m = (libm::round(rms * SCALE_FIT) as u32).clamp(1, MAX_MULTIPLIER);
         e.stages[k].multiplier = m;
         let lut = codebook.stage_values(m);
-        let masks = sign_masks(e.seed, k, cols);
         let stage = e.stages[k];
         let bb = stage.block_bits as usize / 8;
         let offset = stage.offset as usize;
@@ -526,10 +527,4 @@ fn run_rows(
         done += d;
         progress(done)
     });
-}
-
-/// Ratio of a row code (re-exported for docs and tests).
-#[allow(dead_code)]
-pub(crate) fn code_ratio(c: u8) -> f32 {
-    ratio(c)
 }

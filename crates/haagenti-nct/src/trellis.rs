@@ -37,6 +37,7 @@ pub(crate) struct Search {
     values_rev: Vec<f32>,
     x: Vec<f32>,
     steps: Vec<u32>,
+    block_steps: Vec<u32>,
 }
 
 impl Search {
@@ -67,7 +68,9 @@ pub(crate) fn encode_block(x: &[f32], bits: usize, out: &mut [u8], windows: &mut
     let n = x.len();
     let n_log2 = n.trailing_zeros();
     debug_assert!(n.is_power_of_two() && bits >= n && bits <= 3 * n && bits.is_multiple_of(8));
-    let steps: Vec<u32> = (0..n).map(|t| (position(t + 1, bits, n_log2) - position(t, bits, n_log2)) as u32).collect();
+    let mut steps = core::mem::take(&mut search.block_steps);
+    steps.clear();
+    steps.extend((0..n).map(|t| (position(t + 1, bits, n_log2) - position(t, bits, n_log2)) as u32));
     let last = steps[n - 1];
 
     // Pass 1 leaves the start free and finds the best state at weight 0: on the weights around
@@ -105,6 +108,7 @@ pub(crate) fn encode_block(x: &[f32], bits: usize, out: &mut [u8], windows: &mut
             }
         }
     }
+    search.block_steps = steps;
 }
 
 /// One pass over `x`. `steps[t]` is the shift from weight `t` to `t + 1`. With
