@@ -10,6 +10,11 @@ target_dir=${CARGO_TARGET_DIR:-$root/target}
 
 ./scripts/setup.sh test || { echo "setup failed" >&2; exit 1; }
 
+# The GPU kernels' tests run on Mesa's lavapipe (Vulkan on the CPU, installed by setup.sh):
+# with an adapter expected, a test that finds none fails instead of skipping.
+export HAAGENTI_GPU_TESTS=${HAAGENTI_GPU_TESTS:-require}
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
+
 results=()
 failed=0
 step() {
@@ -29,7 +34,7 @@ step() {
 wasm_builds() {
   cargo build --target wasm32-unknown-unknown -p haagenti-zstd --no-default-features &&
     cargo build --target wasm32-unknown-unknown -p haagenti-hct -p haagenti-nct -p haagenti-holo -p haagenti-stream --no-default-features &&
-    cargo build --target wasm32-unknown-unknown -p haagenti-zstd -p haagenti-codec -p haagenti-proto -p haagenti -p haagenti-wasm &&
+    cargo build --target wasm32-unknown-unknown -p haagenti-zstd -p haagenti-codec -p haagenti-proto -p haagenti -p haagenti-wasm -p haagenti-gpu &&
     cargo build --target wasm32-unknown-unknown -p haagenti-wasm --no-default-features
 }
 
@@ -39,7 +44,7 @@ wasm_clippy() {
   cargo clippy --target wasm32-unknown-unknown -p haagenti-wasm --all-targets --locked -- -D warnings &&
     cargo clippy --target wasm32-unknown-unknown -p haagenti-wasm --no-default-features --lib --locked -- -D warnings &&
     cargo clippy --target wasm32-unknown-unknown -p haagenti-zstd -p haagenti-codec -p haagenti-proto -p haagenti \
-      -p haagenti-hct -p haagenti-nct -p haagenti-holo -p haagenti-stream --locked -- -D warnings
+      -p haagenti-hct -p haagenti-nct -p haagenti-holo -p haagenti-stream -p haagenti-gpu --locked -- -D warnings
 }
 
 step "cargo fmt --check" cargo fmt --all --check

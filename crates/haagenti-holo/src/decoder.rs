@@ -147,6 +147,11 @@ impl HoloDecoder {
         self.header.as_ref()?.curve.at(self.received_count()).map(|p| p.quality)
     }
 
+    /// The decoding state (for the `parts` views).
+    pub(crate) fn state(&self) -> Option<&State> {
+        self.state.as_ref()
+    }
+
     /// The best reconstruction from the fragments received.
     pub fn reconstruct(&self) -> Result<Reconstruction, HoloError> {
         match (&self.header, &self.state) {

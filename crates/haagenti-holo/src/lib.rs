@@ -45,6 +45,7 @@ mod coefs;
 mod decoder;
 mod error;
 mod math;
+mod parts;
 mod planes;
 mod quality;
 mod schemes;
@@ -56,6 +57,7 @@ use alloc::vec::Vec;
 pub use asset::{Asset, AssetHeader, AssetKind, Encoding, Fragment, MAX_SAMPLES, Reconstruction};
 pub use decoder::{HoloDecoder, PreviewConfig, PreviewFrame, Pushed, StreamingDecoder};
 pub use error::HoloError;
+pub use parts::{ProjectionParts, ProjectionPlane, SpectralParts, SpectralPlane};
 pub use quality::{QualityCurve, QualityPoint, cosine, psnr, relative_l2};
 pub use store::{FragmentStore, Manifest, MemStore, shard_path};
 

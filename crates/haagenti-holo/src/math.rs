@@ -29,6 +29,11 @@ impl Dct8 {
         Dct8 { c }
     }
 
+    /// The basis: `c[k][n]`.
+    pub(crate) fn basis(&self) -> [[f32; 8]; 8] {
+        self.c
+    }
+
     /// Forward transform of a row-major 8x8 block, in place.
     pub(crate) fn forward(&self, b: &mut [f32; 64]) {
         let mut t = [0f32; 64];

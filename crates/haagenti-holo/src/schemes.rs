@@ -223,6 +223,25 @@ impl Projection {
         Ok(())
     }
 
+    /// The state for `ProjectionParts`, `k` fragments received.
+    pub(crate) fn parts(&self, k: usize) -> Option<crate::parts::ProjectionParts<'_>> {
+        if self.coefs.is_empty() {
+            return None;
+        }
+        Some(crate::parts::ProjectionParts {
+            block: self.block,
+            signs: &self.signs,
+            len: self.len,
+            scale: self.count as f32 / k as f32,
+            planes: self
+                .coefs
+                .iter()
+                .zip(self.means.iter().zip(&self.steps))
+                .map(|(c, (&mean, &step))| crate::parts::ProjectionPlane { coefs: c, step, mean })
+                .collect(),
+        })
+    }
+
     fn reconstruct(&self, kind: &AssetKind, received: &[bool]) -> Reconstruction {
         // Each coefficient is present with probability k / N over the choice of fragments:
         // scaling by N / k makes the estimate unbiased.

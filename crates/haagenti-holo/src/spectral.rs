@@ -509,6 +509,44 @@ impl Spectral {
         Ok(())
     }
 
+    /// The state for `SpectralParts` (`None` before a payload has decoded).
+    pub(crate) fn parts(&self, width: u32, height: u32, channels: u8) -> Option<crate::parts::SpectralParts<'_>> {
+        if self.coefs.is_empty() {
+            return None;
+        }
+        let planes = self
+            .geoms
+            .iter()
+            .zip(&self.coefs)
+            .zip(&self.steps)
+            .enumerate()
+            .map(|(p, ((g, c), step))| crate::parts::SpectralPlane {
+                width: g.w,
+                height: g.h,
+                tiled: g.image,
+                coefs: c,
+                steps: *step,
+                dc: c
+                    .chunks_exact(64)
+                    .enumerate()
+                    .map(|(b, blk)| match &self.thumb_dc {
+                        _ if self.dc_loaded => blk[0] as f32,
+                        Some(t) => t[p][b],
+                        None => 0.0,
+                    })
+                    .collect(),
+            })
+            .collect();
+        Some(crate::parts::SpectralParts {
+            width,
+            height,
+            channels,
+            subsampled: self.subsampled,
+            planes,
+            dct: Dct8::new().basis(),
+        })
+    }
+
     pub(crate) fn reconstruct(&self, kind: &AssetKind) -> Reconstruction {
         let dct = Dct8::new();
         let mut planes: Vec<Vec<f32>> = self.geoms.iter().map(|g| vec![0f32; g.w * g.h]).collect();

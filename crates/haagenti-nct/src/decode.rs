@@ -7,7 +7,7 @@ use crate::codebook::Codebook;
 use crate::codebook::TABLE_SHIFT;
 use crate::error::NctError;
 use crate::format::{KIND_TRELLIS, NctFile, TensorEntry};
-use crate::hadamard::{sign_masks, wht_i32};
+use crate::hadamard::{sign_masks, sign_words, wht_i32};
 use crate::scale::row_scale;
 use crate::trellis::STATE_BITS;
 use alloc::vec;
@@ -58,6 +58,27 @@ impl<'a> EncodedTensor<'a> {
     /// The blocks of each present stage (as many as the view was made with).
     pub fn stage_data(&self) -> &[&'a [u8]] {
         &self.stages
+    }
+
+    /// The scale of every row of a quantized tensor (`0.0` for a row whose code is 0, an
+    /// all-zero row), as the decoder computes it: `ratio(code) * scale`, one `f32` multiply.
+    /// Empty for an exact tensor.
+    pub fn row_scales(&self) -> Vec<f32> {
+        if !self.entry.is_quantized() {
+            return Vec::new();
+        }
+        self.base.iter().map(|&c| row_scale(c, self.entry.scale)).collect()
+    }
+
+    /// The rotation signs of stage `k` (0-based) as 64-bit words: column `c` is negated when
+    /// bit `c % 64` of word `c / 64` is set (docs/nct.md, "Decoding a block"). `cols / 64`
+    /// words (columns are a multiple of 64 in every quantized tensor the encoder writes;
+    /// rounded up otherwise). Empty for an exact tensor.
+    pub fn stage_sign_words(&self, k: usize) -> Vec<u64> {
+        if !self.entry.is_quantized() {
+            return Vec::new();
+        }
+        sign_words(self.entry.seed, k, (self.entry.cols() as usize).div_ceil(64))
     }
 
     /// Decodes rows `rows` of the 2-D view (`rows x cols`, the first dimension by the rest)

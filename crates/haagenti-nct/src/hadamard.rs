@@ -56,15 +56,14 @@ pub(crate) fn wht_f64(x: &mut [f64]) {
 /// The signs of stage `stage` (0-based) of a tensor with `seed`, for groups of `n`: `true`
 /// flips. Bit `i` of the `i / 64`-th SplitMix64 output of `seed + (stage + 1) * 0x9E3779B97F4A7C15`.
 pub(crate) fn signs(seed: u64, stage: usize, n: usize) -> Vec<bool> {
+    let words = sign_words(seed, stage, n.div_ceil(64));
+    (0..n).map(|i| words[i / 64] >> (i % 64) & 1 == 1).collect()
+}
+
+/// The words the signs of [`signs`] are drawn from: `words` outputs of the stage's generator.
+pub(crate) fn sign_words(seed: u64, stage: usize, words: usize) -> Vec<u64> {
     let mut rng = SplitMix64::new(seed.wrapping_add((stage as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
-    let mut out = Vec::with_capacity(n);
-    while out.len() < n {
-        let w = rng.next_u64();
-        for i in 0..64.min(n - out.len()) {
-            out.push(w >> i & 1 == 1);
-        }
-    }
-    out
+    (0..words).map(|_| rng.next_u64()).collect()
 }
 
 /// [`signs`] as masks for the decoder: 0 keeps a value, -1 negates it (`(v ^ m) - m`).

@@ -1,0 +1,241 @@
+// NCT decode (docs/nct.md, "Decoding a block"): every stage's windows through the codebook,
+// the Walsh-Hadamard transform of each block in workgroup memory, the stage's signs, the
+// wrapping i32 sum over stages, then f32(acc) * row_scale. Integer steps are exact; the
+// conversion is done bit by bit (round to nearest even) and the one multiply is the GPU's
+// correctly rounded f32 multiply wherever its result is a normal number, and an exact integer
+// emulation elsewhere (subnormal, zero or overflowing results, which GPUs may flush), so the
+// bytes written equal the CPU decoder's.
+//
+// One invocation a weight, 256 a workgroup: a workgroup holds 256 / g whole blocks (g, the
+// group, is a power of two from 8 to 256 and divides cols). The host splits a tensor into
+// chunks of rows; indices below are local to the chunk.
+
+struct Params {
+    cols: u32,
+    group_log2: u32,
+    stages: u32,
+    // Weights in this chunk.
+    n_weights: u32,
+    // Workgroups along x (the dispatch is two-dimensional past the per-dimension limit).
+    groups_x: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+struct Stage {
+    // Bits of one block: a multiple of 8 from g to 3g.
+    block_bits: u32,
+    // The stage multiplier M (1 to 2^15).
+    multiplier: i32,
+    // Where the chunk's blocks of this stage start in `data`, in 32-bit words.
+    data_word: u32,
+    // Where this stage's signs start in `signs`, in 32-bit words (cols / 32 a stage).
+    sign_word: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+// The 4096 codebook entries, sign-extended.
+@group(0) @binding(1) var<storage, read> codebook: array<i32>;
+@group(0) @binding(2) var<storage, read> stages: array<Stage>;
+@group(0) @binding(3) var<storage, read> data: array<u32>;
+@group(0) @binding(4) var<storage, read> signs: array<u32>;
+// f32 bits of each row's scale; 0xFFFFFFFF marks a row of code 0 (all +0.0).
+@group(0) @binding(5) var<storage, read> scales: array<u32>;
+// f32 bits of the decoded weights.
+@group(0) @binding(6) var<storage, read_write> out: array<u32>;
+
+var<workgroup> sh: array<i32, 256>;
+
+const ZERO_ROW: u32 = 0xFFFFFFFFu;
+
+// `n` (1 to 25) bits of `data` from bit `bit`, least significant first.
+fn read_bits(bit: u32, n: u32) -> u32 {
+    let w = bit >> 5u;
+    let s = bit & 31u;
+    var v = data[w] >> s;
+    if (s + n > 32u) {
+        v = v | (data[w + 1u] << (32u - s));
+    }
+    return v & ((1u << n) - 1u);
+}
+
+// f32 bits of `a`, rounded to nearest even.
+fn i32_to_f32_bits(a: i32) -> u32 {
+    if (a == 0) {
+        return 0u;
+    }
+    let neg = a < 0;
+    let u = bitcast<u32>(a);
+    let m = select(u, 0u - u, neg);
+    let top = 31u - countLeadingZeros(m);
+    var mant: u32;
+    if (top <= 23u) {
+        mant = m << (23u - top);
+    } else {
+        let s = top - 23u;
+        mant = m >> s;
+        let rem = m & ((1u << s) - 1u);
+        let half = 1u << (s - 1u);
+        if (rem > half || (rem == half && (mant & 1u) == 1u)) {
+            mant = mant + 1u;
+        }
+    }
+    // The mantissa's leading bit adds one to the exponent field, as does a carry out of it.
+    return select(0u, 0x80000000u, neg) | (((top + 126u) << 23u) + mant);
+}
+
+// `(hi * 2^32 + lo) >> s`, rounded to nearest even, for 1 <= s <= 63.
+fn shift_rne(hi: u32, lo: u32, s: u32) -> u32 {
+    var q: u32;
+    var up: bool;
+    if (s < 32u) {
+        q = (lo >> s) | (hi << (32u - s));
+        let rem = lo & ((1u << s) - 1u);
+        let half = 1u << (s - 1u);
+        up = rem > half || (rem == half && (q & 1u) == 1u);
+    } else {
+        let t = s - 32u;
+        q = select(0u, hi >> t, t < 32u);
+        let rem_hi = select(hi, hi & ((1u << t) - 1u), t < 32u);
+        var half_hi = 0u;
+        var half_lo = 0u;
+        if (t == 0u) {
+            half_lo = 0x80000000u;
+        } else {
+            half_hi = 1u << (t - 1u);
+        }
+        let above = rem_hi > half_hi || (rem_hi == half_hi && lo > half_lo);
+        let equal = rem_hi == half_hi && lo == half_lo;
+        up = above || (equal && (q & 1u) == 1u);
+    }
+    return q + select(0u, 1u, up);
+}
+
+// The IEEE product of two f32 (bits), rounded to nearest even, in integer arithmetic: for
+// the results a GPU may flush (subnormal or zero) or that overflow. NaN inputs give a quiet
+// NaN (payloads are not specified).
+fn mul_exact(a: u32, b: u32) -> u32 {
+    let sign = (a ^ b) & 0x80000000u;
+    var ea = (a >> 23u) & 0xFFu;
+    var eb = (b >> 23u) & 0xFFu;
+    var ma = a & 0x7FFFFFu;
+    var mb = b & 0x7FFFFFu;
+    let a_zero = ea == 0u && ma == 0u;
+    let b_zero = eb == 0u && mb == 0u;
+    if (ea == 255u || eb == 255u) {
+        if ((ea == 255u && ma != 0u) || (eb == 255u && mb != 0u) || a_zero || b_zero) {
+            return 0x7FC00000u;
+        }
+        return sign | 0x7F800000u;
+    }
+    if (a_zero || b_zero) {
+        return sign;
+    }
+    // Significands with their leading bit, subnormals normalized; exponents biased (as signed).
+    var xa = i32(ea);
+    var xb = i32(eb);
+    if (ea == 0u) {
+        let sh = countLeadingZeros(ma) - 8u;
+        ma = ma << sh;
+        xa = 1 - i32(sh);
+    } else {
+        ma = ma | 0x800000u;
+    }
+    if (eb == 0u) {
+        let sh = countLeadingZeros(mb) - 8u;
+        mb = mb << sh;
+        xb = 1 - i32(sh);
+    } else {
+        mb = mb | 0x800000u;
+    }
+    // The 48-bit product of two 24-bit significands from 12-bit halves.
+    let a1 = ma >> 12u;
+    let a0 = ma & 0xFFFu;
+    let b1 = mb >> 12u;
+    let b0 = mb & 0xFFFu;
+    let t0 = a0 * b0;
+    let t1 = a1 * b0 + a0 * b1;
+    let t2 = a1 * b1;
+    let x = t0 + ((t1 & 0xFFFu) << 12u);
+    let low24 = x & 0xFFFFFFu;
+    let high24 = t2 + (t1 >> 12u) + (x >> 24u);
+    let lo = low24 | (high24 << 24u);
+    let hi = high24 >> 8u;
+    // The product is P * 2^(xa + xb - 300) with P in [2^46, 2^48).
+    let top = select(46, 47, (hi >> 15u) != 0u);
+    let e = top + xa + xb - 173; // biased exponent of the result
+    var s: i32 = top - 23;
+    var field: i32 = e - 1;
+    if (e < 1) {
+        // Subnormal: the significand moves right by 1 - e more, the exponent field is 0.
+        s = s + 1 - e;
+        field = 0;
+    }
+    if (s > 63) {
+        return sign;
+    }
+    let m = shift_rne(hi, lo, u32(s));
+    // The significand's leading bit (or a carry out of it) adds to the exponent field.
+    let bits = (u32(field) << 23u) + m;
+    if (field >= 254 || (bits >> 23u) >= 255u) {
+        return sign | 0x7F800000u;
+    }
+    return sign | bits;
+}
+
+@compute @workgroup_size(256)
+fn decode(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * p.groups_x) * 256u + lid;
+    let live = i < p.n_weights;
+    let w = min(i, p.n_weights - 1u);
+    let r = w / p.cols;
+    let c = w % p.cols;
+    let g = 1u << p.group_log2;
+    let t = c & (g - 1u);
+    let block = r * (p.cols >> p.group_log2) + (c >> p.group_log2);
+    var acc: i32 = 0;
+    for (var k = 0u; k < p.stages; k = k + 1u) {
+        let st = stages[k];
+        let bits = st.block_bits;
+        let pos = (t * bits) >> p.group_log2;
+        let start = st.data_word * 32u + block * bits;
+        var window: u32;
+        if (pos + 12u <= bits) {
+            window = read_bits(start + pos, 12u);
+        } else {
+            // The window runs past the block's end and wraps round to its start.
+            let n = bits - pos;
+            window = read_bits(start + pos, n) | (read_bits(start, 12u - n) << n);
+        }
+        sh[lid] = (codebook[window] * st.multiplier) >> 11u;
+        workgroupBarrier();
+        // The unnormalized Walsh-Hadamard transform of each block, level by level.
+        for (var h = 1u; h < g; h = h << 1u) {
+            if ((t & h) == 0u) {
+                let a = sh[lid];
+                let b = sh[lid + h];
+                sh[lid] = a + b;
+                sh[lid + h] = a - b;
+            }
+            workgroupBarrier();
+        }
+        let v = sh[lid];
+        let negate = (signs[st.sign_word + (c >> 5u)] >> (c & 31u)) & 1u;
+        acc = acc + select(v, -v, negate == 1u);
+        workgroupBarrier();
+    }
+    if (live) {
+        let rs = scales[r];
+        var bits = 0u;
+        if (rs != ZERO_ROW) {
+            let a = i32_to_f32_bits(acc);
+            bits = bitcast<u32>(bitcast<f32>(a) * bitcast<f32>(rs));
+            let field = (bits >> 23u) & 0xFFu;
+            if (field <= 1u || field >= 254u) {
+                bits = mul_exact(a, rs);
+            }
+        }
+        out[i] = bits;
+    }
+}

@@ -1,0 +1,15 @@
+//! The WGSL sources, one per kernel family; each is validated by naga in the tests and
+//! compiled by the device (or the browser) when a [`crate::GpuDecoder`] is made.
+
+/// NCT decode: windows, codebook, Walsh-Hadamard, signs, stages, scale (docs/nct.md).
+pub const NCT: &str = include_str!("../shaders/nct.wgsl");
+/// HCT byte planes back to elements (docs/hct.md, transforms).
+pub const PLANES: &str = include_str!("../shaders/planes.wgsl");
+/// The inverse randomized Hadamard rotation of HoloTensor's `projection` encoding.
+pub const HADAMARD: &str = include_str!("../shaders/hadamard.wgsl");
+/// HoloTensor `spectral` images: inverse DCT per plane, then chroma and colour to RGBA.
+pub const SPECTRAL: &str = include_str!("../shaders/spectral.wgsl");
+
+/// Every kernel source with its name.
+pub const ALL: [(&str, &str); 4] =
+    [("nct.wgsl", NCT), ("planes.wgsl", PLANES), ("hadamard.wgsl", HADAMARD), ("spectral.wgsl", SPECTRAL)];

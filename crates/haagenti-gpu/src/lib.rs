@@ -1,0 +1,45 @@
+//! WebGPU decode through `wgpu`: one set of WGSL compute kernels for the browser (WebGPU) and
+//! native (Vulkan, Metal, DX12), each checked byte for byte against the CPU decoder.
+//!
+//! - [`GpuDecoder::decode_nct`]: NCT weights (every stage, the inverse rotation included)
+//!   into an `f32` storage buffer, bit-identical to `haagenti_nct`.
+//! - [`GpuDecoder::unplane`]: HCT byte-plane regrouping of 2-, 4- and 8-byte elements
+//!   (`BytePlanes`, `SignExpPlanes`), exact.
+//! - [`GpuDecoder::hadamard_inverse`]: the inverse randomized Hadamard rotation of
+//!   HoloTensor's `projection` encoding, bit-identical for inputs without subnormals.
+//! - [`GpuDecoder::spectral_rgba`]: HoloTensor `spectral` image reconstruction (dequantize,
+//!   inverse DCT, chroma upsampling, YCbCr to RGBA) into a buffer or straight into an
+//!   `Rgba8Unorm` texture, within one level of the CPU's bytes (why, in `docs/gpu.md`).
+//!
+//! Where there is no adapter, [`GpuDecoder::request`] returns [`GpuError::NoAdapter`] and
+//! callers keep the CPU path.
+//!
+//! ```no_run
+//! # async fn run(bytes: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+//! use haagenti_gpu::GpuDecoder;
+//! use haagenti_nct::NctFile;
+//!
+//! let gpu = GpuDecoder::request().await?; // Err(GpuError::NoAdapter(..)) without a GPU
+//! println!("decoding on {}", gpu.adapter_summary());
+//! let file = NctFile::parse(bytes)?;
+//! let codebook = gpu.nct_codebook(file.codebook());
+//! let tensor = file.tensor("encoder.layer.0.attention.self.query.weight", file.stages())?;
+//! let weights: wgpu::Buffer = gpu.decode_nct(&codebook, &tensor)?; // f32, on the device
+//! let on_host: Vec<f32> = gpu.read_f32(&weights).await?;
+//! # Ok(()) }
+//! ```
+
+#![deny(unsafe_code)]
+
+mod context;
+mod error;
+mod holo;
+pub mod kernels;
+mod nct;
+mod planes;
+
+pub use context::GpuDecoder;
+pub use error::GpuError;
+pub use holo::{SpectralImage, SpectralOutput};
+pub use nct::NctCodebook;
+pub use wgpu;

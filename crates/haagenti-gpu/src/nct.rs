@@ -1,0 +1,164 @@
+//! NCT on the GPU: [`GpuDecoder::decode_nct`] decodes an [`EncodedTensor`] (any number of its
+//! stages) into an `f32` storage buffer with the bytes the CPU decoder produces.
+
+use crate::context::{GpuDecoder, words_to_bytes};
+use crate::error::GpuError;
+use haagenti_nct::{Codebook, EncodedTensor};
+use std::ops::Range;
+
+/// Weights a workgroup decodes (the shader's `workgroup_size`).
+const WORKGROUP: u64 = 256;
+/// Marks a row of code 0 in the scales buffer.
+const ZERO_ROW: u32 = u32::MAX;
+
+/// A file's codebook on the device (16 KiB), shared by every tensor of the file.
+#[derive(Debug)]
+pub struct NctCodebook {
+    buffer: wgpu::Buffer,
+}
+
+impl GpuDecoder {
+    /// Uploads `codebook` (once per file).
+    pub fn nct_codebook(&self, codebook: &Codebook) -> NctCodebook {
+        let words: Vec<u32> = codebook.entries().iter().map(|&e| i32::from(e) as u32).collect();
+        NctCodebook { buffer: self.storage("nct codebook", &words_to_bytes(&words)) }
+    }
+
+    /// Decodes `tensor` (the stages it was viewed with) into a new `f32` storage buffer of
+    /// `numel` values, row-major. Exact tensors are converted on the CPU and uploaded.
+    pub fn decode_nct(&self, codebook: &NctCodebook, tensor: &EncodedTensor<'_>) -> Result<wgpu::Buffer, GpuError> {
+        let e = tensor.entry();
+        let out = self.output("nct weights", e.numel() * 4)?;
+        self.decode_nct_rows_into(codebook, tensor, 0..e.rows(), &out, 0)?;
+        Ok(out)
+    }
+
+    /// Decodes rows `rows` of `tensor` into `out` from byte `offset` (a multiple of 256):
+    /// `rows.len() * cols` values. Large tensors are split into dispatches that each fit the
+    /// device's binding limit.
+    pub fn decode_nct_rows_into(
+        &self,
+        codebook: &NctCodebook,
+        tensor: &EncodedTensor<'_>,
+        rows: Range<u64>,
+        out: &wgpu::Buffer,
+        offset: u64,
+    ) -> Result<(), GpuError> {
+        let e = tensor.entry();
+        let cols = e.cols();
+        if rows.start > rows.end || rows.end > e.rows() {
+            return Err(GpuError::Unsupported(format!("rows {rows:?} of a tensor of {} rows", e.rows())));
+        }
+        let bytes = (rows.end - rows.start) * cols * 4;
+        if !offset.is_multiple_of(256) || offset + bytes > out.size() {
+            return Err(GpuError::Unsupported(format!(
+                "{bytes} bytes at offset {offset} of a buffer of {} (the offset must be a multiple of 256)",
+                out.size()
+            )));
+        }
+        if bytes == 0 {
+            return Ok(());
+        }
+        if !e.is_quantized() {
+            let mut values = vec![0f32; ((rows.end - rows.start) * cols) as usize];
+            tensor.decode_rows_into(rows, &mut values)?;
+            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            self.queue.write_buffer(out, offset, &bytes);
+            return Ok(());
+        }
+        let g_log2 = e.group().trailing_zeros();
+        let groups = cols >> g_log2;
+        let stages = tensor.stage_data();
+        let bits: Vec<u64> = e.stage_entries().iter().take(stages.len()).map(|s| u64::from(s.block_bits)).collect();
+        // Rows a dispatch takes: its blocks of every stage and its output within one binding,
+        // and its output offset aligned to 256 bytes.
+        let row_bytes = cols * 4;
+        let stage_row_bytes: u64 = bits.iter().map(|b| groups * b / 8).sum();
+        let per_row = row_bytes.max(stage_row_bytes + 4 * stages.len() as u64).max(1);
+        let align = 256 / gcd(row_bytes, 256);
+        let limit = self.max_binding();
+        let chunk = (limit / per_row) / align * align;
+        if chunk == 0 {
+            return Err(GpuError::TooLarge { what: "one row of the tensor", bytes: per_row * align, limit });
+        }
+        let signs: Vec<u32> = (0..stages.len())
+            .flat_map(|k| {
+                let words = tensor.stage_sign_words(k);
+                let mut w: Vec<u32> = words.iter().flat_map(|&w| [w as u32, (w >> 32) as u32]).collect();
+                w.truncate(cols.div_ceil(32) as usize);
+                w
+            })
+            .collect();
+        let signs = self.storage("nct signs", &words_to_bytes(&signs));
+        let scales_all = tensor.row_scales();
+        let codes = tensor.base();
+        let mut r0 = rows.start;
+        while r0 < rows.end {
+            let r1 = (r0 + chunk).min(rows.end);
+            let (b0, b1) = ((r0 * groups) as usize, (r1 * groups) as usize);
+            let mut data = Vec::new();
+            let mut infos = Vec::new();
+            for (k, (stage, &b)) in stages.iter().zip(&bits).enumerate() {
+                let bb = (b / 8) as usize;
+                let word = data.len() / 4;
+                data.extend_from_slice(&stage[b0 * bb..b1 * bb]);
+                data.resize(data.len().div_ceil(4) * 4, 0);
+                let m = e.stage_entries()[k].multiplier;
+                infos.extend_from_slice(&[b as u32, m, word as u32, (k as u64 * cols.div_ceil(32)) as u32]);
+            }
+            // A spare word: the last window's second read.
+            data.extend_from_slice(&[0; 4]);
+            if infos.is_empty() {
+                infos.extend_from_slice(&[0; 4]);
+            }
+            let scales: Vec<u32> = (r0..r1)
+                .map(|r| if codes[r as usize] == 0 { ZERO_ROW } else { scales_all[r as usize].to_bits() })
+                .collect();
+            let n = (r1 - r0) * cols;
+            let grid = self.grid(n.div_ceil(WORKGROUP))?;
+            let params = self.uniform(&[cols as u32, g_log2, stages.len() as u32, n as u32, grid.0, 0, 0, 0]);
+            let infos = self.storage("nct stages", &words_to_bytes(&infos));
+            let data = self.storage("nct blocks", &data);
+            let scales = self.storage("nct scales", &words_to_bytes(&scales));
+            let at = offset + (r0 - rows.start) * row_bytes;
+            self.dispatch(
+                &self.pipelines.nct,
+                &[
+                    (0, params.as_entire_binding()),
+                    (1, codebook.buffer.as_entire_binding()),
+                    (2, infos.as_entire_binding()),
+                    (3, data.as_entire_binding()),
+                    (4, signs.as_entire_binding()),
+                    (5, scales.as_entire_binding()),
+                    (
+                        6,
+                        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                            buffer: out,
+                            offset: at,
+                            size: wgpu::BufferSize::new(n * 4),
+                        }),
+                    ),
+                ],
+                grid,
+            );
+            r0 = r1;
+        }
+        Ok(())
+    }
+
+    /// Decodes `tensor` and reads the values back.
+    pub async fn decode_nct_to_vec(
+        &self,
+        codebook: &NctCodebook,
+        tensor: &EncodedTensor<'_>,
+    ) -> Result<Vec<f32>, GpuError> {
+        let buffer = self.decode_nct(codebook, tensor)?;
+        let mut values = self.read_f32(&buffer).await?;
+        values.truncate(tensor.entry().numel() as usize);
+        Ok(values)
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}

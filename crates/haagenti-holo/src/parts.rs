@@ -1,0 +1,102 @@
+//! A decoder's state laid bare for other decoders of it (the GPU crates): the numbers the CPU
+//! reconstruction starts from, so a kernel can finish the job and be compared with
+//! [`HoloDecoder::reconstruct`](crate::HoloDecoder::reconstruct) byte for byte.
+
+use alloc::vec::Vec;
+
+use crate::asset::AssetKind;
+use crate::decoder::HoloDecoder;
+use crate::schemes::State;
+
+/// A `spectral` image as its reconstruction begins: per plane, quantized DCT coefficients and
+/// their steps. The CPU reconstruction, which kernels follow step for step, is per block `b`:
+/// `f[i] = coefs[64 b + i] as f32 * steps[i]` with `f[0] = dc[b] * steps[0]`; if every AC
+/// coefficient is 0 all 64 samples are `f[0] / 8`, otherwise the separable inverse DCT with
+/// basis `dct` (rows: `t[r][k] += f[8 r + n] * dct[n][k]` for `n` = 0..8, skipping zeros; then
+/// `out[m][c] += dct[n][m] * t[n][c]` for `n` = 0..8, skipping rows without a non-zero
+/// coefficient); the block is cropped into the plane (tiles when `tiled`, else runs of 64
+/// samples in raster order). Colour: the chroma planes, when `subsampled`, doubled bilinearly
+/// (weights 1/4 and 3/4, edges clamped, rows first), then `R = Y' + 1.402 Cr`, `G = Y' - 0.344136 Cb
+/// - 0.714136 Cr`, `B = Y' + 1.772 Cb` with `Y' = Y + 128`, each rounded `(v + 0.5) as u8`
+/// (saturating); gray: `(Y + 128 + 0.5) as u8`.
+#[derive(Debug, Clone)]
+pub struct SpectralParts<'a> {
+    /// Image width in pixels.
+    pub width: u32,
+    /// Image height in pixels.
+    pub height: u32,
+    /// 1 (gray) or 3 (colour, planes Y, Cb, Cr).
+    pub channels: u8,
+    /// Chroma planes at half size (4:2:0).
+    pub subsampled: bool,
+    /// The planes.
+    pub planes: Vec<SpectralPlane<'a>>,
+    /// The orthonormal DCT-II basis the CPU uses: `dct[k][n] = a(k) cos(pi (2n + 1) k / 16)`.
+    pub dct: [[f32; 8]; 8],
+}
+
+/// One plane of [`SpectralParts`].
+#[derive(Debug, Clone)]
+pub struct SpectralPlane<'a> {
+    /// Samples a row.
+    pub width: usize,
+    /// Rows.
+    pub height: usize,
+    /// 8x8 tiles (both sides at least 8), or runs of 64 samples in raster order.
+    pub tiled: bool,
+    /// 64 quantized coefficients a block, natural (row-major) order.
+    pub coefs: &'a [i32],
+    /// The quantization step of each cell.
+    pub steps: [f32; 64],
+    /// Each block's DC in steps: the decoded one once fragment 0 is in, else the thumbnail's
+    /// (interpolated), else 0.
+    pub dc: Vec<f32>,
+}
+
+/// A `projection` asset as its reconstruction begins. Per plane and block of `block`
+/// coefficients: `y = q as f32 * step * scale` (left to right), the inverse rotation
+/// `x = D H y / sqrt(block)` (the unnormalized fast Walsh-Hadamard transform, levels
+/// `h` = 1, 2, 4, .. with `(a, b)` to `(a + b, a - b)`, then each value times
+/// `1 / sqrtf(block)`, then negated where `signs` is set), then `x + mean`; the planes are
+/// cut to `len` values.
+#[derive(Debug, Clone)]
+pub struct ProjectionParts<'a> {
+    /// Coefficients a block (a power of two).
+    pub block: usize,
+    /// The rotation's signs (`true` negates), one a coefficient of a block.
+    pub signs: &'a [bool],
+    /// Values a plane.
+    pub len: usize,
+    /// `fragments / received`: the unbiasing factor.
+    pub scale: f32,
+    /// The planes.
+    pub planes: Vec<ProjectionPlane<'a>>,
+}
+
+/// One plane of [`ProjectionParts`].
+#[derive(Debug, Clone)]
+pub struct ProjectionPlane<'a> {
+    /// Quantized coefficients, a whole number of blocks.
+    pub coefs: &'a [i32],
+    /// The quantization step.
+    pub step: f32,
+    /// The plane's mean, added back.
+    pub mean: f32,
+}
+
+impl HoloDecoder {
+    /// The state of a `spectral` image once a payload has decoded (`None` for other
+    /// encodings, tensors, or before any payload).
+    pub fn spectral_parts(&self) -> Option<SpectralParts<'_>> {
+        let (Some(h), Some(State::Spectral(s))) = (self.header(), self.state()) else { return None };
+        let AssetKind::Image { width, height, channels } = h.kind else { return None };
+        s.parts(width, height, channels)
+    }
+
+    /// The state of a `projection` asset once a payload has decoded.
+    pub fn projection_parts(&self) -> Option<ProjectionParts<'_>> {
+        let Some(State::Projection(p)) = self.state() else { return None };
+        let k = self.received_count().max(1);
+        p.parts(k)
+    }
+}

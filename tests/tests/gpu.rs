@@ -1,0 +1,290 @@
+//! The WGSL kernels (`haagenti-gpu`) against the CPU decoders, byte for byte, on random and
+//! real inputs: MiniLM in NCT, real bytes in HCT planes, the photos in HoloTensor.
+//!
+//! They need a GPU adapter; with none they print "skipped: no GPU adapter" and return, and
+//! with `HAAGENTI_GPU_TESTS=require` (CI, on Mesa's lavapipe) they fail instead. Each prints
+//! the adapter it ran on.
+
+use haagenti_gpu::GpuDecoder;
+use haagenti_hct::{DType, Transform};
+use haagenti_holo::{Asset, EncodeOptions, Encoding, HoloDecoder, Reconstruction, encode};
+use haagenti_nct::{EncodeOptions as NctOptions, NctEncoder, NctFile};
+use haagenti_tests::{PHOTOS, minilm_safetensors, photo_asset};
+use xxhash_rust::xxh3::xxh3_64;
+
+fn gpu(test: &str) -> Option<GpuDecoder> {
+    match GpuDecoder::request_blocking() {
+        Ok(g) => {
+            eprintln!("{test}: on {}", g.adapter_summary());
+            Some(g)
+        }
+        Err(e) if std::env::var("HAAGENTI_GPU_TESTS").as_deref() == Ok("require") => {
+            panic!("{test}: HAAGENTI_GPU_TESTS=require, but {e}")
+        }
+        Err(e) => {
+            eprintln!("{test}: skipped: no GPU adapter ({e}); set HAAGENTI_GPU_TESTS=require where one is expected");
+            None
+        }
+    }
+}
+
+/// Deterministic pseudo-random numbers.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn gaussian(&mut self) -> f32 {
+        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64 + 1e-12;
+        let v = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        ((-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()) as f32
+    }
+}
+
+fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Every tensor of `file`, at every stage count, GPU against CPU, bit for bit.
+fn nct_matches(gpu: &GpuDecoder, bytes: &[u8], what: &str) -> usize {
+    let file = NctFile::parse(bytes).unwrap();
+    let codebook = gpu.nct_codebook(file.codebook());
+    let mut compared = 0;
+    for e in file.tensors() {
+        for k in 0..=file.stages() {
+            let tensor = file.tensor(e.name(), k).unwrap();
+            let cpu = tensor.decode().unwrap();
+            let got = pollster::block_on(gpu.decode_nct_to_vec(&codebook, &tensor)).unwrap();
+            assert_eq!(got.len(), cpu.len(), "{what} {} at {k} stages", e.name());
+            let bad = cpu.iter().zip(&got).position(|(a, b)| a.to_bits() != b.to_bits());
+            if let Some(i) = bad {
+                panic!(
+                    "{what} {} at {k} stages: value {i} is {:e} on the CPU, {:e} on the GPU",
+                    e.name(),
+                    cpu[i],
+                    got[i]
+                );
+            }
+            compared += cpu.len();
+        }
+    }
+    compared
+}
+
+#[test]
+fn nct_decodes_random_tensors_bit_for_bit() {
+    let Some(gpu) = gpu("nct random") else { return };
+    let mut rng = Rng(7);
+    // Shapes that pick each group size the encoder writes, rows that are not a multiple of a
+    // workgroup, zero rows (code 0), outliers, and 1 to 4 stages.
+    let mut total = 0;
+    for (i, bits) in [2.0, 3.0, 4.0, 6.0].into_iter().enumerate() {
+        let mut enc = NctEncoder::new(NctOptions { bits, seed: 11 + i as u64, ..Default::default() });
+        for &(rows, cols) in &[(512usize, 1024usize), (37, 192), (9, 1024), (300, 256), (64, 64)] {
+            let mut w: Vec<f32> = (0..rows * cols).map(|_| rng.gaussian() * 0.02).collect();
+            for v in &mut w[..cols] {
+                *v = 0.0; // the first row is all zero
+            }
+            w[cols + 3] = 0.9; // an outlier
+            enc.add_tensor(&format!("w{rows}x{cols}"), DType::F32, &[rows as u64, cols as u64], &f32_bytes(&w))
+                .unwrap();
+        }
+        let small: Vec<f32> = (0..100).map(|i| i as f32).collect();
+        enc.add_tensor("exact", DType::F32, &[100], &f32_bytes(&small)).unwrap();
+        let bytes = enc.finish(&mut |_, _| {}).unwrap();
+        total += nct_matches(&gpu, &bytes, &format!("{bits} b/w"));
+    }
+    eprintln!("nct random: {total} values equal");
+}
+
+/// Subnormal and zero products (which GPUs may flush) take the shader's exact integer path:
+/// a file whose base scale is forged tiny, its checksums fixed, decodes the same on both.
+#[test]
+fn nct_subnormal_products_match() {
+    let Some(gpu) = gpu("nct subnormal") else { return };
+    let mut rng = Rng(3);
+    let (rows, cols) = (512usize, 512usize);
+    let w: Vec<f32> = (0..rows * cols).map(|_| rng.gaussian()).collect();
+    let mut enc = NctEncoder::new(NctOptions { bits: 3.0, ..Default::default() });
+    enc.add_tensor("w", DType::F32, &[rows as u64, cols as u64], &f32_bytes(&w)).unwrap();
+    let mut bytes = enc.finish(&mut |_, _| {}).unwrap();
+    let scale = NctFile::parse(&bytes).unwrap().tensors()[0].scale();
+    let dir_end = 64 + u64::from_le_bytes(bytes[16..24].try_into().unwrap()) as usize;
+    let at =
+        bytes[64..dir_end].windows(4).position(|s| s == scale.to_le_bytes()).expect("the scale in the directory") + 64;
+    // Base scales from the smallest subnormal up, which put weights (about N(0, 1) here) among
+    // the subnormals or at zero, and one that puts some past f32::MAX (infinity).
+    let spread = w.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let huge = (f64::from(scale) * 1e39 / f64::from(spread)) as f32;
+    let (mut subnormal, mut infinite) = (0, 0);
+    for forged in [f32::from_bits(1), f32::from_bits(1000), 1e-41, 1e-39, huge] {
+        assert!(forged > 0.0 && forged.is_finite());
+        bytes[at..at + 4].copy_from_slice(&forged.to_le_bytes());
+        let c = dir_end.div_ceil(8) * 8;
+        let table = xxh3_64(&bytes[64..c + 8192]);
+        bytes[40..48].copy_from_slice(&table.to_le_bytes());
+        let header = xxh3_64(&bytes[..56]);
+        bytes[56..64].copy_from_slice(&header.to_le_bytes());
+        let file = NctFile::parse(&bytes).unwrap();
+        let t = file.tensor("w", file.stages()).unwrap();
+        let cpu = t.decode().unwrap();
+        subnormal += cpu.iter().filter(|v| v.is_subnormal()).count();
+        infinite += cpu.iter().filter(|v| v.is_infinite()).count();
+        nct_matches(&gpu, &bytes, &format!("scale {forged:e}"));
+    }
+    eprintln!("nct subnormal: {subnormal} subnormal and {infinite} infinite weights equal");
+    assert!(subnormal > 1000 && infinite > 0, "the forgeries reach the slow path");
+}
+
+/// MiniLM's first layer (every matrix, the real weights) at two rates.
+#[test]
+fn nct_decodes_minilm_bit_for_bit() {
+    let Some(gpu) = gpu("nct minilm") else { return };
+    let st_bytes = minilm_safetensors();
+    let st = haagenti_hct::safetensors::parse(&st_bytes).unwrap();
+    for bits in [2.0, 4.0] {
+        let mut enc = NctEncoder::new(NctOptions { bits, ..Default::default() });
+        let mut n = 0;
+        for t in st.tensors.iter().filter(|t| t.name.contains("layer.0.") || t.name.contains("position_embeddings")) {
+            enc.add_tensor(&t.name, t.dtype, &t.shape, t.data).unwrap();
+            n += 1;
+        }
+        assert!(n >= 16, "MiniLM's layer 0 has 16 tensors, found {n}");
+        let bytes = enc.finish(&mut |_, _| {}).unwrap();
+        let compared = nct_matches(&gpu, &bytes, &format!("MiniLM at {bits} b/w"));
+        eprintln!("nct minilm: {bits} b/w, {n} tensors, {compared} values equal");
+    }
+}
+
+#[test]
+fn byte_planes_match_the_cpu() {
+    let Some(gpu) = gpu("planes") else { return };
+    let mut rng = Rng(5);
+    let st_bytes = minilm_safetensors();
+    let header = u64::from_le_bytes(st_bytes[..8].try_into().unwrap()) as usize;
+    let real = &st_bytes[8 + header..8 + header + (3 << 20)];
+    let random: Vec<u8> = (0..100_003 * 8).map(|_| rng.next() as u8).collect();
+    for (what, data) in [("MiniLM f32 bytes", real), ("random", &random[..])] {
+        for width in [2usize, 4, 8] {
+            for len in [0usize, width, 7 * width, 1001 * width, data.len() / width * width] {
+                for t in [Transform::BytePlanes, Transform::SignExpPlanes, Transform::None] {
+                    let elements = &data[..len];
+                    let planes = t.forward(width, elements);
+                    let buf = gpu.unplane(t, width, &planes).unwrap();
+                    let got = gpu.read_bytes_blocking(&buf).unwrap();
+                    let mut cpu = Vec::new();
+                    t.inverse(width, &planes, &mut cpu);
+                    assert_eq!(cpu, elements, "the CPU's inverse");
+                    assert!(got[..len] == cpu[..], "{what}: {t:?} of {len} bytes of {width}-byte elements");
+                }
+            }
+        }
+    }
+}
+
+/// Pixels of a GPU reconstruction against the CPU's: (largest difference, pixels that differ).
+fn compare_rgba(cpu: &Reconstruction, rgba: &[u8]) -> (u8, usize) {
+    let Reconstruction::Image { pixels, channels, .. } = cpu else { panic!("an image") };
+    let ch = usize::from(*channels);
+    let mut worst = 0u8;
+    let mut differ = 0;
+    for (p, q) in pixels.chunks_exact(ch).zip(rgba.chunks_exact(4)) {
+        assert_eq!(q[3], 255, "alpha");
+        let want: [u8; 3] = if ch == 3 { [p[0], p[1], p[2]] } else { [p[0]; 3] };
+        let d = want.iter().zip(q).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+        worst = worst.max(d);
+        differ += usize::from(d != 0);
+    }
+    (worst, differ)
+}
+
+#[test]
+fn spectral_photos_match_the_cpu_as_fragments_arrive() {
+    let Some(gpu) = gpu("spectral") else { return };
+    for name in PHOTOS {
+        let asset = photo_asset(name);
+        let enc = encode(&asset, &EncodeOptions { encoding: Encoding::Spectral, fragments: 6, ..Default::default() })
+            .unwrap();
+        let mut d = HoloDecoder::new();
+        // A refinement first (the thumbnail stands in for the DC), then the rest in order.
+        let order: Vec<usize> = std::iter::once(3).chain((0..6).filter(|&i| i != 3)).collect();
+        for (k, &i) in order.iter().enumerate() {
+            d.push(&enc.fragments[i]).unwrap();
+            let parts = d.spectral_parts().expect("a spectral image");
+            let out = gpu.spectral_rgba(&parts).unwrap();
+            let rgba = pollster::block_on(gpu.read_rgba(&out)).unwrap();
+            let cpu = d.reconstruct().unwrap();
+            let (worst, differ) = compare_rgba(&cpu, &rgba);
+            let total = (out.width * out.height) as usize;
+            eprintln!(
+                "spectral {name} after {} fragments: {differ} of {total} pixels differ, by at most {worst}",
+                k + 1
+            );
+            assert!(worst <= 1, "{name}: a pixel {worst} levels from the CPU's");
+            assert!(differ * 100 <= total, "{name}: {differ} of {total} pixels differ");
+        }
+        // And into a texture, read back through a texture copy.
+        let parts = d.spectral_parts().unwrap();
+        let texture = gpu.spectral_texture(&parts).unwrap();
+        assert_eq!((texture.width(), texture.height()), (parts.width, parts.height));
+    }
+}
+
+#[test]
+fn spectral_edge_cases() {
+    let Some(gpu) = gpu("spectral edges") else { return };
+    let mut rng = Rng(9);
+    // Tiny, odd, thin (runs of 64 instead of tiles), gray and colour.
+    for &(w, h, ch) in &[(1u32, 1u32, 3u8), (7, 5, 3), (9, 17, 3), (300, 3, 3), (31, 33, 1), (2, 200, 1)] {
+        let pixels: Vec<u8> =
+            (0..w * h * u32::from(ch)).map(|i| (i * 7 % 251) as u8 ^ (rng.next() as u8 & 15)).collect();
+        let asset = Asset::image(w, h, ch, pixels).unwrap();
+        let enc = encode(&asset, &EncodeOptions { encoding: Encoding::Spectral, fragments: 3, ..Default::default() })
+            .unwrap();
+        let mut d = HoloDecoder::new();
+        for f in &enc.fragments {
+            d.push(f).unwrap();
+            let parts = d.spectral_parts().unwrap();
+            let out = gpu.spectral_rgba(&parts).unwrap();
+            let rgba = pollster::block_on(gpu.read_rgba(&out)).unwrap();
+            let (worst, differ) = compare_rgba(&d.reconstruct().unwrap(), &rgba);
+            assert!(
+                worst <= 1 && differ * 50 <= (w * h) as usize + 50,
+                "{w}x{h}x{ch}: {differ} differ by up to {worst}"
+            );
+        }
+    }
+}
+
+#[test]
+fn projection_inverse_rotation_matches_bit_for_bit() {
+    let Some(gpu) = gpu("projection") else { return };
+    let st_bytes = minilm_safetensors();
+    let st = haagenti_hct::safetensors::parse(&st_bytes).unwrap();
+    let t = st.tensors.iter().find(|t| t.name.contains("layer.0.attention.self.query.weight")).unwrap();
+    let mut rng = Rng(1);
+    let random: Vec<f32> = (0..5000).map(|_| rng.gaussian()).collect();
+    let assets = [
+        ("MiniLM query", Asset::tensor(DType::F32, t.shape.clone(), t.data.to_vec()).unwrap()),
+        ("random", Asset::tensor(DType::F32, vec![50, 100], f32_bytes(&random)).unwrap()),
+    ];
+    for (what, asset) in assets {
+        let enc =
+            encode(&asset, &EncodeOptions { encoding: Encoding::RandomProjection, fragments: 4, ..Default::default() })
+                .unwrap();
+        let mut d = HoloDecoder::new();
+        for (k, f) in enc.fragments.iter().enumerate() {
+            d.push(f).unwrap();
+            let parts = d.projection_parts().expect("a projection asset");
+            let planes = gpu.hadamard_inverse(&parts).unwrap();
+            let got = pollster::block_on(gpu.read_f32(&planes[0])).unwrap();
+            let Reconstruction::Tensor { values, .. } = d.reconstruct().unwrap() else { panic!("a tensor") };
+            let bad = values.iter().zip(&got).position(|(a, b)| a.to_bits() != b.to_bits());
+            assert!(bad.is_none(), "{what} after {} fragments: value {bad:?} differs", k + 1);
+        }
+    }
+}
