@@ -63,6 +63,8 @@ step "npm package: build (full and decoder-only modules, baseline and simd128)" 
 step "npm package: tests" bash -c "cd npm && npm test"
 step "demo page: build" bash -c "cd web && npx vite build --logLevel warn"
 step "server binary" cargo build --locked -p haagenti-server
+step "GPU kernels in headless Chromium (WebGPU on SwiftShader) against the CPU decoders" \
+  wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver crates/haagenti-gpu
 step "wasm tests in Node (with a fragment server)" ./scripts/wasm-test.sh node
 step "wasm tests in headless Chromium (with a fragment server)" ./scripts/wasm-test.sh chrome
 step "demo page against the server, npm tarball in Vite, webpack and plain pages (Chromium)" \

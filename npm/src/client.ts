@@ -21,6 +21,8 @@ export type StreamPreview = PreviewFrame &
     imageData?: ImageData;
     /** For tensors: the reconstructed values so far. */
     values?: Float32Array;
+    /** Drawn on WebGPU onto the canvas given to `enableWebGpu` (no pixels here). */
+    gpu?: boolean;
   };
 
 /** Options of `streamAsset`. */
@@ -56,7 +58,7 @@ export function streamOptions(options: StreamAssetOptions): WasmStreamOptions {
     ...rest,
     onPreview: (frame) => {
       const preview = frame as StreamPreview;
-      if (hasImageData && preview.values === undefined) preview.imageData = previewToImageData(frame);
+      if (hasImageData && preview.values === undefined && !preview.gpu) preview.imageData = previewToImageData(frame);
       onPreview(preview);
     },
   };

@@ -125,6 +125,33 @@ export function healthCheck(baseUrl: string, client = "haagenti-js"): Promise<He
 }
 
 /**
+ * Opens the browser's WebGPU adapter for previews drawn onto `canvas` (the canvas's `webgpu`
+ * context is taken; keep it for this). Resolves to the adapter's name; rejects where the
+ * browser has no WebGPU, and the CPU path stays in use. Then `streamAsset(.., { webgpu: true })`
+ * reconstructs `spectral` images on the GPU, draws them onto `canvas`, and hands previews with
+ * `gpu: true` and no pixels (copy the canvas with `drawImage` where it is wanted elsewhere).
+ */
+export function enableWebGpu(canvas: HTMLCanvasElement): Promise<string> {
+  check();
+  return wasm.enableWebGpu(canvas);
+}
+
+/**
+ * The RGBA pixels of the last image drawn on WebGPU, read back from the GPU (a thumbnail, a
+ * test; previews themselves never pass through JavaScript).
+ */
+export function readWebGpuPixels(): Promise<Uint8Array> {
+  check();
+  return wasm.readWebGpuPixels();
+}
+
+/** Whether `enableWebGpu` succeeded. */
+export function webGpuEnabled(): boolean {
+  check();
+  return wasm.webGpuEnabled();
+}
+
+/**
  * Opens an HCT tensor file held in memory (the bytes are copied into the module). The preamble
  * and index are checked now; each tensor's blocks are checked when read. Throws on a corrupted
  * or truncated file.

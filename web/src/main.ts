@@ -3,11 +3,13 @@
 import {
   backend,
   clientStats,
+  enableWebGpu,
   getManifest,
   healthCheck,
   init,
   listAssets,
   prefetchAssets,
+  readWebGpuPixels,
   streamAsset,
   warmUp,
   type AssetManifest,
@@ -23,10 +25,15 @@ interface DemoState {
   totalFragments: number;
   bytesLoaded: number;
   previews: number;
+  /** Previews reconstructed and drawn on WebGPU. */
+  gpuPreviews: number;
   quality: number;
   /** Quality of every preview shown for the current asset, in order. */
   qualities: number[];
+  /** Where previews are reconstructed: "webgpu" or "cpu". */
   backend: string;
+  /** The WebGPU adapter, or why there is none. */
+  gpu: string | null;
   /** Which WebAssembly build loaded: "simd128" or "baseline". */
   wasm: string;
   /** Milliseconds from the first fragment request to the first preview painted. */
@@ -60,6 +67,7 @@ function freshStream(asset: string | null) {
     totalFragments: 0,
     bytesLoaded: 0,
     previews: 0,
+    gpuPreviews: 0,
     quality: 0,
     qualities: [] as number[],
     firstPreviewMs: null,
@@ -77,6 +85,7 @@ function freshStream(asset: string | null) {
 const state: DemoState = {
   ...freshStream(null),
   backend: "cpu",
+  gpu: null,
   wasm: "",
   transport: null,
   bandwidthBps: 0,
@@ -91,6 +100,17 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getEleme
 const server = location.origin;
 const preview = $<HTMLCanvasElement>("preview");
 const ctx = preview.getContext("2d")!;
+// Where WebGPU draws spectral images (shown in place of the 2-D canvas while it is in use).
+const gpuCanvas = document.createElement("canvas");
+gpuCanvas.id = "preview-gpu";
+gpuCanvas.className = preview.className;
+gpuCanvas.hidden = true;
+preview.after(gpuCanvas);
+
+function showCanvas(gpu: boolean): void {
+  gpuCanvas.hidden = !gpu;
+  preview.hidden = gpu;
+}
 
 let assets: AssetSummary[] = [];
 let manifest: AssetManifest | null = null;
@@ -167,6 +187,9 @@ function heatMap(values: Float32Array, rows: number, cols: number): ImageData {
 }
 
 function paint(p: StreamPreview): void {
+  // WebGPU drew it onto its canvas already (its size set to the image's).
+  showCanvas(Boolean(p.gpu));
+  if (p.gpu) return;
   let img: ImageData | undefined = p.imageData;
   const shape = manifest?.shape ?? [];
   if (p.values && shape.length === 2 && shape[0] * shape[1] === p.values.length) {
@@ -255,8 +278,17 @@ function renderGallery(): void {
 /** Thumbnails of the assets streamed so far, as data URLs. */
 const thumbs = new Map<string, string>();
 
-function setThumb(name: string): void {
-  const url = preview.toDataURL("image/jpeg", 0.7);
+async function setThumb(name: string): Promise<void> {
+  let source = preview;
+  if (!gpuCanvas.hidden) {
+    // The last WebGPU image, read back once for its thumbnail.
+    const pixels = await readWebGpuPixels();
+    source = document.createElement("canvas");
+    source.width = gpuCanvas.width;
+    source.height = gpuCanvas.height;
+    source.getContext("2d")!.putImageData(new ImageData(new Uint8ClampedArray(pixels), source.width, source.height), 0, 0);
+  }
+  const url = source.toDataURL("image/jpeg", 0.7);
   thumbs.set(name, url);
   const b = document.querySelector<HTMLElement>(`#gallery button[data-asset="${CSS.escape(name)}"] .thumb`);
   if (b) {
@@ -288,6 +320,7 @@ async function open(name: string): Promise<void> {
       signal: controller.signal,
       session: sessionId,
       throttleBps: state.throttleBps,
+      webgpu: state.backend === "webgpu",
       budget: { dataSaver: state.dataSaver, maxTimeMs: state.deadlineMs || undefined },
       onProgress: (p) => {
         if (requestAt === null && p.requests > 0) requestAt = performance.now();
@@ -304,6 +337,7 @@ async function open(name: string): Promise<void> {
           text("s-first", `${state.firstPreviewMs.toFixed(0)} ms after the first request`);
         }
         state.previews += 1;
+        if (p.gpu) state.gpuPreviews += 1;
         state.quality = p.quality;
         state.qualities.push(p.quality);
         reached.push({ bytes: p.bytesLoaded, quality: p.quality });
@@ -324,7 +358,7 @@ async function open(name: string): Promise<void> {
     );
     showStats(result);
     text("badge", result.complete ? `complete · ${fmtQuality(state.quality)}` : `${result.reason} · ${fmtQuality(state.quality)}`);
-    setThumb(name);
+    void setThumb(name).catch(() => {});
     state.streams += 1;
     // Prefetch what the server expects next, or else the next asset of the gallery.
     const next = result.prefetchHints.length ? result.prefetchHints : nextInGallery(name);
@@ -383,8 +417,6 @@ function setupControls(): void {
 
 async function main(): Promise<void> {
   await init();
-  // Decoding runs on the CPU until the WebGPU decoder lands.
-  state.backend = "cpu";
   state.wasm = backend();
   text("s-backend", `CPU (WebAssembly ${state.wasm})`);
   setupControls();
@@ -401,9 +433,21 @@ async function main(): Promise<void> {
   // While the list is on its way, the decoder runs once on a small picture: the first real
   // fragment then meets compiled code.
   const listed = listAssets(server);
+  // WebGPU where the browser has it: spectral images are then reconstructed and drawn on the GPU.
+  const gpu = "gpu" in navigator ? enableWebGpu(gpuCanvas) : null;
+  gpu?.catch(() => {}); // awaited below, after the list
   const warm = warmUp();
   assets = await listed;
-  text("s-backend", `CPU (WebAssembly ${backend()}, warmed up in ${warm.toFixed(0)} ms)`);
+  try {
+    if (!gpu) throw new Error("this browser has no WebGPU");
+    state.gpu = await gpu;
+    state.backend = "webgpu";
+    text("s-backend", `WebGPU (${state.gpu}) for photos · CPU (WebAssembly ${backend()}) for the rest`);
+  } catch (e) {
+    state.gpu = (e as Error).message;
+    state.backend = "cpu";
+    text("s-backend", `CPU (WebAssembly ${backend()}, warmed up in ${warm.toFixed(0)} ms)`);
+  }
   // Photos first: the first asset streams as the page loads.
   assets.sort((a, b) => Number(a.kind !== "image") - Number(b.kind !== "image") || a.name.localeCompare(b.name));
   renderGallery();

@@ -254,6 +254,51 @@ test("time to first preview of the 512 x 512 photo at 10 Mbit/s and 40 ms", asyn
   );
 });
 
+test("with WebGPU (SwiftShader here) photos are reconstructed and drawn on the GPU", async () => {
+  // Chromium with WebGPU on: the page finds an adapter and says so.
+  const gpuBrowser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ["--no-sandbox", "--enable-unsafe-webgpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    const context = await gpuBrowser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${baseUrl}/`);
+    const state = await finished(page, "photos/astronaut.png");
+    assert.equal(state.backend, "webgpu", `backend ${state.backend}: ${state.gpu}`);
+    console.log(`# WebGPU adapter: ${state.gpu}; ${state.gpuPreviews} of ${state.previews} previews drawn on the GPU`);
+    assert.equal(state.gpuPreviews, state.previews, "every photo preview on the GPU");
+    assert.equal(state.complete, true);
+    assert.ok(state.previews >= 2, `${state.previews} previews`);
+    for (let i = 1; i < state.qualities.length; i++) {
+      assert.ok(state.qualities[i] >= state.qualities[i - 1], `quality dropped: ${state.qualities}`);
+    }
+    assert.match(await page.textContent("#s-backend"), /^WebGPU/);
+    // The WebGPU canvas is the one shown, at the image's size. Its pixels cannot be read here
+    // (headless Chromium gives nothing back for a WebGPU canvas, and buffer maps fail once a
+    // frame is drawn to one); the kernels' bytes are compared with the CPU's in the same
+    // browser by crates/haagenti-gpu/tests/browser.rs, the texture included.
+    const shown = await page.evaluate(() => {
+      const g = document.getElementById("preview-gpu");
+      return { gpu: !g.hidden, cpu: !document.getElementById("preview").hidden, width: g.width, height: g.height };
+    });
+    assert.deepEqual(shown, { gpu: true, cpu: false, width: 512, height: 512 });
+    // The weight tensor still streams, on the CPU path (heat map).
+    const tensor = await page.$('#gallery button[data-asset^="minilm"]');
+    const name = await tensor.getAttribute("data-asset");
+    await tensor.click();
+    const t = await finished(page, name);
+    assert.equal(t.kind, "tensor");
+    assert.ok(t.previews >= 1);
+    assert.deepEqual(errors, []);
+    await context.close();
+  } finally {
+    await gpuBrowser.close();
+  }
+});
+
 test("Ctrl-C stops the server cleanly", async () => {
   server.kill("SIGINT");
   const { code } = await exited;

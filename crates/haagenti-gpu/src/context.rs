@@ -5,6 +5,7 @@ use crate::kernels;
 use wgpu::util::DeviceExt;
 
 /// Compute pipelines, one per kernel entry point.
+#[derive(Clone)]
 pub(crate) struct Pipelines {
     pub(crate) nct: wgpu::ComputePipeline,
     pub(crate) planes: wgpu::ComputePipeline,
@@ -14,7 +15,8 @@ pub(crate) struct Pipelines {
 }
 
 /// A GPU decoder: a `wgpu` device and queue (its own, or an application's) with the kernels
-/// compiled for it.
+/// compiled for it. Cloning is cheap (the handles are shared).
+#[derive(Clone)]
 pub struct GpuDecoder {
     pub(crate) device: wgpu::Device,
     pub(crate) queue: wgpu::Queue,
@@ -218,9 +220,13 @@ impl GpuDecoder {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
         encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
         self.queue.submit([encoder.finish()]);
+        if let Some(e) = scope.pop().await {
+            return Err(GpuError::Readback(format!("copying for read-back: {e}")));
+        }
         let (tx, rx) = futures_channel::oneshot::channel();
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);

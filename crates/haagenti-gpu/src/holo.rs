@@ -131,6 +131,33 @@ impl GpuDecoder {
         Ok(texture)
     }
 
+    /// The pixels of an `Rgba8Unorm` texture (such as [`Self::spectral_texture`]'s) on the
+    /// host, `width * height * 4` bytes.
+    pub async fn read_texture_rgba(&self, texture: &wgpu::Texture) -> Result<Vec<u8>, GpuError> {
+        let (w, h) = (texture.width(), texture.height());
+        let bytes_per_row = (w * 4).div_ceil(256) * 256;
+        let buffer = self.output("texture read-back", u64::from(bytes_per_row) * u64::from(h))?;
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        encoder.copy_texture_to_buffer(
+            texture.as_image_copy(),
+            wgpu::TexelCopyBufferInfo {
+                buffer: &buffer,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(bytes_per_row),
+                    rows_per_image: Some(h),
+                },
+            },
+            wgpu::Extent3d { width: w, height: h, depth_or_array_layers: 1 },
+        );
+        self.queue.submit([encoder.finish()]);
+        if let Some(e) = scope.pop().await {
+            return Err(GpuError::Readback(format!("copying the texture: {e}")));
+        }
+        self.read_rgba(&SpectralOutput { buffer, width: w, height: h, bytes_per_row }).await
+    }
+
     /// The pixels of a [`SpectralOutput`] on the host, `width * height * 4` bytes, unpadded.
     pub async fn read_rgba(&self, out: &SpectralOutput) -> Result<Vec<u8>, GpuError> {
         let bytes = self.read_bytes(&out.buffer).await?;

@@ -37,9 +37,11 @@ mod holo;
 pub mod kernels;
 mod nct;
 mod planes;
+mod present;
 
 pub use context::GpuDecoder;
 pub use error::GpuError;
 pub use holo::{SpectralImage, SpectralOutput};
 pub use nct::NctCodebook;
+pub use present::Presenter;
 pub use wgpu;

@@ -19,6 +19,17 @@ fn every_kernel_validates() {
 }
 
 #[test]
+fn the_blit_shader_validates() {
+    let source = haagenti_gpu::kernels::BLIT;
+    let module = naga::front::wgsl::parse_str(source).unwrap_or_else(|e| panic!("blit: {}", e.emit_to_string(source)));
+    Validator::new(ValidationFlags::all(), Capabilities::empty())
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("blit: {}", e.emit_to_string(source)));
+    let stages: Vec<_> = module.entry_points.iter().map(|e| e.stage).collect();
+    assert_eq!(stages, [naga::ShaderStage::Vertex, naga::ShaderStage::Fragment]);
+}
+
+#[test]
 fn a_broken_kernel_is_refused() {
     // The check can fail: the NCT kernel with a type error in it.
     let broken = haagenti_gpu::kernels::NCT.replace("let v = sh[lid];", "let v: u32 = sh[lid];");

@@ -228,17 +228,23 @@ impl StreamingDecoder {
     /// when one is due. Corrupted fragments and fragments of another asset are errors and
     /// change nothing; duplicates make no preview.
     pub fn push(&mut self, fragment: &[u8], now_ms: u64) -> Result<Option<PreviewFrame>, HoloError> {
+        if self.push_due(fragment, now_ms)? { Ok(Some(self.preview()?)) } else { Ok(None) }
+    }
+
+    /// [`Self::push`] without making the preview: `true` when one is due (and counted as made),
+    /// for callers that draw it themselves (on the GPU, from [`HoloDecoder::spectral_parts`]).
+    pub fn push_due(&mut self, fragment: &[u8], now_ms: u64) -> Result<bool, HoloError> {
         if let Pushed::Duplicate { .. } = self.decoder.push(fragment)? {
-            return Ok(None);
+            return Ok(false);
         }
         let due = self.last_preview_ms.is_none_or(|t| now_ms.saturating_sub(t) >= self.config.preview_interval_ms);
         let quality = self.decoder.expected_quality().unwrap_or(0.0);
         let last = self.decoder.is_complete();
         if !(last || due && quality >= self.config.min_quality) {
-            return Ok(None);
+            return Ok(false);
         }
         self.last_preview_ms = Some(now_ms);
-        Ok(Some(self.preview()?))
+        Ok(true)
     }
 
     /// Decodes `fragments` in order and calls `callback` with each preview; returns the final

@@ -133,6 +133,12 @@ export interface StreamAssetOptions {
   maxPreviewResolution?: number;
   /** Largest asset accepted, in samples (default 2^24). */
   maxSamples?: number;
+  /**
+   * Reconstruct `spectral` images on WebGPU and draw them onto the canvas given to
+   * `enableWebGpu` (previews then carry `gpu: true` and no pixels; copy that canvas with
+   * `drawImage`). Other assets, or a failure on the GPU, use the CPU path.
+   */
+  webgpu?: boolean;
   /** Time the server may leave a request without an answer, or a body without a byte (default 30 000). */
   stallTimeoutMs?: number;
 }
@@ -601,6 +607,9 @@ struct Options {
     preview: PreviewConfig,
     max_samples: u64,
     stall_ms: f64,
+    /// Previews of spectral images on WebGPU (the browser build only).
+    #[cfg_attr(not(all(feature = "webgpu", target_arch = "wasm32")), allow(dead_code))]
+    webgpu: bool,
 }
 
 impl Options {
@@ -638,6 +647,7 @@ impl Options {
             },
             max_samples: num(o, "maxSamples").map_or(1 << 24, |v| v as u64),
             stall_ms: num(o, "stallTimeoutMs").filter(|&v| v > 0.0).unwrap_or(STALL_MS),
+            webgpu: opt(o, "webgpu", |v| Some(v.is_truthy())).unwrap_or(false),
         })
     }
 }
@@ -722,10 +732,53 @@ impl Session<'_> {
             return Ok(());
         }
         let now = performance_now();
-        let preview = self
-            .decoder
-            .push(data, (now - self.started).max(0.0) as u64)
-            .map_err(|e| CallError::Fatal(format!("{}: fragment {index}: {e}", self.name)))?;
+        let at = (now - self.started).max(0.0) as u64;
+        let fatal = |e: haagenti_holo::HoloError| CallError::Fatal(format!("{}: fragment {index}: {e}", self.name));
+        #[cfg(all(feature = "webgpu", target_arch = "wasm32"))]
+        if self.options.webgpu && crate::webgpu::webgpu_enabled() {
+            let due = self.decoder.push_due(data, at).map_err(fatal)?;
+            let drawn = if due { crate::webgpu::draw(self.decoder.decoder()) } else { None };
+            if due && let Some(Ok((width, height))) = drawn {
+                self.held[index] = true;
+                self.bytes += data.len() as u64;
+                with_state(|s| s.cache.put(id, data));
+                self.from_cache += u32::from(cached);
+                if self.first_preview.is_none() {
+                    self.first_preview = Some(performance_now());
+                }
+                if let Some(f) = &self.options.on_preview {
+                    let d = self.decoder.decoder();
+                    let o = Object::new();
+                    set(&o, "width", width);
+                    set(&o, "height", height);
+                    set(&o, "channels", 4);
+                    set(&o, "quality", d.expected_quality().unwrap_or(0.0));
+                    set(&o, "bytesProcessed", d.bytes_received() as f64);
+                    set(&o, "fragments", d.received_count() as f64);
+                    set(&o, "gpu", true);
+                    let _ = Object::assign(&o, &self.progress());
+                    let _ = f.call1(&JsValue::NULL, &o);
+                }
+                self.report();
+                return Ok(());
+            }
+            // Not a spectral image, or the GPU failed: the CPU makes this preview.
+            let preview = if due { Some(self.decoder.preview().map_err(fatal)?) } else { None };
+            return self.accepted(index, id, data, cached, preview);
+        }
+        let preview = self.decoder.push(data, at).map_err(fatal)?;
+        self.accepted(index, id, data, cached, preview)
+    }
+
+    /// Counts a fragment pushed into the decoder and hands its CPU preview (if any) to the page.
+    fn accepted(
+        &mut self,
+        index: usize,
+        id: &str,
+        data: &[u8],
+        cached: bool,
+        preview: Option<haagenti_holo::PreviewFrame>,
+    ) -> Result<(), CallError> {
         self.held[index] = true;
         self.bytes += data.len() as u64;
         with_state(|s| s.cache.put(id, data));

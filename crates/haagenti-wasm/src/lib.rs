@@ -13,6 +13,8 @@
 mod client;
 mod streams;
 mod tensor;
+#[cfg(all(feature = "webgpu", target_arch = "wasm32"))]
+mod webgpu;
 
 #[cfg(feature = "client")]
 pub use client::{client_stats, get_manifest, list_assets, prefetch_assets, reset_client, stream_asset, warm_up};
@@ -20,6 +22,8 @@ pub use streams::StreamDecoder;
 #[cfg(feature = "full")]
 pub use tensor::{HctFile, holo_encode_image};
 pub use tensor::{HoloStream, fragment_id};
+#[cfg(all(feature = "webgpu", target_arch = "wasm32"))]
+pub use webgpu::{enable_webgpu, read_webgpu_pixels, webgpu_enabled};
 
 #[cfg(feature = "full")]
 use haagenti_codec::{Codec, Format, Level, Limits};

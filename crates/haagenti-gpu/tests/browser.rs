@@ -1,0 +1,146 @@
+//! The kernels in a real browser (headless Chromium, WebGPU on SwiftShader): the same bytes as
+//! the CPU decoders compiled into the same module. Run by
+//! `wasm-pack test --headless --chrome crates/haagenti-gpu` (scripts/test.sh). Built with
+//! `HAAGENTI_GPU_TESTS=require` (as CI builds them), a browser without WebGPU fails the tests;
+//! otherwise they print "skipped: no GPU adapter" and return.
+
+#![cfg(target_arch = "wasm32")]
+
+use haagenti_gpu::{GpuDecoder, wgpu};
+use haagenti_hct::{DType, Transform};
+use haagenti_holo::{Asset, EncodeOptions, Encoding, HoloDecoder, Reconstruction, encode};
+use haagenti_nct::{EncodeOptions as NctOptions, NctEncoder, NctFile};
+use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+async fn gpu(test: &str) -> Option<GpuDecoder> {
+    match GpuDecoder::request().await {
+        Ok(g) => {
+            let name = g.adapter_info().map(|i| format!("{} {:?} {:?}", i.name, i.backend, i.device_type));
+            console_log!("{test}: on a WebGPU adapter ({})", name.unwrap_or_default());
+            Some(g)
+        }
+        Err(e) if option_env!("HAAGENTI_GPU_TESTS") == Some("require") => {
+            panic!("{test}: HAAGENTI_GPU_TESTS=require, but {e}")
+        }
+        Err(e) => {
+            console_log!("{test}: skipped: no GPU adapter ({e})");
+            None
+        }
+    }
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn uniform(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    }
+}
+
+#[wasm_bindgen_test]
+async fn nct_matches_the_cpu_in_the_browser() {
+    let Some(gpu) = gpu("nct").await else { return };
+    let mut rng = Rng(1);
+    let (rows, cols) = (300usize, 1024usize);
+    let w: Vec<f32> = (0..rows * cols).map(|_| rng.uniform() + rng.uniform() + rng.uniform()).collect();
+    let raw: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut enc = NctEncoder::new(NctOptions { bits: 4.0, threads: 1, ..Default::default() });
+    enc.add_tensor("w", DType::F32, &[rows as u64, cols as u64], &raw).unwrap();
+    let bytes = enc.finish(&mut |_, _| {}).unwrap();
+    let file = NctFile::parse(&bytes).unwrap();
+    let codebook = gpu.nct_codebook(file.codebook());
+    for k in 0..=file.stages() {
+        let t = file.tensor("w", k).unwrap();
+        let cpu = t.decode().unwrap();
+        let got = gpu.decode_nct_to_vec(&codebook, &t).await.unwrap();
+        assert!(cpu.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits()), "{k} stages");
+        console_log!("nct: {} stages, {} values equal", k, cpu.len());
+    }
+}
+
+#[wasm_bindgen_test]
+async fn byte_planes_match_the_cpu_in_the_browser() {
+    let Some(gpu) = gpu("planes").await else { return };
+    let mut rng = Rng(2);
+    let data: Vec<u8> = (0..40_000).map(|_| rng.next() as u8).collect();
+    for width in [2usize, 4, 8] {
+        for t in [Transform::BytePlanes, Transform::SignExpPlanes] {
+            let planes = t.forward(width, &data);
+            let got = gpu.read_bytes(&gpu.unplane(t, width, &planes).unwrap()).await.unwrap();
+            assert!(got[..data.len()] == data[..], "{t:?} of {width}-byte elements");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn spectral_matches_the_cpu_in_the_browser() {
+    let Some(gpu) = gpu("spectral").await else { return };
+    let mut rng = Rng(3);
+    let (w, h) = (173u32, 131u32);
+    let pixels: Vec<u8> = (0..w * h * 3)
+        .map(|i| {
+            let (x, y) = ((i / 3) % w, (i / 3) / w);
+            ((x * 255 / w + y * (i % 3 + 1) * 40 / h) as u8).wrapping_add((rng.next() & 7) as u8)
+        })
+        .collect();
+    let asset = Asset::image(w, h, 3, pixels).unwrap();
+    let enc =
+        encode(&asset, &EncodeOptions { encoding: Encoding::Spectral, fragments: 4, ..Default::default() }).unwrap();
+    let mut d = HoloDecoder::new();
+    for f in &enc.fragments {
+        d.push(f).unwrap();
+        let parts = d.spectral_parts().unwrap();
+        let rgba = gpu.read_rgba(&gpu.spectral_rgba(&parts).unwrap()).await.unwrap();
+        let Reconstruction::Image { pixels, .. } = d.reconstruct().unwrap() else { panic!("an image") };
+        let mut worst = 0u8;
+        let mut differ = 0usize;
+        for (p, q) in pixels.chunks_exact(3).zip(rgba.chunks_exact(4)) {
+            let d = (0..3).map(|c| p[c].abs_diff(q[c])).max().unwrap();
+            worst = worst.max(d);
+            differ += usize::from(d != 0);
+        }
+        console_log!("spectral: {differ} of {} pixels differ, by at most {worst}", w * h);
+        assert!(worst <= 1 && differ * 100 <= (w * h) as usize, "{differ} pixels differ by up to {worst}");
+    }
+}
+
+/// The texture a preview is drawn from holds the CPU's pixels, and it draws onto a canvas
+/// (sized to it) without a validation error. (What the canvas then shows cannot be read here:
+/// headless Chromium gives nothing back for a WebGPU canvas through `drawImage`, and maps of
+/// buffers fail once a frame has been drawn to a canvas, so the texture is read first.)
+#[wasm_bindgen_test]
+async fn spectral_texture_draws_onto_a_canvas() {
+    if gpu("canvas").await.is_none() {
+        return;
+    }
+    use wasm_bindgen::JsCast;
+    let document = web_sys::window().unwrap().document().unwrap();
+    let canvas: web_sys::HtmlCanvasElement = document.create_element("canvas").unwrap().dyn_into().unwrap();
+    let (gpu, mut presenter) = GpuDecoder::for_canvas(canvas.clone()).await.unwrap();
+    let (w, h) = (64u32, 48u32);
+    let pixels: Vec<u8> = (0..w * h * 3).map(|i| (i * 13 % 256) as u8).collect();
+    let enc =
+        encode(&Asset::image(w, h, 3, pixels).unwrap(), &EncodeOptions { fragments: 2, ..Default::default() }).unwrap();
+    let mut d = HoloDecoder::new();
+    for f in &enc.fragments {
+        d.push(f).unwrap();
+    }
+    let parts = d.spectral_parts().unwrap();
+    let texture = gpu.spectral_texture(&parts).unwrap();
+    let got = gpu.read_texture_rgba(&texture).await.unwrap();
+    let Reconstruction::Image { pixels, .. } = d.reconstruct().unwrap() else { panic!("an image") };
+    assert!(pixels.chunks_exact(3).zip(got.chunks_exact(4)).all(|(p, q)| p == &q[..3] && q[3] == 255));
+    let scope = gpu.device().push_error_scope(wgpu::ErrorFilter::Validation);
+    presenter.present(&gpu, &texture).unwrap();
+    let error = scope.pop().await;
+    assert!(error.is_none(), "drawing onto the canvas: {error:?}");
+    assert_eq!((canvas.width(), canvas.height()), (w, h));
+}
