@@ -54,6 +54,7 @@ step "cargo test --workspace" cargo test --workspace --locked
 step "zstd decoder tests, portable code (no BMI2 copies)" \
   env HAAGENTI_ZSTD_PORTABLE=1 cargo test --locked -p haagenti-zstd -p haagenti-tests \
   --test zstd_vectors --test zstd_differential --test fuzz_regressions --lib
+step "CUDA kernels: NVRTC compiles them to the committed PTX, ptxas takes it for sm_80 and sm_90" ./scripts/cuda-check.sh
 step "wasm32 builds" wasm_builds
 step "NCT: the same file and decoded bytes on wasm32 (Node) as natively" \
   env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \

@@ -8,8 +8,6 @@ use std::ops::Range;
 
 /// Weights a workgroup decodes (the shader's `workgroup_size`).
 const WORKGROUP: u64 = 256;
-/// Marks a row of code 0 in the scales buffer.
-const ZERO_ROW: u32 = u32::MAX;
 
 /// A file's codebook on the device (16 KiB), shared by every tensor of the file.
 #[derive(Debug)]
@@ -68,58 +66,36 @@ impl GpuDecoder {
         }
         let g_log2 = e.group().trailing_zeros();
         let groups = cols >> g_log2;
-        let stages = tensor.stage_data();
-        let bits: Vec<u64> = e.stage_entries().iter().take(stages.len()).map(|s| u64::from(s.block_bits)).collect();
+        let stages = tensor.stage_data().len();
+        let stage_row_bytes: u64 =
+            e.stage_entries().iter().take(stages).map(|s| groups * u64::from(s.block_bits) / 8).sum();
         // Rows a dispatch takes: its blocks of every stage and its output within one binding,
         // and its output offset aligned to 256 bytes.
         let row_bytes = cols * 4;
-        let stage_row_bytes: u64 = bits.iter().map(|b| groups * b / 8).sum();
-        let per_row = row_bytes.max(stage_row_bytes + 4 * stages.len() as u64).max(1);
+        let per_row = row_bytes.max(stage_row_bytes + 4 * stages as u64).max(1);
         let align = 256 / gcd(row_bytes, 256);
         let limit = self.max_binding();
         let chunk = (limit / per_row) / align * align;
         if chunk == 0 {
             return Err(GpuError::TooLarge { what: "one row of the tensor", bytes: per_row * align, limit });
         }
-        let signs: Vec<u32> = (0..stages.len())
-            .flat_map(|k| {
-                let words = tensor.stage_sign_words(k);
-                let mut w: Vec<u32> = words.iter().flat_map(|&w| [w as u32, (w >> 32) as u32]).collect();
-                w.truncate(cols.div_ceil(32) as usize);
-                w
-            })
-            .collect();
-        let signs = self.storage("nct signs", &words_to_bytes(&signs));
-        let scales_all = tensor.row_scales();
-        let codes = tensor.base();
+        let mut signs = None;
         let mut r0 = rows.start;
         while r0 < rows.end {
             let r1 = (r0 + chunk).min(rows.end);
-            let (b0, b1) = ((r0 * groups) as usize, (r1 * groups) as usize);
-            let mut data = Vec::new();
-            let mut infos = Vec::new();
-            for (k, (stage, &b)) in stages.iter().zip(&bits).enumerate() {
-                let bb = (b / 8) as usize;
-                let word = data.len() / 4;
-                data.extend_from_slice(&stage[b0 * bb..b1 * bb]);
-                data.resize(data.len().div_ceil(4) * 4, 0);
-                let m = e.stage_entries()[k].multiplier;
-                infos.extend_from_slice(&[b as u32, m, word as u32, (k as u64 * cols.div_ceil(32)) as u32]);
-            }
-            // A spare word: the last window's second read.
-            data.extend_from_slice(&[0; 4]);
+            let pack = tensor.gpu_pack(r0..r1).ok_or_else(|| GpuError::Unsupported("rows of the tensor".into()))?;
+            // The signs are the same for every chunk.
+            let signs = signs.get_or_insert_with(|| self.storage("nct signs", &words_to_bytes(&pack.signs)));
+            let mut infos: Vec<u32> = pack.stages.iter().flatten().copied().collect();
             if infos.is_empty() {
                 infos.extend_from_slice(&[0; 4]);
             }
-            let scales: Vec<u32> = (r0..r1)
-                .map(|r| if codes[r as usize] == 0 { ZERO_ROW } else { scales_all[r as usize].to_bits() })
-                .collect();
             let n = (r1 - r0) * cols;
             let grid = self.grid(n.div_ceil(WORKGROUP))?;
-            let params = self.uniform(&[cols as u32, g_log2, stages.len() as u32, n as u32, grid.0, 0, 0, 0]);
+            let params = self.uniform(&[cols as u32, g_log2, stages as u32, n as u32, grid.0, 0, 0, 0]);
             let infos = self.storage("nct stages", &words_to_bytes(&infos));
-            let data = self.storage("nct blocks", &data);
-            let scales = self.storage("nct scales", &words_to_bytes(&scales));
+            let data = self.storage("nct blocks", &pack.data);
+            let scales = self.storage("nct scales", &words_to_bytes(&pack.scales));
             let at = offset + (r0 - rows.start) * row_bytes;
             self.dispatch(
                 &self.pipelines.nct,

@@ -138,6 +138,61 @@ impl<'a> EncodedTensor<'a> {
     }
 }
 
+/// A quantized tensor's rows laid out for a GPU kernel (haagenti-gpu's WGSL and
+/// haagenti-cuda's CUDA C read exactly this): per stage its block size in bits, multiplier,
+/// first 32-bit word in `data` and first word in `signs`; the rows' blocks of every stage one
+/// after another, each stage starting on a 4-byte boundary, and 4 spare zero bytes at the
+/// end; each stage's signs as `cols / 32` words (bit `c % 32` of word `c / 32` negates column
+/// `c`); and each row's scale as `f32` bits, [`GpuPack::ZERO_ROW`] for a row of code 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GpuPack {
+    /// `[block_bits, multiplier, data_word, sign_word]` per stage.
+    pub stages: Vec<[u32; 4]>,
+    /// The blocks.
+    pub data: Vec<u8>,
+    /// The signs.
+    pub signs: Vec<u32>,
+    /// The row scales.
+    pub scales: Vec<u32>,
+}
+
+impl GpuPack {
+    /// The scale word of an all-zero row (decoded as `+0.0`; no real scale has these bits).
+    pub const ZERO_ROW: u32 = u32::MAX;
+}
+
+impl EncodedTensor<'_> {
+    /// Rows `rows` of this quantized tensor laid out for a GPU kernel ([`GpuPack`]); `None`
+    /// for an exact tensor or rows outside the tensor.
+    pub fn gpu_pack(&self, rows: Range<u64>) -> Option<GpuPack> {
+        let e = self.entry;
+        if !e.is_quantized() || rows.start > rows.end || rows.end > e.rows() {
+            return None;
+        }
+        let cols = e.cols();
+        let groups = (cols >> e.group_log2) as usize;
+        let sign_words = cols.div_ceil(32) as usize;
+        let (b0, b1) = (rows.start as usize * groups, rows.end as usize * groups);
+        let mut pack = GpuPack { stages: Vec::new(), data: Vec::new(), signs: Vec::new(), scales: Vec::new() };
+        for (k, (data, s)) in self.stages.iter().zip(&e.stages).enumerate() {
+            let bb = s.block_bits as usize / 8;
+            pack.stages.push([s.block_bits, s.multiplier, (pack.data.len() / 4) as u32, (k * sign_words) as u32]);
+            pack.data.extend_from_slice(&data[b0 * bb..b1 * bb]);
+            pack.data.resize(pack.data.len().div_ceil(4) * 4, 0);
+            let words = self.stage_sign_words(k);
+            pack.signs.extend(words.iter().flat_map(|&w| [w as u32, (w >> 32) as u32]).take(sign_words));
+        }
+        pack.data.extend_from_slice(&[0; 4]);
+        pack.scales = (rows.start..rows.end)
+            .map(|r| {
+                let c = self.base[r as usize];
+                if c == 0 { GpuPack::ZERO_ROW } else { row_scale(c, e.scale).to_bits() }
+            })
+            .collect();
+        Some(pack)
+    }
+}
+
 impl<'a> NctFile<'a> {
     /// The bytes of tensor `name` for its first `k` stages, checksums verified.
     pub fn tensor(&self, name: &str, k: usize) -> Result<EncodedTensor<'_>, NctError> {

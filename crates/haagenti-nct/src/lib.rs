@@ -42,7 +42,7 @@ mod scale;
 mod trellis;
 
 pub use codebook::{Codebook, MAX_ENTRY, TABLE_SHIFT};
-pub use decode::EncodedTensor;
+pub use decode::{EncodedTensor, GpuPack};
 pub use encode::{
     EncodeOptions, MAX_GROUP, MAX_STAGES, MIN_GROUP, MIN_QUANTIZED_ELEMENTS, NctEncoder, STAGE_BITS, plan_stages,
 };
