@@ -335,3 +335,47 @@ pub fn residual_snr_curve(asset: &haagenti_holo::Asset) -> Vec<(f64, f64)> {
     let enc = haagenti_holo::encode(asset, &opts).expect("encodable");
     enc.header.curve.points.iter().map(|p| (p.bytes as f64, snr(p.relative_l2))).collect()
 }
+
+/// Deterministic pseudo-random numbers for tests (SplitMix64).
+#[derive(Debug, Clone)]
+pub struct TestRng(pub u64);
+
+impl TestRng {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A standard normal sample (Box-Muller).
+    pub fn gaussian(&mut self) -> f32 {
+        let u = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 + 1e-12;
+        let v = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        ((-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()) as f32
+    }
+}
+
+/// For tests that need a device: `Some(device)` from `open`, or, where it fails, a loud
+/// "skipped" line and `None` — unless the environment variable `require` is `require`, where
+/// an expected device is missing and the test fails.
+pub fn device_or_skip<T, E: std::fmt::Display>(
+    test: &str,
+    require: &str,
+    open: impl FnOnce() -> Result<T, E>,
+    describe: impl FnOnce(&T) -> String,
+) -> Option<T> {
+    match open() {
+        Ok(d) => {
+            eprintln!("{test}: on {}", describe(&d));
+            Some(d)
+        }
+        Err(e) if std::env::var(require).as_deref() == Ok("require") => panic!("{test}: {require}=require, but {e}"),
+        Err(e) => {
+            eprintln!("{test}: skipped: no device ({e}); set {require}=require where one is expected");
+            None
+        }
+    }
+}

@@ -1,25 +1,63 @@
-//! The CUDA kernels (`haagenti-cuda`) on real data: MiniLM's weights in NCT (every tensor of
-//! the first two layers at two rates, all stage counts) and as HCT byte planes, GPU against
-//! CPU bit for bit. Without CUDA they print "skipped: no CUDA device"; with
+//! The CUDA kernels (`haagenti-cuda`) against the CPU decoders, bit for bit: NCT on random
+//! tensors (four rates, odd shapes, zero rows, every stage count) and on MiniLM's first two
+//! layers at two rates; HCT byte planes on random bytes and on MiniLM's. Without CUDA they print "skipped: no CUDA device"; with
 //! `HAAGENTI_CUDA_TESTS=require` (scripts/gpu-check.sh) they fail instead.
 
 use haagenti_cuda::{GpuContext, NeuralGpuPipeline};
-use haagenti_hct::{Transform, safetensors};
+use haagenti_hct::{DType, Transform, safetensors};
 use haagenti_nct::{EncodeOptions, NctEncoder, NctFile};
-use haagenti_tests::minilm_safetensors;
+use haagenti_tests::{TestRng as Rng, device_or_skip, minilm_safetensors};
 
 fn gpu(test: &str) -> Option<GpuContext> {
-    match GpuContext::new(0) {
-        Ok(g) => {
-            eprintln!("{test}: on {}", g.device_name());
-            Some(g)
+    device_or_skip(test, "HAAGENTI_CUDA_TESTS", || GpuContext::new(0), |g| g.device_name().to_string())
+}
+
+/// Every tensor of the NCT file `bytes` at every stage count, GPU against CPU; the values compared.
+fn nct_matches(gpu: &GpuContext, bytes: &[u8], what: &str) -> usize {
+    let file = NctFile::parse(bytes).unwrap();
+    let mut nct = NeuralGpuPipeline::new(gpu);
+    nct.load_codebooks(&file).unwrap();
+    let mut values = 0;
+    for e in file.tensors() {
+        for k in 0..=file.stages() {
+            let t = file.tensor(e.name(), k).unwrap();
+            let cpu = t.decode().unwrap();
+            let got = nct.decode_tensor_to_host(&t).unwrap();
+            let bad = cpu.iter().zip(&got).position(|(a, b)| a.to_bits() != b.to_bits());
+            assert!(bad.is_none(), "{what}: {} at {k} stages: value {bad:?}", e.name());
+            values += cpu.len();
         }
-        Err(e) if std::env::var("HAAGENTI_CUDA_TESTS").as_deref() == Ok("require") => {
-            panic!("{test}: HAAGENTI_CUDA_TESTS=require, but {e}")
+    }
+    values
+}
+
+#[test]
+fn cuda_nct_matches_the_cpu_on_random_tensors() {
+    let Some(gpu) = gpu("nct") else { return };
+    let mut rng = Rng(4);
+    for bits in [2.0, 3.0, 4.0, 6.0] {
+        let mut enc = NctEncoder::new(EncodeOptions { bits, ..Default::default() });
+        for &(rows, cols) in &[(512usize, 1024usize), (37, 192), (300, 256)] {
+            let mut w: Vec<f32> = (0..rows * cols).map(|_| rng.gaussian() * 0.02).collect();
+            w[..cols].fill(0.0);
+            let raw: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
+            enc.add_tensor(&format!("w{rows}x{cols}"), DType::F32, &[rows as u64, cols as u64], &raw).unwrap();
         }
-        Err(e) => {
-            eprintln!("{test}: skipped: no CUDA device ({e})");
-            None
+        let bytes = enc.finish(&mut |_, _| {}).unwrap();
+        nct_matches(&gpu, &bytes, &format!("{bits} b/w"));
+    }
+}
+
+#[test]
+fn cuda_byte_planes_match_the_cpu_on_random_bytes() {
+    let Some(gpu) = gpu("planes") else { return };
+    let mut rng = Rng(8);
+    let data: Vec<u8> = (0..1_000_008).map(|_| rng.next_u64() as u8).collect();
+    for width in [2usize, 4, 8] {
+        for t in [Transform::BytePlanes, Transform::SignExpPlanes] {
+            let planes = t.forward(width, &data);
+            let got = gpu.to_host(&gpu.unplane(t, width, &planes).unwrap()).unwrap();
+            assert!(got == data, "{t:?} of {width}-byte elements");
         }
     }
 }
@@ -35,20 +73,7 @@ fn cuda_nct_decodes_minilm_bit_for_bit() {
             enc.add_tensor(&t.name, t.dtype, &t.shape, t.data).unwrap();
         }
         let bytes = enc.finish(&mut |_, _| {}).unwrap();
-        let file = NctFile::parse(&bytes).unwrap();
-        let mut nct = NeuralGpuPipeline::new(&gpu);
-        nct.load_codebooks(&file).unwrap();
-        let mut values = 0;
-        for e in file.tensors() {
-            for k in 0..=file.stages() {
-                let t = file.tensor(e.name(), k).unwrap();
-                let cpu = t.decode().unwrap();
-                let got = nct.decode_tensor_to_host(&t).unwrap();
-                let bad = cpu.iter().zip(&got).position(|(a, b)| a.to_bits() != b.to_bits());
-                assert!(bad.is_none(), "{} at {k} stages: value {bad:?}", e.name());
-                values += cpu.len();
-            }
-        }
+        let values = nct_matches(&gpu, &bytes, &format!("MiniLM at {bits} b/w"));
         eprintln!("cuda nct minilm: {bits} b/w, {values} values equal");
     }
 }

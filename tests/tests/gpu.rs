@@ -9,40 +9,11 @@ use haagenti_gpu::GpuDecoder;
 use haagenti_hct::{DType, Transform};
 use haagenti_holo::{Asset, EncodeOptions, Encoding, HoloDecoder, Reconstruction, encode};
 use haagenti_nct::{EncodeOptions as NctOptions, NctEncoder, NctFile};
-use haagenti_tests::{PHOTOS, minilm_safetensors, photo_asset};
+use haagenti_tests::{PHOTOS, TestRng as Rng, device_or_skip, minilm_safetensors, photo_asset};
 use xxhash_rust::xxh3::xxh3_64;
 
 fn gpu(test: &str) -> Option<GpuDecoder> {
-    match GpuDecoder::request_blocking() {
-        Ok(g) => {
-            eprintln!("{test}: on {}", g.adapter_summary());
-            Some(g)
-        }
-        Err(e) if std::env::var("HAAGENTI_GPU_TESTS").as_deref() == Ok("require") => {
-            panic!("{test}: HAAGENTI_GPU_TESTS=require, but {e}")
-        }
-        Err(e) => {
-            eprintln!("{test}: skipped: no GPU adapter ({e}); set HAAGENTI_GPU_TESTS=require where one is expected");
-            None
-        }
-    }
-}
-
-/// Deterministic pseudo-random numbers.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn gaussian(&mut self) -> f32 {
-        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64 + 1e-12;
-        let v = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        ((-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()) as f32
-    }
+    device_or_skip(test, "HAAGENTI_GPU_TESTS", GpuDecoder::request_blocking, GpuDecoder::adapter_summary)
 }
 
 fn f32_bytes(v: &[f32]) -> Vec<u8> {
@@ -167,7 +138,7 @@ fn byte_planes_match_the_cpu() {
     let st_bytes = minilm_safetensors();
     let header = u64::from_le_bytes(st_bytes[..8].try_into().unwrap()) as usize;
     let real = &st_bytes[8 + header..8 + header + (3 << 20)];
-    let random: Vec<u8> = (0..100_003 * 8).map(|_| rng.next() as u8).collect();
+    let random: Vec<u8> = (0..100_003 * 8).map(|_| rng.next_u64() as u8).collect();
     for (what, data) in [("MiniLM f32 bytes", real), ("random", &random[..])] {
         for width in [2usize, 4, 8] {
             for len in [0usize, width, 7 * width, 1001 * width, data.len() / width * width] {
@@ -241,7 +212,7 @@ fn spectral_edge_cases() {
     // Tiny, odd, thin (runs of 64 instead of tiles), gray and colour.
     for &(w, h, ch) in &[(1u32, 1u32, 3u8), (7, 5, 3), (9, 17, 3), (300, 3, 3), (31, 33, 1), (2, 200, 1)] {
         let pixels: Vec<u8> =
-            (0..w * h * u32::from(ch)).map(|i| (i * 7 % 251) as u8 ^ (rng.next() as u8 & 15)).collect();
+            (0..w * h * u32::from(ch)).map(|i| (i * 7 % 251) as u8 ^ (rng.next_u64() as u8 & 15)).collect();
         let asset = Asset::image(w, h, ch, pixels).unwrap();
         let enc = encode(&asset, &EncodeOptions { encoding: Encoding::Spectral, fragments: 3, ..Default::default() })
             .unwrap();
