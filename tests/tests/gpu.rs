@@ -259,3 +259,31 @@ fn projection_inverse_rotation_matches_bit_for_bit() {
         }
     }
 }
+
+#[test]
+fn refine_dequantization_matches_bit_for_bit() {
+    let Some(gpu) = gpu("refine") else { return };
+    let st_bytes = minilm_safetensors();
+    let st = haagenti_hct::safetensors::parse(&st_bytes).unwrap();
+    let t = st.tensors.iter().find(|t| t.name.contains("layer.0.intermediate.dense.weight")).unwrap();
+    let mut rng = Rng(12);
+    let random: Vec<f32> = (0..10_007).map(|_| rng.gaussian() * 3.0).collect();
+    let assets = [
+        ("MiniLM intermediate", Asset::tensor(DType::F32, t.shape.clone(), t.data.to_vec()).unwrap()),
+        ("random", Asset::tensor(DType::F32, vec![10_007], f32_bytes(&random)).unwrap()),
+    ];
+    for (what, asset) in assets {
+        let enc = encode(&asset, &EncodeOptions { encoding: Encoding::Residual, fragments: 8, ..Default::default() })
+            .unwrap();
+        let mut d = HoloDecoder::new();
+        // Every fragment but the exact last one: the approximation is what the GPU computes.
+        for (k, f) in enc.fragments[..enc.fragments.len() - 1].iter().enumerate() {
+            d.push(f).unwrap();
+            let parts = d.refine_parts().expect("a refinement tensor");
+            let got = pollster::block_on(gpu.read_f32(&gpu.refine_dequant(&parts).unwrap())).unwrap();
+            let Reconstruction::Tensor { values, .. } = d.reconstruct().unwrap() else { panic!("a tensor") };
+            let bad = values.iter().zip(&got).position(|(a, b)| a.to_bits() != b.to_bits());
+            assert!(bad.is_none(), "{what} after {} fragments ({} layers): value {bad:?}", k + 1, parts.layers.len());
+        }
+    }
+}

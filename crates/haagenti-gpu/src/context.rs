@@ -12,6 +12,7 @@ pub(crate) struct Pipelines {
     pub(crate) hadamard: wgpu::ComputePipeline,
     pub(crate) idct: wgpu::ComputePipeline,
     pub(crate) rgba: wgpu::ComputePipeline,
+    pub(crate) refine: wgpu::ComputePipeline,
 }
 
 /// A GPU decoder: a `wgpu` device and queue (its own, or an application's) with the kernels
@@ -96,6 +97,7 @@ impl GpuDecoder {
             hadamard: pipeline("hadamard", kernels::HADAMARD, "inverse"),
             idct: pipeline("spectral idct", kernels::SPECTRAL, "idct"),
             rgba: pipeline("spectral rgba", kernels::SPECTRAL, "to_rgba"),
+            refine: pipeline("refine", kernels::REFINE, "dequant"),
         };
         GpuDecoder { device, queue, info: None, pipelines }
     }

@@ -3,7 +3,7 @@
 
 use crate::context::{GpuDecoder, words_to_bytes};
 use crate::error::GpuError;
-use haagenti_holo::{ProjectionParts, SpectralParts};
+use haagenti_holo::{ProjectionParts, RefineParts, SpectralParts};
 
 /// RGBA pixels on the device: `height` rows of `width` pixels, each row `bytes_per_row`
 /// bytes (a multiple of 256, as texture copies need).
@@ -220,6 +220,56 @@ impl GpuDecoder {
             );
             out.push(buffer);
         }
+        Ok(out)
+    }
+}
+
+impl GpuDecoder {
+    /// The values of a `residual` tensor's approximation (its first layer and the refinement
+    /// layers received) as an `f32` buffer of `len` values, bit-identical to the CPU's, before
+    /// conversion to the asset's type (the exact last fragment is applied on the CPU).
+    pub fn refine_dequant(&self, parts: &RefineParts<'_>) -> Result<wgpu::Buffer, GpuError> {
+        let n = parts.len;
+        let layer_bytes = n.div_ceil(8);
+        if parts.levels.len() < n
+            || parts.scales.len() < n.div_ceil(64)
+            || parts.layers.iter().any(|l| l.len() < layer_bytes)
+        {
+            return Err(GpuError::Unsupported("refinement state shorter than its values".into()));
+        }
+        if parts.layers.len() > 20 {
+            return Err(GpuError::Unsupported(format!("{} refinement layers (at most 20)", parts.layers.len())));
+        }
+        let out = self.output("refined values", n as u64 * 4)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        if n as u64 * 4 > self.max_binding() {
+            return Err(GpuError::TooLarge { what: "the tensor", bytes: n as u64 * 4, limit: self.max_binding() });
+        }
+        let scales: Vec<u32> = parts.scales.iter().flat_map(|&(s, z)| [s.to_bits(), z as i32 as u32]).collect();
+        let mut layers = Vec::with_capacity(layer_bytes * parts.layers.len());
+        for l in &parts.layers {
+            layers.extend_from_slice(&l[..layer_bytes]);
+        }
+        let r = parts.layers.len() as u32;
+        let step = 1.0 / (1u64 << r) as f32;
+        let grid = self.grid((n as u64).div_ceil(256))?;
+        let params = self.uniform(&[n as u32, r, layer_bytes as u32, grid.0, step.to_bits(), 0, 0, 0]);
+        let levels = self.storage("levels", &parts.levels[..n]);
+        let scales = self.storage("scales", &words_to_bytes(&scales));
+        let layers = self.storage("layers", &layers);
+        self.dispatch(
+            &self.pipelines.refine,
+            &[
+                (0, params.as_entire_binding()),
+                (1, levels.as_entire_binding()),
+                (2, scales.as_entire_binding()),
+                (3, layers.as_entire_binding()),
+                (4, out.as_entire_binding()),
+            ],
+            grid,
+        );
         Ok(out)
     }
 }

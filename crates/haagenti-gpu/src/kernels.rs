@@ -10,9 +10,16 @@ pub const HADAMARD: &str = include_str!("../shaders/hadamard.wgsl");
 /// HoloTensor `spectral` images: inverse DCT per plane, then chroma and colour to RGBA.
 pub const SPECTRAL: &str = include_str!("../shaders/spectral.wgsl");
 
+/// HoloTensor `residual` tensors: int4 levels and refinement bits to values.
+pub const REFINE: &str = include_str!("../shaders/refine.wgsl");
 /// Draws a texture onto a surface pixel for pixel (a vertex and a fragment shader).
 pub const BLIT: &str = include_str!("../shaders/blit.wgsl");
 
 /// Every compute kernel source with its name.
-pub const ALL: [(&str, &str); 4] =
-    [("nct.wgsl", NCT), ("planes.wgsl", PLANES), ("hadamard.wgsl", HADAMARD), ("spectral.wgsl", SPECTRAL)];
+pub const ALL: [(&str, &str); 5] = [
+    ("nct.wgsl", NCT),
+    ("planes.wgsl", PLANES),
+    ("hadamard.wgsl", HADAMARD),
+    ("spectral.wgsl", SPECTRAL),
+    ("refine.wgsl", REFINE),
+];

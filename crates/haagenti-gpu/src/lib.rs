@@ -7,6 +7,8 @@
 //!   (`BytePlanes`, `SignExpPlanes`), exact.
 //! - [`GpuDecoder::hadamard_inverse`]: the inverse randomized Hadamard rotation of
 //!   HoloTensor's `projection` encoding, bit-identical for inputs without subnormals.
+//! - [`GpuDecoder::refine_dequant`]: HoloTensor `residual` tensors' int4 levels and
+//!   refinement bits to values, bit-identical.
 //! - [`GpuDecoder::spectral_rgba`]: HoloTensor `spectral` image reconstruction (dequantize,
 //!   inverse DCT, chroma upsampling, YCbCr to RGBA) into a buffer or straight into an
 //!   `Rgba8Unorm` texture, within one level of the CPU's bytes (why, in `docs/gpu.md`).

@@ -57,7 +57,7 @@ use alloc::vec::Vec;
 pub use asset::{Asset, AssetHeader, AssetKind, Encoding, Fragment, MAX_SAMPLES, Reconstruction};
 pub use decoder::{HoloDecoder, PreviewConfig, PreviewFrame, Pushed, StreamingDecoder};
 pub use error::HoloError;
-pub use parts::{ProjectionParts, ProjectionPlane, SpectralParts, SpectralPlane};
+pub use parts::{ProjectionParts, ProjectionPlane, RefineParts, SpectralParts, SpectralPlane};
 pub use quality::{QualityCurve, QualityPoint, cosine, psnr, relative_l2};
 pub use store::{FragmentStore, Manifest, MemStore, shard_path};
 

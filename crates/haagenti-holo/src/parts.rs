@@ -84,7 +84,31 @@ pub struct ProjectionPlane<'a> {
     pub mean: f32,
 }
 
+/// A tensor in the `residual` encoding's refinement profile as its reconstruction begins (the
+/// approximation; the exact last fragment is XORed on the CPU). Per value `i`: its first-layer
+/// level `q = levels[i]`, its group's `(s, z) = scales[i / 64]`, and the `r = layers.len()`
+/// refinement bits `b` (most significant first: bit `i % 8` of byte `i / 8` of each layer);
+/// `(q - z) as f32 * s` when `r = 0`, else `((q - z) as f32 - 0.5 + (b as f32 + 0.5) * 2^-r) * s`.
+#[derive(Debug, Clone)]
+pub struct RefineParts<'a> {
+    /// Values.
+    pub len: usize,
+    /// Each value's first-layer level (0 to 15).
+    pub levels: &'a [u8],
+    /// Each group's scale and zero point (groups of 64 values).
+    pub scales: &'a [(f32, i64)],
+    /// The refinement layers received, in order.
+    pub layers: Vec<&'a [u8]>,
+}
+
 impl HoloDecoder {
+    /// The state of a tensor in the `residual` encoding's refinement profile once its first
+    /// layer has decoded (`None` otherwise).
+    pub fn refine_parts(&self) -> Option<RefineParts<'_>> {
+        let Some(State::Refine(r)) = self.state() else { return None };
+        r.parts()
+    }
+
     /// The state of a `spectral` image once a payload has decoded (`None` for other
     /// encodings, tensors, or before any payload).
     pub fn spectral_parts(&self) -> Option<SpectralParts<'_>> {

@@ -799,6 +799,18 @@ impl Refine {
         Ok(())
     }
 
+    /// The state for `RefineParts` (`None` before the first layer).
+    pub(crate) fn parts(&self) -> Option<crate::parts::RefineParts<'_>> {
+        let (Some(scales), Some(q0)) = (&self.scales, &self.q0) else { return None };
+        let r = self.bits.iter().take_while(|b| b.is_some()).count();
+        Some(crate::parts::RefineParts {
+            len: self.len,
+            levels: q0,
+            scales,
+            layers: self.bits.iter().take(r).flatten().map(Vec::as_slice).collect(),
+        })
+    }
+
     fn reconstruct(&self, kind: &AssetKind) -> Reconstruction {
         let AssetKind::Tensor { dtype, .. } = kind else { unreachable!("tensors only") };
         let (Some(scales), Some(q0)) = (&self.scales, &self.q0) else {
