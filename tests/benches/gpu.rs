@@ -21,8 +21,7 @@ use haagenti_tests::{PHOTOS, Report, bench_stamp, minilm_safetensors, photo_asse
 
 const RUNS: usize = 7;
 
-/// Median and range of `RUNS` timings of `f` (seconds), after one warm-up; `f` alternates with
-/// its peer in the caller.
+/// Median, lowest and highest of a run's timings (seconds).
 fn stats(mut t: Vec<f64>) -> (f64, f64, f64) {
     t.sort_by(f64::total_cmp);
     (t[t.len() / 2], t[0], t[t.len() - 1])

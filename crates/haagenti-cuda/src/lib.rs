@@ -236,8 +236,8 @@ impl<'g> NeuralGpuPipeline<'g> {
         if stages.is_empty() {
             stages.extend_from_slice(&[0; 4]);
         }
-        let words: Vec<u32> =
-            pack.data.chunks(4).map(|c| c.iter().rev().fold(0u32, |w, &b| w << 8 | u32::from(b))).collect();
+        // `GpuPack::data` is a whole number of 4-byte words.
+        let words: Vec<u32> = pack.data.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         let signs = if pack.signs.is_empty() { vec![0u32] } else { pack.signs };
         let n = e.numel();
         let s = &self.gpu.stream;

@@ -12,8 +12,9 @@ pub struct Presenter {
     alpha: wgpu::CompositeAlphaMode,
     pipeline: wgpu::RenderPipeline,
     size: (u32, u32),
+    /// The canvas behind the surface, resized with the texture (browser only).
     #[cfg(wasm)]
-    canvas: web_sys::HtmlCanvasElement,
+    canvas: Option<web_sys::HtmlCanvasElement>,
 }
 
 impl core::fmt::Debug for Presenter {
@@ -67,7 +68,7 @@ impl Presenter {
             pipeline,
             size: (0, 0),
             #[cfg(wasm)]
-            canvas: web_sys::HtmlCanvasElement::from(wasm_bindgen::JsValue::UNDEFINED),
+            canvas: None,
         })
     }
 
@@ -82,9 +83,9 @@ impl Presenter {
         let size = (texture.width(), texture.height());
         if self.size != size {
             #[cfg(wasm)]
-            if !self.canvas.is_undefined() {
-                self.canvas.set_width(size.0);
-                self.canvas.set_height(size.1);
+            if let Some(canvas) = &self.canvas {
+                canvas.set_width(size.0);
+                canvas.set_height(size.1);
             }
             self.surface.configure(
                 &gpu.device,
@@ -157,7 +158,7 @@ impl GpuDecoder {
             .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
         let gpu = Self::new(&adapter).await?;
         let mut presenter = Presenter::new(&gpu, &adapter, surface)?;
-        presenter.canvas = canvas;
+        presenter.canvas = Some(canvas);
         Ok((gpu, presenter))
     }
 }
