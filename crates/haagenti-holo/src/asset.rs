@@ -306,12 +306,16 @@ pub enum Encoding {
     /// Successive refinement: the top bits of every sample first, lower bit groups after;
     /// exact with every fragment.
     Residual,
+    /// NCT codebook weights (tensors only): stage 1 of a trellis-coded, Hadamard-rotated
+    /// tensor at about 2 bits a weight, then residual stages of 1 to 3 bits, one a fragment;
+    /// lossy, a prefix of fragments is a coarser tensor.
+    Nct,
 }
 
 impl Encoding {
     /// Every encoding.
-    pub const ALL: [Encoding; 4] =
-        [Encoding::Spectral, Encoding::RandomProjection, Encoding::LowRank, Encoding::Residual];
+    pub const ALL: [Encoding; 5] =
+        [Encoding::Spectral, Encoding::RandomProjection, Encoding::LowRank, Encoding::Residual, Encoding::Nct];
 
     pub(crate) fn code(self) -> u8 {
         match self {
@@ -319,6 +323,7 @@ impl Encoding {
             Encoding::RandomProjection => 1,
             Encoding::LowRank => 2,
             Encoding::Residual => 3,
+            Encoding::Nct => 4,
         }
     }
 
@@ -333,12 +338,28 @@ impl Encoding {
             Encoding::RandomProjection => "projection",
             Encoding::LowRank => "lowrank",
             Encoding::Residual => "residual",
+            Encoding::Nct => "nct",
         }
     }
 
     /// The encoding of a command-line name.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|e| e.name() == name)
+    }
+
+    /// Whether the encoding takes assets of this kind: Nct takes tensors it can quantize (rank 2
+    /// or more, at least 4096 elements, rows of a multiple of 64 values); the others take all.
+    pub fn applies_to(self, kind: &AssetKind) -> bool {
+        match (self, kind) {
+            (Encoding::Nct, AssetKind::Tensor { shape, .. }) => {
+                let cols: u64 = shape.iter().skip(1).product();
+                shape.len() >= 2
+                    && kind.samples() >= haagenti_nct::MIN_QUANTIZED_ELEMENTS
+                    && cols.is_multiple_of(haagenti_nct::MIN_GROUP as u64)
+            }
+            (Encoding::Nct, AssetKind::Image { .. }) => false,
+            _ => true,
+        }
     }
 }
 

@@ -3,8 +3,8 @@
 //! An asset (an 8-bit image, or an F32/F16/BF16 tensor) is encoded into N fragments. Any subset
 //! of them reconstructs an approximation whose quality rises with the bytes received; all N
 //! give the original, exactly for [`Encoding::Residual`] and [`Encoding::LowRank`], within the
-//! stored bound (`QualityCurve::max_error`) for the lossy [`Encoding::Spectral`] and
-//! [`Encoding::RandomProjection`]. The quality against fragments received is measured at encode
+//! stored bound (`QualityCurve::max_error`) for the lossy [`Encoding::Spectral`],
+//! [`Encoding::RandomProjection`] and [`Encoding::Nct`] (NCT codebook stages, tensors only). The quality against fragments received is measured at encode
 //! time by the real decoder and stored in every fragment ([`QualityCurve`]).
 //!
 //! Fragments are self-describing (each carries the asset's header) and end with a BLAKE3
@@ -45,6 +45,7 @@ mod coefs;
 mod decoder;
 mod error;
 mod math;
+mod nct;
 mod parts;
 mod planes;
 mod quality;
@@ -57,7 +58,7 @@ use alloc::vec::Vec;
 pub use asset::{Asset, AssetHeader, AssetKind, Encoding, Fragment, MAX_SAMPLES, Reconstruction};
 pub use decoder::{HoloDecoder, PreviewConfig, PreviewFrame, Pushed, StreamingDecoder};
 pub use error::HoloError;
-pub use parts::{ProjectionParts, ProjectionPlane, RefineParts, SpectralParts, SpectralPlane};
+pub use parts::{NctParts, ProjectionParts, ProjectionPlane, RefineParts, SpectralParts, SpectralPlane};
 pub use quality::{QualityCurve, QualityPoint, cosine, psnr, relative_l2};
 pub use store::{FragmentStore, Manifest, MemStore, shard_path};
 
@@ -67,20 +68,30 @@ pub struct EncodeOptions {
     /// The encoding.
     pub encoding: Encoding,
     /// Number of fragments (Spectral: at most 64; Residual: at most the sample's bits;
-    /// LowRank: at least 2).
+    /// LowRank: at least 2; Nct: the most stages, at most 8, fewer when the rate needs fewer).
     pub fragments: u16,
     /// Quality of the lossy encodings, 1..=100 (JPEG-like for images; for tensors the
     /// quantization step halves every 10 points).
     pub quality: f32,
     /// Components kept by LowRank.
     pub rank: u16,
-    /// Seed of RandomProjection's rotation and LowRank's sketch.
+    /// Seed of RandomProjection's rotation, LowRank's sketch, and Nct's codebook and rotations.
     pub seed: u64,
+    /// Nct: bits a weight the fragments take together (1 to 8; every payload byte counted,
+    /// the fragments' own headers not), coded in at most `fragments` stages.
+    pub bits: f32,
 }
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        EncodeOptions { encoding: Encoding::Spectral, fragments: 8, quality: 75.0, rank: 32, seed: 0x484F_4C4F }
+        EncodeOptions {
+            encoding: Encoding::Spectral,
+            fragments: 8,
+            quality: 75.0,
+            rank: 32,
+            seed: 0x484F_4C4F,
+            bits: 4.0,
+        }
     }
 }
 

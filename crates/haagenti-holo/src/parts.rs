@@ -101,7 +101,28 @@ pub struct RefineParts<'a> {
     pub layers: Vec<&'a [u8]>,
 }
 
+/// An `nct` tensor as received: the one-tensor NCT file rebuilt from the fragments (codebook
+/// restored, stages in an unbroken run from the first), which any NCT decoder reads, on the
+/// CPU (`haagenti_nct::NctFile`) or a GPU. [`HoloDecoder::reconstruct`] gives
+/// `NctFile::parse(file)?.decode_tensor(tensor, stages)` in the asset's dtype.
+#[derive(Debug, Clone, Copy)]
+pub struct NctParts<'a> {
+    /// The file's bytes up to the end of its last stage received.
+    pub file: &'a [u8],
+    /// Stages in `file`.
+    pub stages: usize,
+    /// The tensor's name in the file.
+    pub tensor: &'static str,
+}
+
 impl HoloDecoder {
+    /// The NCT file of an `nct` tensor once its first fragment has decoded.
+    pub fn nct_parts(&self) -> Option<NctParts<'_>> {
+        let Some(State::Nct(n)) = self.state() else { return None };
+        let (file, stages) = n.file()?;
+        Some(NctParts { file, stages, tensor: crate::nct::NAME })
+    }
+
     /// The state of a tensor in the `residual` encoding's refinement profile once its first
     /// layer has decoded (`None` otherwise).
     pub fn refine_parts(&self) -> Option<RefineParts<'_>> {

@@ -1,4 +1,4 @@
-//! The four encodings: each turns an asset into parameters and one payload per fragment, and
+//! The encodings (NCT's in `nct.rs`): each turns an asset into parameters and one payload per fragment, and
 //! rebuilds an approximation from any subset of payloads.
 
 use alloc::vec;
@@ -25,6 +25,7 @@ pub(crate) fn encode(asset: &Asset, o: &EncodeOptions) -> Result<Encoded, HoloEr
         Encoding::LowRank => lowrank_encode(asset, o),
         Encoding::Residual if matches!(asset, Asset::Tensor { .. }) => refine_encode(asset, o),
         Encoding::Residual => residual_encode(asset, o),
+        Encoding::Nct => crate::nct::encode(asset, o),
     }
 }
 
@@ -36,6 +37,7 @@ pub(crate) enum State {
     LowRank(LowRank),
     Residual(Residual),
     Refine(Refine),
+    Nct(crate::nct::Nct),
 }
 
 impl State {
@@ -50,6 +52,7 @@ impl State {
                 1 => State::Refine(Refine::new(kind, count, &mut r)?),
                 _ => return Err(HoloError::Corrupt("residual profile")),
             },
+            Encoding::Nct => State::Nct(crate::nct::Nct::new(kind, count, &mut r)?),
         };
         if r.pos != params.len() {
             return Err(HoloError::Corrupt("bytes after the parameters"));
@@ -64,6 +67,7 @@ impl State {
             State::LowRank(s) => s.add(index, payload),
             State::Residual(s) => s.add(index, payload),
             State::Refine(s) => s.add(index, payload),
+            State::Nct(s) => s.add(index, payload),
         }
     }
 
@@ -74,6 +78,7 @@ impl State {
             State::LowRank(s) => s.reconstruct(kind, received),
             State::Residual(s) => s.reconstruct(kind),
             State::Refine(s) => s.reconstruct(kind),
+            State::Nct(s) => s.reconstruct(kind),
         }
     }
 }

@@ -115,7 +115,7 @@ fn a_one_row_image_is_not_padded_to_eight_rows() {
 fn a_refused_fragment_declaring_a_huge_one_row_image_allocates_little() {
     let _serial = serial();
     let asset = image(24, 16, 3);
-    for e in Encoding::ALL {
+    for e in Encoding::ALL.into_iter().filter(|e| e.applies_to(&asset.kind())) {
         let enc = encode(&asset, &EncodeOptions { encoding: e, fragments: 4, ..Default::default() }).unwrap();
         let width = (1u32 << 24) / 3;
         // Header: asset id (32), encoding (1), count (2), kind (1), width (4), height (4).
@@ -134,7 +134,7 @@ fn a_refused_fragment_declaring_a_huge_one_row_image_allocates_little() {
 #[test]
 fn a_refused_fragment_declaring_a_huge_tensor_allocates_little() {
     let _serial = serial();
-    let asset = tensor(DType::F32, vec![16, 64]);
+    let asset = tensor(DType::F32, vec![64, 64]);
     for e in Encoding::ALL {
         let enc = encode(&asset, &EncodeOptions { encoding: e, fragments: 4, ..Default::default() }).unwrap();
         // Header: asset id (32), encoding (1), count (2), kind (1), dtype (1), rank (1), dims.
