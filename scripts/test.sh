@@ -56,6 +56,8 @@ step "zstd decoder tests, portable code (no BMI2 copies)" \
   --test zstd_vectors --test zstd_differential --test fuzz_regressions --lib
 step "CUDA kernels: NVRTC compiles them to the committed PTX, ptxas takes it for sm_80 and sm_90" ./scripts/cuda-check.sh
 step "wasm32 builds" wasm_builds
+step "HoloTensor without the nct feature (as the decoder-only wasm module has it)" \
+  cargo test --locked -p haagenti-holo --no-default-features --lib
 step "NCT: the same file and decoded bytes on wasm32 (Node) as natively" \
   env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test --locked --target wasm32-unknown-unknown -p haagenti-nct --test identity

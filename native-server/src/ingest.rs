@@ -24,11 +24,13 @@ pub struct AddOptions {
     pub encoding: Encoding,
     /// Quality of the lossy encodings, 1..=100.
     pub quality: f32,
+    /// Bits a weight of the `nct` encoding, 1..=8.
+    pub bits: f32,
 }
 
 impl Default for AddOptions {
     fn default() -> Self {
-        AddOptions { fragments: 8, encoding: Encoding::Spectral, quality: 75.0 }
+        AddOptions { fragments: 8, encoding: Encoding::Spectral, quality: 75.0, bits: 4.0 }
     }
 }
 
@@ -101,13 +103,15 @@ fn assets_of(name: &str, bytes: &[u8]) -> Result<Vec<(String, Asset)>, IngestErr
         .collect()
 }
 
-/// Encodes one asset; a tensor too small or too narrow for the chosen encoding falls back to
-/// the exact `residual` encoding (it always applies).
+/// Encodes one asset; a tensor too small or too narrow for the chosen encoding (an `nct` one
+/// below 4096 elements or with rows not a multiple of 64 values, say: biases and norms) falls
+/// back to the exact `residual` encoding (it always applies).
 fn encode_one(name: &str, asset: &Asset, opts: &AddOptions) -> Result<Encoded, IngestError> {
     let o = EncodeOptions {
         encoding: opts.encoding,
         fragments: opts.fragments,
         quality: opts.quality,
+        bits: opts.bits,
         ..Default::default()
     };
     haagenti_holo::encode(asset, &o).or_else(|first| {

@@ -72,6 +72,7 @@ async fn collect(
 
 const PHOTO: &str = "photos/astronaut.png";
 const TENSOR: &str = "minilm/encoder.layer.0.attention.self.query.weight";
+const NCT_TENSOR: &str = "minilm-nct/encoder.layer.0.attention.self.query.weight";
 
 #[tokio::test]
 async fn an_mtls_client_streams_assets_and_every_fragment_is_the_one_encoded_here() {
@@ -157,6 +158,49 @@ async fn an_mtls_client_streams_assets_and_every_fragment_is_the_one_encoded_her
     stop.send(()).unwrap();
 }
 
+/// NCT codebook stages through the server: the demo's NCT copy of the MiniLM tensor streams a
+/// stage a fragment, each exactly the local encoding's, and the client's decoder gives what the
+/// NCT decoder gives for that many stages; a quality target stops at the stage that reaches it.
+#[tokio::test]
+async fn a_weight_tensor_streams_as_nct_stages() {
+    let pki = pki("nct");
+    let (addr, stop, _task) = start(config(&pki.dir, true)).await;
+    let mut client = GrpcClientBuilder::new(format!("https://localhost:{}", addr.port()))
+        .with_tls(client_config(&pki, true))
+        .connect()
+        .await
+        .unwrap();
+    let tensor =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/minilm-l0-query.safetensors")).unwrap();
+    let opts = AddOptions { encoding: haagenti_holo::Encoding::Nct, bits: 6.0, ..AddOptions::default() };
+    let local = encode_file("minilm-nct", &tensor, &opts, |_, _, _| {}).unwrap();
+    assert_eq!(local[0].name, NCT_TENSOR);
+    let local_ids: Vec<String> = local[0].encoded.fragments.iter().map(|f| fragment_id(f)).collect();
+    assert_eq!(local_ids.len(), 3, "6 bits a weight: three stages of 2");
+
+    let mut seen = Vec::new();
+    let fetched = client.fetch(NCT_TENSOR, &FetchOptions::default(), |p| seen.push(*p)).await.unwrap();
+    let ids: Vec<String> = fetched.manifest.fragments.iter().map(|f| f.id.clone()).collect();
+    assert_eq!(ids, local_ids);
+    assert_eq!(fetched.manifest.encoding, "nct");
+    assert!(seen.windows(2).all(|w| w[1].quality > w[0].quality), "{seen:?}");
+    let parts = fetched.decoder.nct_parts().unwrap();
+    assert_eq!(parts.stages, 3);
+    let file = haagenti_nct::NctFile::parse(parts.file).unwrap();
+    let want = file.decode_tensor(parts.tensor, 3).unwrap();
+    let haagenti_holo::Reconstruction::Tensor { values, .. } = fetched.decoder.reconstruct().unwrap() else { panic!() };
+    assert_eq!(values, want);
+
+    // The cosine after two stages is the target: the server sends two fragments.
+    let target = fetched.manifest.curve[1].quality;
+    let mut raw = raw(addr, &pki).await;
+    let req = pb::StreamFragmentsRequest { target_quality: target, ..stream_request(&[NCT_TENSOR]) };
+    let (frags, _, end) = collect(&mut raw, req).await.unwrap();
+    assert_eq!(frags.iter().map(|f| f.index).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(end.reason, Reason::QualityReached as i32);
+    stop.send(()).unwrap();
+}
+
 #[tokio::test]
 async fn sessions_teach_the_server_what_comes_next() {
     let pki = pki("prefetch");
@@ -235,7 +279,7 @@ async fn grpc_web_from_a_plain_http1_client_lists_and_streams() {
     let (status, ct, reply) = http1(addr, h1(), req).await.unwrap();
     assert_eq!((status.as_u16(), ct.as_str()), (200, "application/grpc-web+proto"));
     let list: pb::ListAssetsResponse = grpc_web::decode_unary_response(&reply).unwrap();
-    assert_eq!(list.assets.len(), 6);
+    assert_eq!(list.assets.len(), 7);
 
     // The text form (base64), as browsers without binary streams use; the reply's form
     // follows the Accept header, as grpc-web clients send it.

@@ -71,10 +71,16 @@ fn main() {
         report!(r);
         report!(r, "| encoding | k | bytes | cosine | relative L2 |");
         report!(r, "|---|---:|---:|---:|---:|");
-        for (e, n) in
-            [(Encoding::Residual, 8), (Encoding::Spectral, 8), (Encoding::RandomProjection, 8), (Encoding::LowRank, 8)]
-        {
-            let enc = encode(&asset, &EncodeOptions { encoding: e, fragments: n, ..EncodeOptions::default() }).unwrap();
+        // NCT at 6 bits a weight: three stages of 2 bits.
+        for (e, n) in [
+            (Encoding::Residual, 8),
+            (Encoding::Spectral, 8),
+            (Encoding::RandomProjection, 8),
+            (Encoding::LowRank, 8),
+            (Encoding::Nct, 8),
+        ] {
+            let o = EncodeOptions { encoding: e, fragments: n, bits: 6.0, ..EncodeOptions::default() };
+            let enc = encode(&asset, &o).unwrap();
             for p in &enc.header.curve.points {
                 report!(
                     r,

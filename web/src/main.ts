@@ -267,7 +267,8 @@ function renderGallery(): void {
     name.textContent = a.name.replace(/^photos\//, "");
     const meta = document.createElement("span");
     meta.className = "meta";
-    meta.textContent = `${a.kind} · ${a.fragmentCount} fragments · ${fmtBytes(a.totalBytes)}`;
+    const kind = a.encoding === "nct" ? "weights · NCT stages" : a.kind;
+    meta.textContent = `${kind} · ${a.fragmentCount} fragments · ${fmtBytes(a.totalBytes)}`;
     b.append(thumb, name, meta);
     b.addEventListener("click", () => void open(a.name));
     li.append(b);

@@ -172,7 +172,7 @@ test("picking the weight tensor streams it as a heat map", async () => {
   const { page, context, errors } = await openPage({ viewport: { width: 390, height: 844 } });
   try {
     await finished(page, "photos/astronaut.png");
-    const tensor = await page.$('#gallery button[data-asset^="minilm"]');
+    const tensor = await page.$('#gallery button[data-asset^="minilm/"]');
     assert.ok(tensor, "a tensor in the gallery");
     const name = await tensor.getAttribute("data-asset");
     await tensor.click();
@@ -186,6 +186,31 @@ test("picking the weight tensor streams it as a heat map", async () => {
     // Prefetching ran after the photo: the page says whether the next asset was ready.
     assert.match(await page.textContent("#s-prefetch"), /ready|not prefetched/);
     await page.screenshot({ path: `${shots}/phone.png`, fullPage: true });
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test("the NCT copy of the weights streams stage by stage", async () => {
+  const { page, context, errors } = await openPage();
+  try {
+    await finished(page, "photos/astronaut.png");
+    const button = await page.$('#gallery button[data-asset^="minilm-nct/"]');
+    assert.ok(button, "the NCT tensor in the gallery");
+    assert.match(await button.textContent(), /NCT stages · 3 fragments/);
+    const name = await button.getAttribute("data-asset");
+    await button.click();
+    const state = await finished(page, name);
+    assert.equal(state.kind, "tensor");
+    assert.equal(state.totalFragments, 3);
+    assert.equal(state.complete, true);
+    // A preview a stage, each better than the one before (cosine: 6 bits a weight ends near 0.9997).
+    assert.equal(state.previews, 3);
+    assert.ok(state.quality > 0.999, `cosine ${state.quality}`);
+    assert.match(await page.textContent("#asset-kind"), /nct · 3 fragments/);
+    const canvas = await canvasPixels(page);
+    assert.deepEqual([canvas.width, canvas.height], [384, 384]);
     assert.deepEqual(errors, []);
   } finally {
     await context.close();
@@ -286,7 +311,7 @@ test("with WebGPU (SwiftShader here) photos are reconstructed and drawn on the G
     });
     assert.deepEqual(shown, { gpu: true, cpu: false, width: 512, height: 512 });
     // The weight tensor still streams, on the CPU path (heat map).
-    const tensor = await page.$('#gallery button[data-asset^="minilm"]');
+    const tensor = await page.$('#gallery button[data-asset^="minilm/"]');
     const name = await tensor.getAttribute("data-asset");
     await tensor.click();
     const t = await finished(page, name);

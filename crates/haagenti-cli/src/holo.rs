@@ -19,7 +19,7 @@ pub(crate) enum HoloCommand {
         /// Number of fragments.
         #[arg(long, default_value_t = 8)]
         fragments: u16,
-        /// spectral, projection, lowrank or residual.
+        /// spectral, projection, lowrank, residual or nct (tensors only: NCT codebook stages).
         #[arg(long, default_value = "spectral")]
         encoding: String,
         /// Quality of the lossy encodings, 1 to 100.
@@ -28,6 +28,9 @@ pub(crate) enum HoloCommand {
         /// Components kept by lowrank.
         #[arg(long, default_value_t = 32)]
         rank: u16,
+        /// nct: bits a weight, 1 to 8, in at most --fragments stages.
+        #[arg(long, default_value_t = 4.0)]
+        bits: f32,
         /// Which tensor of a .safetensors file (default: the largest F32/F16/BF16 one).
         #[arg(long)]
         tensor: Option<String>,
@@ -85,9 +88,9 @@ pub(crate) fn run(command: HoloCommand) -> Result<(), Failure> {
     use haagenti::hct::{DType, safetensors};
     use haagenti::holo::{Asset, EncodeOptions, Encoding, FragmentStore, HoloDecoder, Manifest};
     match command {
-        HoloCommand::Encode { input, fragments, encoding, quality, rank, tensor, output } => {
+        HoloCommand::Encode { input, fragments, encoding, quality, rank, bits, tensor, output } => {
             let encoding = Encoding::from_name(&encoding).ok_or_else(|| {
-                fail(&input, format!("unknown encoding {encoding:?} (spectral, projection, lowrank, residual)"))
+                fail(&input, format!("unknown encoding {encoding:?} (spectral, projection, lowrank, residual, nct)"))
             })?;
             let bytes = read_input(&input)?;
             let is_safetensors = input.extension().is_some_and(|e| e == "safetensors");
@@ -117,7 +120,7 @@ pub(crate) fn run(command: HoloCommand) -> Result<(), Failure> {
                 let name = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 (asset.map_err(|e| fail(&input, e))?, name)
             };
-            let opts = EncodeOptions { encoding, fragments, quality, rank, ..EncodeOptions::default() };
+            let opts = EncodeOptions { encoding, fragments, quality, rank, bits, ..EncodeOptions::default() };
             let enc = haagenti::holo::encode(&asset, &opts).map_err(|e| fail(&input, e))?;
             let mut store = DirStore { root: output.join("fragments") };
             let mut manifest = Manifest::store(&enc, &mut store).map_err(|e| fail(&output, e))?;

@@ -36,12 +36,16 @@ pub(crate) struct AddArgs {
     /// Fragments per asset.
     #[arg(long, default_value_t = 8)]
     fragments: u16,
-    /// spectral, projection, lowrank or residual (tensors too small for it get residual).
+    /// spectral, projection, lowrank, residual or nct (tensors too small or too odd for it get
+    /// residual).
     #[arg(long, default_value = "spectral")]
     encoding: String,
     /// Quality of the lossy encodings, 1-100.
     #[arg(long, default_value_t = 75.0)]
     quality: f32,
+    /// nct: bits a weight, 1 to 8 (at most --fragments stages).
+    #[arg(long, default_value_t = 4.0)]
+    bits: f32,
     /// The asset name (default: the file name; tensors are NAME/TENSOR).
     #[arg(long)]
     name: Option<String>,
@@ -110,7 +114,7 @@ pub(crate) fn store(command: StoreCommand) -> Result<(), Failure> {
 fn add(args: AddArgs) -> Result<(), Failure> {
     let file = &args.file;
     let encoding = Encoding::from_name(&args.encoding).ok_or_else(|| {
-        fail(file, format!("unknown encoding {:?} (spectral, projection, lowrank, residual)", args.encoding))
+        fail(file, format!("unknown encoding {:?} (spectral, projection, lowrank, residual, nct)", args.encoding))
     })?;
     let len = std::fs::metadata(file).map_err(|e| fail(file, e))?.len();
     if len > ingest::MAX_INPUT_BYTES {
@@ -125,7 +129,7 @@ fn add(args: AddArgs) -> Result<(), Failure> {
         }
         None => ingest::sanitize(&file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()),
     };
-    let opts = AddOptions { fragments: args.fragments, encoding, quality: args.quality };
+    let opts = AddOptions { fragments: args.fragments, encoding, quality: args.quality, bits: args.bits };
     let started = Instant::now();
     let mut err = std::io::stderr();
     let encoded = ingest::encode_file(&name, &bytes, &opts, |done, total, asset| {

@@ -289,4 +289,17 @@ fn holo_encode_decode_and_curve() {
     ok(&haagenti(&["holo", "decode", "w", "-o", "w.safetensors"], &dir));
     let listing = ok(&haagenti(&["tensor", "inspect", "w.safetensors"], &dir));
     assert!(listing.contains(&format!("| {name} | F32 | [384, 384] | 589824 |")), "{listing}");
+    // NCT stages: 5 bits a weight are stages of 2, 2 and 1; the first stage alone decodes.
+    ok(&haagenti(&["holo", "encode", m, "--tensor", name, "--encoding", "nct", "--bits", "5", "-o", "n"], &dir));
+    let manifest = std::fs::read_to_string(dir.join("n/manifest.json")).unwrap();
+    assert!(manifest.contains("\"encoding\": \"nct\""), "{manifest}");
+    let curve = ok(&haagenti(&["holo", "curve", "n"], &dir));
+    assert_eq!(curve.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| fragments")).count(), 3, "{curve}");
+    ok(&haagenti(&["holo", "decode", "n", "--use", "1", "-o", "n1.safetensors"], &dir));
+    let listing = ok(&haagenti(&["tensor", "inspect", "n1.safetensors"], &dir));
+    assert!(listing.contains(&format!("| {name} | F32 | [384, 384] | 589824 |")), "{listing}");
+    // An image in nct: refused with the reason, nothing written.
+    let out = haagenti(&["holo", "encode", p, "--encoding", "nct", "-o", "img"], &dir);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("tensors"));
+    assert!(!dir.join("img/manifest.json").exists());
 }

@@ -290,6 +290,11 @@ pub(crate) fn bytes_of(dtype: DType, elements: &[u32]) -> Vec<u8> {
     }
 }
 
+/// Smallest tensor the `nct` encoding takes (haagenti-nct's `MIN_QUANTIZED_ELEMENTS`).
+pub(crate) const NCT_MIN_ELEMENTS: u64 = 4096;
+/// Rows of `nct` tensors are a multiple of this many values (haagenti-nct's `MIN_GROUP`).
+pub(crate) const NCT_GROUP: u64 = 64;
+
 /// The progressive encodings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -353,9 +358,7 @@ impl Encoding {
         match (self, kind) {
             (Encoding::Nct, AssetKind::Tensor { shape, .. }) => {
                 let cols: u64 = shape.iter().skip(1).product();
-                shape.len() >= 2
-                    && kind.samples() >= haagenti_nct::MIN_QUANTIZED_ELEMENTS
-                    && cols.is_multiple_of(haagenti_nct::MIN_GROUP as u64)
+                shape.len() >= 2 && kind.samples() >= NCT_MIN_ELEMENTS && cols.is_multiple_of(NCT_GROUP)
             }
             (Encoding::Nct, AssetKind::Image { .. }) => false,
             _ => true,

@@ -377,6 +377,28 @@ mod tests {
         }
     }
 
+    /// Without the `nct` feature an `nct` fragment is refused as unsupported, changing nothing.
+    #[cfg(not(feature = "nct"))]
+    #[test]
+    fn nct_fragments_are_unsupported_without_the_feature() {
+        use crate::asset::{AssetHeader, AssetKind};
+        let kind = AssetKind::Tensor { dtype: haagenti_hct::DType::F32, shape: alloc::vec![64, 64] };
+        let header = AssetHeader {
+            asset_id: [7; 32],
+            encoding: Encoding::Nct,
+            fragment_count: 2,
+            kind,
+            params: alloc::vec![0; 9],
+            curve: Default::default(),
+        };
+        let f = Fragment::build(0, &header.to_bytes(), &[1, 2, 3]);
+        let mut d = HoloDecoder::new();
+        let e = d.push(&f).unwrap_err();
+        assert!(matches!(e, HoloError::Unsupported(_)), "{e:?}");
+        assert!(format!("{e}").contains("nct"));
+        assert!(d.header().is_none());
+    }
+
     #[test]
     fn the_streaming_decoder_keeps_nothing_of_a_refused_fragment() {
         let (_, fragments) = small(Encoding::Spectral, 3);

@@ -26,6 +26,8 @@ pub enum HoloError {
         /// Its length in bytes.
         len: usize,
     },
+    /// An encoding this build does not decode (a cargo feature left out).
+    Unsupported(&'static str),
     /// An asset larger than the decoder accepts ([`HoloDecoder::with_max_samples`](crate::HoloDecoder::with_max_samples)).
     TooLarge {
         /// Samples (pixels times channels, or tensor elements) the fragment declares.
@@ -45,6 +47,7 @@ impl fmt::Display for HoloError {
             HoloError::InvalidInput(msg) => write!(f, "cannot encode: {msg}"),
             HoloError::NoFragments => write!(f, "no fragment received yet"),
             HoloError::Store(msg) => write!(f, "fragment store: {msg}"),
+            HoloError::Unsupported(what) => write!(f, "unsupported encoding: {what}"),
             HoloError::InvalidId { len } => write!(f, "an id is 64 hex digits, not these {len} bytes"),
             HoloError::TooLarge { samples, limit } => {
                 write!(f, "asset of {samples} samples passes this decoder's limit of {limit}")

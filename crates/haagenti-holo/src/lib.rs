@@ -45,6 +45,7 @@ mod coefs;
 mod decoder;
 mod error;
 mod math;
+#[cfg(feature = "nct")]
 mod nct;
 mod parts;
 mod planes;
@@ -58,7 +59,9 @@ use alloc::vec::Vec;
 pub use asset::{Asset, AssetHeader, AssetKind, Encoding, Fragment, MAX_SAMPLES, Reconstruction};
 pub use decoder::{HoloDecoder, PreviewConfig, PreviewFrame, Pushed, StreamingDecoder};
 pub use error::HoloError;
-pub use parts::{NctParts, ProjectionParts, ProjectionPlane, RefineParts, SpectralParts, SpectralPlane};
+#[cfg(feature = "nct")]
+pub use parts::NctParts;
+pub use parts::{ProjectionParts, ProjectionPlane, RefineParts, SpectralParts, SpectralPlane};
 pub use quality::{QualityCurve, QualityPoint, cosine, psnr, relative_l2};
 pub use store::{FragmentStore, Manifest, MemStore, shard_path};
 

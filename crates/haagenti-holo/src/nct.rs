@@ -29,6 +29,10 @@ use crate::coding::Reader;
 use crate::planes::{Encoded, from_planes};
 use crate::{EncodeOptions, HoloError};
 
+// The limits `Encoding::applies_to` states without this crate.
+const _: () =
+    assert!(crate::asset::NCT_MIN_ELEMENTS == MIN_QUANTIZED_ELEMENTS && crate::asset::NCT_GROUP == MIN_GROUP as u64);
+
 /// The tensor's name inside the NCT file.
 pub(crate) const NAME: &str = "t";
 /// Bytes of the codebook the payloads leave out.

@@ -101,6 +101,7 @@ pub struct RefineParts<'a> {
     pub layers: Vec<&'a [u8]>,
 }
 
+#[cfg(feature = "nct")]
 /// An `nct` tensor as received: the one-tensor NCT file rebuilt from the fragments (codebook
 /// restored, stages in an unbroken run from the first), which any NCT decoder reads, on the
 /// CPU (`haagenti_nct::NctFile`) or a GPU. [`HoloDecoder::reconstruct`] gives
@@ -117,6 +118,7 @@ pub struct NctParts<'a> {
 
 impl HoloDecoder {
     /// The NCT file of an `nct` tensor once its first fragment has decoded.
+    #[cfg(feature = "nct")]
     pub fn nct_parts(&self) -> Option<NctParts<'_>> {
         let Some(State::Nct(n)) = self.state() else { return None };
         let (file, stages) = n.file()?;

@@ -25,7 +25,12 @@ pub(crate) fn encode(asset: &Asset, o: &EncodeOptions) -> Result<Encoded, HoloEr
         Encoding::LowRank => lowrank_encode(asset, o),
         Encoding::Residual if matches!(asset, Asset::Tensor { .. }) => refine_encode(asset, o),
         Encoding::Residual => residual_encode(asset, o),
+        #[cfg(feature = "nct")]
         Encoding::Nct => crate::nct::encode(asset, o),
+        #[cfg(not(feature = "nct"))]
+        Encoding::Nct => {
+            Err(HoloError::InvalidInput("this build of haagenti-holo has no nct encoder (feature `nct`)".into()))
+        }
     }
 }
 
@@ -37,6 +42,7 @@ pub(crate) enum State {
     LowRank(LowRank),
     Residual(Residual),
     Refine(Refine),
+    #[cfg(feature = "nct")]
     Nct(crate::nct::Nct),
 }
 
@@ -52,7 +58,12 @@ impl State {
                 1 => State::Refine(Refine::new(kind, count, &mut r)?),
                 _ => return Err(HoloError::Corrupt("residual profile")),
             },
+            #[cfg(feature = "nct")]
             Encoding::Nct => State::Nct(crate::nct::Nct::new(kind, count, &mut r)?),
+            #[cfg(not(feature = "nct"))]
+            Encoding::Nct => {
+                return Err(HoloError::Unsupported("nct (NCT codebook stages): this build has no NCT decoder"));
+            }
         };
         if r.pos != params.len() {
             return Err(HoloError::Corrupt("bytes after the parameters"));
@@ -67,6 +78,7 @@ impl State {
             State::LowRank(s) => s.add(index, payload),
             State::Residual(s) => s.add(index, payload),
             State::Refine(s) => s.add(index, payload),
+            #[cfg(feature = "nct")]
             State::Nct(s) => s.add(index, payload),
         }
     }
@@ -78,6 +90,7 @@ impl State {
             State::LowRank(s) => s.reconstruct(kind, received),
             State::Residual(s) => s.reconstruct(kind),
             State::Refine(s) => s.reconstruct(kind),
+            #[cfg(feature = "nct")]
             State::Nct(s) => s.reconstruct(kind),
         }
     }
