@@ -74,15 +74,20 @@ const PHOTO: &str = "photos/astronaut.png";
 const TENSOR: &str = "minilm/encoder.layer.0.attention.self.query.weight";
 const NCT_TENSOR: &str = "minilm-nct/encoder.layer.0.attention.self.query.weight";
 
+/// The crate's own client, with a client certificate, by host name.
+async fn mtls_client(addr: SocketAddr, pki: &Pki) -> haagenti_server::client::FragmentClient {
+    GrpcClientBuilder::new(format!("https://localhost:{}", addr.port()))
+        .with_tls(client_config(pki, true))
+        .connect()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn an_mtls_client_streams_assets_and_every_fragment_is_the_one_encoded_here() {
     let pki = pki("stream");
     let (addr, stop, _task) = start(config(&pki.dir, true)).await;
-    let mut client = GrpcClientBuilder::new(format!("https://localhost:{}", addr.port()))
-        .with_tls(client_config(&pki, true))
-        .connect()
-        .await
-        .unwrap();
+    let mut client = mtls_client(addr, &pki).await;
     let names: Vec<String> = client.list_assets("").await.unwrap().into_iter().map(|a| a.name).collect();
     assert!(names.contains(&PHOTO.to_string()) && names.contains(&TENSOR.to_string()), "{names:?}");
     assert_eq!(client.list_assets("photos/").await.unwrap().len(), 5);
@@ -165,11 +170,7 @@ async fn an_mtls_client_streams_assets_and_every_fragment_is_the_one_encoded_her
 async fn a_weight_tensor_streams_as_nct_stages() {
     let pki = pki("nct");
     let (addr, stop, _task) = start(config(&pki.dir, true)).await;
-    let mut client = GrpcClientBuilder::new(format!("https://localhost:{}", addr.port()))
-        .with_tls(client_config(&pki, true))
-        .connect()
-        .await
-        .unwrap();
+    let mut client = mtls_client(addr, &pki).await;
     let tensor =
         std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/minilm-l0-query.safetensors")).unwrap();
     let opts = AddOptions { encoding: haagenti_holo::Encoding::Nct, bits: 6.0, ..AddOptions::default() };
