@@ -268,14 +268,26 @@ fn forged_stages_are_refused_and_change_nothing() {
     d.push(&enc.fragments[2]).unwrap();
     d.push(&enc.fragments[1]).unwrap();
     assert_eq!(d.nct_parts().unwrap().stages, 3);
-    // A forged stage 3 that came before fragment 0 could not be checked: it is dropped when
-    // its turn comes, never decoded (and stands for the genuine one, which is a duplicate).
+    // A forged stage 3 that came before fragment 0 could not be checked then: fragment 0's
+    // directory finds it out, it is dropped and forgotten, and the genuine one is taken.
+    let total: u64 = enc.fragments.iter().map(|f| f.len() as u64).sum();
     let mut d = HoloDecoder::new();
-    d.push(&forged(&enc.fragments[2], |p| p[0] ^= 1)).unwrap();
+    let fake = forged(&enc.fragments[2], |p| p[0] ^= 1);
+    assert_eq!(d.push(&fake).unwrap(), haagenti_holo::Pushed::Accepted { index: 2 });
     d.push(&enc.fragments[0]).unwrap();
+    assert_eq!(d.received(), &[true, false, false], "the forgery is forgotten once fragment 0 exposes it");
+    assert_eq!(d.bytes_received(), enc.fragments[0].len() as u64);
     d.push(&enc.fragments[1]).unwrap();
     assert_eq!(d.nct_parts().unwrap().stages, 2);
-    assert!(matches!(d.push(&enc.fragments[2]), Ok(haagenti_holo::Pushed::Duplicate { .. })));
+    assert_eq!(d.push(&enc.fragments[2]).unwrap(), haagenti_holo::Pushed::Accepted { index: 2 });
+    assert_eq!(d.nct_parts().unwrap().stages, 3);
+    assert!(d.is_complete());
+    assert_eq!(d.bytes_received(), total);
+    let mut whole = HoloDecoder::new();
+    for f in &enc.fragments {
+        whole.push(f).unwrap();
+    }
+    assert_eq!(values_of(&d.reconstruct().unwrap()), values_of(&whole.reconstruct().unwrap()));
 }
 
 /// Random bytes in place of a payload, with a valid checksum: refused or harmless, never a panic.

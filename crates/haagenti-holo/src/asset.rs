@@ -448,9 +448,15 @@ pub struct Fragment {
 }
 
 impl Fragment {
+    /// Bytes of a fragment with a header and a payload of these lengths: magic, version,
+    /// index, the two length-prefixed fields and the checksum.
+    pub(crate) const fn encoded_len(header_len: usize, payload_len: usize) -> usize {
+        4 + 1 + 2 + 4 + header_len + 4 + payload_len + 32
+    }
+
     /// Serializes a fragment.
     pub(crate) fn build(index: u16, header_bytes: &[u8], payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(header_bytes.len() + payload.len() + 48);
+        let mut out = Vec::with_capacity(Self::encoded_len(header_bytes.len(), payload.len()));
         out.extend_from_slice(&MAGIC);
         out.push(VERSION);
         out.extend_from_slice(&index.to_le_bytes());

@@ -113,6 +113,14 @@ impl HoloDecoder {
         }
         self.received[i] = true;
         self.bytes += bytes.len() as u64;
+        if let Some(state) = &mut self.state {
+            // An NCT stage taken on trust before fragment 0 and found forged now: forgotten, so
+            // the genuine fragment is accepted when it comes.
+            for (index, payload_len) in state.take_dropped() {
+                self.received[index] = false;
+                self.bytes -= Fragment::encoded_len(self.header_bytes.len(), payload_len) as u64;
+            }
+        }
         Ok(Pushed::Accepted { index: f.index })
     }
 

@@ -139,6 +139,10 @@ pub(crate) struct Nct {
     pending: Vec<Option<Vec<u8>>>,
     /// The tensor decoded from `stages` stages.
     values: Vec<f32>,
+    /// Indices of stages dropped since the decoder last asked: forgeries that arrived before
+    /// fragment 0 and failed its directory's check then. The decoder forgets them as received,
+    /// so the genuine fragments are taken when they come.
+    dropped: Vec<(usize, usize)>,
 }
 
 impl Nct {
@@ -162,6 +166,7 @@ impl Nct {
             stages: 0,
             pending: vec![None; count],
             values: Vec::new(),
+            dropped: Vec::new(),
         })
     }
 
@@ -177,6 +182,16 @@ impl Nct {
             self.file = file;
             self.stages = 1;
             self.values = values;
+            // Stages that came before fragment 0 could not be checked on arrival: they are now,
+            // against its directory, and a forgery is dropped (and forgotten by the decoder).
+            for i in 1..self.count {
+                if let Some(p) = &self.pending[i]
+                    && self.check_stage(i, p).is_err()
+                {
+                    self.dropped.push((i, p.len()));
+                    self.pending[i] = None;
+                }
+            }
         } else {
             if payload.len() > self.max_stage_len() {
                 return Err(HoloError::Corrupt("nct stage longer than its tensor allows"));
@@ -196,19 +211,31 @@ impl Nct {
             self.stages = index + 1;
             self.values = values;
         }
-        // Stages that were waiting for this one: each joins while it decodes. One that does not
-        // (a forgery with a valid fragment checksum that arrived before fragment 0, so could
-        // not be checked then) is dropped, and the stages after it are never used: its index
-        // counts as received, so the genuine fragment would be a duplicate.
+        // Stages that were waiting for this one join, each checked by decoding it. One that
+        // passed the directory's check cannot fail here, but if it did it is dropped like a
+        // forgery rather than trusted.
         while self.stages < self.count {
             let Some(next) = self.pending[self.stages].take() else { break };
             let file = self.extended(&next);
-            let Ok((values, file)) = self.decode_with(file, self.stages + 1) else { break };
-            self.file = file;
-            self.stages += 1;
-            self.values = values;
+            let len = next.len();
+            match self.decode_with(file, self.stages + 1) {
+                Ok((values, file)) => {
+                    self.file = file;
+                    self.stages += 1;
+                    self.values = values;
+                }
+                Err(_) => {
+                    self.dropped.push((self.stages, len));
+                    break;
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Stages dropped since the last call, with their payloads' lengths (see `dropped`).
+    pub(crate) fn take_dropped(&mut self) -> Vec<(usize, usize)> {
+        core::mem::take(&mut self.dropped)
     }
 
     /// Checks a later stage's payload against the directory of the file so far: its length and

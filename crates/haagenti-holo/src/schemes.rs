@@ -83,6 +83,16 @@ impl State {
         }
     }
 
+    /// Fragments the state accepted earlier and has since found forged and dropped, with their
+    /// payloads' lengths: the decoder no longer counts them as received.
+    pub(crate) fn take_dropped(&mut self) -> Vec<(usize, usize)> {
+        match self {
+            #[cfg(feature = "nct")]
+            State::Nct(s) => s.take_dropped(),
+            _ => Vec::new(),
+        }
+    }
+
     pub(crate) fn reconstruct(&self, kind: &AssetKind, received: &[bool]) -> Reconstruction {
         match self {
             State::Spectral(s) => s.reconstruct(kind),
