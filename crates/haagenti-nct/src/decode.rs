@@ -7,7 +7,7 @@ use crate::codebook::Codebook;
 use crate::codebook::TABLE_SHIFT;
 use crate::error::NctError;
 use crate::format::{KIND_TRELLIS, NctFile, TensorEntry};
-use crate::hadamard::{sign_masks, sign_words, wht_i32};
+use crate::hadamard::{sign_masks, sign_words, wht_i32_from};
 use crate::scale::row_scale;
 use crate::trellis::STATE_BITS;
 use alloc::vec;
@@ -19,8 +19,9 @@ use xxhash_rust::xxh3::xxh3_64;
 const MASK: u32 = (1 << STATE_BITS) - 1;
 /// Largest group, in weights.
 const MAX_GROUP: usize = 256;
-/// A block's bytes and the four that wrap round to its start.
-pub(crate) const PAD: usize = 3 * MAX_GROUP / 8 + 4;
+/// A block's bytes, the four that wrap round to its start, and four more so that an 8-byte load
+/// at any of the block's bytes stays inside.
+pub(crate) const PAD: usize = 3 * MAX_GROUP / 8 + 8;
 
 /// One stage of one tensor, ready to decode.
 pub(crate) struct StageView<'a> {
@@ -272,13 +273,19 @@ pub(crate) fn decode_trellis_rows<'v>(
         let rs = row_scale(code, base);
         for (j, out_group) in out_row.chunks_exact_mut(g).enumerate() {
             let acc = &mut acc[..g];
-            acc.fill(0);
-            for v in views {
+            if views.is_empty() {
+                acc.fill(0);
+            }
+            for (k, v) in views.iter().enumerate() {
                 let bb = v.block_bits / 8;
                 let block = &v.data[(r * groups + j) * bb..][..bb];
-                stage_values(block, v.block_bits, group_log2, entries, v.multiplier, &mut pad, &mut q[..g]);
-                wht_i32(&mut q[..g]);
-                accumulate(acc, &q[..g], &v.masks[j * g..(j + 1) * g]);
+                stage_rotated(block, v.block_bits, group_log2, entries, v.multiplier, &mut pad, &mut q[..g]);
+                let masks = &v.masks[j * g..(j + 1) * g];
+                if k == 0 {
+                    signed(acc, &q[..g], masks);
+                } else {
+                    accumulate(acc, &q[..g], masks);
+                }
             }
             for (o, &a) in out_group.iter_mut().zip(acc.iter()) {
                 *o = a as f32 * rs;
@@ -287,10 +294,11 @@ pub(crate) fn decode_trellis_rows<'v>(
     }
 }
 
-/// The window value of every weight of a block:
-/// `q[t] = (entries[window at bit t * bits / n] * m) >> 11`.
+/// The Walsh-Hadamard transform of the window values of a block's weights: `q = H v`, where
+/// `v[t] = (entries[window at bit t * bits / n] * m) >> 11` (the first three levels of the
+/// transform are done here, eight values at a time, in registers; the rest by `wht_i32_from`).
 #[inline]
-pub(crate) fn stage_values(
+pub(crate) fn stage_rotated(
     block: &[u8],
     bits: usize,
     n_log2: u32,
@@ -305,14 +313,51 @@ pub(crate) fn stage_values(
         pad[bb + i] = block[i % bb];
     }
     let entries = &entries[..1 << STATE_BITS];
-    for (t, o) in q.iter_mut().enumerate() {
-        let p = (t * bits) >> n_log2;
-        let b = (p >> 3).min(PAD - 4);
-        let word = u32::from_le_bytes([pad[b], pad[b + 1], pad[b + 2], pad[b + 3]]);
-        *o = entries[((word >> (p & 7)) & MASK) as usize] as i32;
+    let value =
+        |word: u64, at: usize| (entries[((word >> at) as u32 & MASK) as usize] as i32).wrapping_mul(m) >> TABLE_SHIFT;
+    let load = |b: usize| {
+        let b = b.min(PAD - 8);
+        u64::from_le_bytes(pad[b..b + 8].try_into().expect("8 bytes"))
+    };
+    // Eight weights from one 8-byte word: their windows start at most 7 + 7 * 3 bits after the
+    // word's first bit (at most 3 bits a weight), and end 12 bits later, within its 64.
+    let k = bits >> n_log2;
+    let mut v = [0i32; 8];
+    for (c, chunk) in q.chunks_exact_mut(8).enumerate() {
+        if k << n_log2 == bits {
+            // A whole number of bits a weight: the eight windows sit k bits apart from a byte
+            // boundary.
+            let word = load(c * k);
+            for (i, o) in v.iter_mut().enumerate() {
+                *o = value(word, i * k);
+            }
+        } else {
+            let t0 = c * 8;
+            let b0 = ((t0 * bits) >> n_log2) >> 3;
+            let word = load(b0);
+            for (i, o) in v.iter_mut().enumerate() {
+                *o = value(word, (((t0 + i) * bits) >> n_log2) - 8 * b0);
+            }
+        }
+        for h in [1, 2, 4] {
+            for i in 0..8 {
+                if i & h == 0 {
+                    let (a, b) = (v[i], v[i + h]);
+                    v[i] = a.wrapping_add(b);
+                    v[i + h] = a.wrapping_sub(b);
+                }
+            }
+        }
+        chunk.copy_from_slice(&v);
     }
-    for o in q.iter_mut() {
-        *o = o.wrapping_mul(m) >> TABLE_SHIFT;
+    wht_i32_from(q, 8);
+}
+
+/// `acc = S q`, the signs as masks (0 keeps, -1 negates): [`accumulate`] into zeros.
+#[inline]
+fn signed(acc: &mut [i32], q: &[i32], masks: &[i32]) {
+    for ((a, &v), &m) in acc.iter_mut().zip(q).zip(masks) {
+        *a = (v ^ m).wrapping_sub(m);
     }
 }
 
@@ -378,5 +423,45 @@ impl NctFile<'_> {
         let values = self.decode_tensor(name, k)?;
         candle_core::Tensor::from_vec(values, shape, device)
             .map_err(|e| NctError::Backend(alloc::format!("candle: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hadamard::wht_i32;
+    use crate::rng::SplitMix64;
+
+    /// The values as the format defines them, one weight at a time, and the whole transform.
+    fn reference(block: &[u8], bits: usize, n_log2: u32, entries: &[i16], m: i32) -> Vec<i32> {
+        let n = 1usize << n_log2;
+        let bit = |p: usize| u32::from(block[(p / 8) % block.len()] >> (p % 8) & 1);
+        let mut q: Vec<i32> = (0..n)
+            .map(|t| {
+                let p = (t * bits) >> n_log2;
+                let w = (0..STATE_BITS as usize).fold(0, |w, i| w | bit(p + i) << i);
+                i32::from(entries[w as usize]).wrapping_mul(m) >> TABLE_SHIFT
+            })
+            .collect();
+        wht_i32(&mut q);
+        q
+    }
+
+    #[test]
+    fn stage_rotated_is_the_transform_of_the_values_at_every_rate() {
+        let mut rng = SplitMix64::new(7);
+        let entries: Vec<i16> = (0..1 << STATE_BITS).map(|_| rng.next_u64() as i16).collect();
+        let mut pad = [0u8; PAD];
+        for n_log2 in 6..=8 {
+            let n = 1usize << n_log2;
+            // Every block size the format allows: whole and fractional bits a weight.
+            for bits in (n..=3 * n).step_by(8) {
+                let block: Vec<u8> = (0..bits / 8).map(|_| rng.next_u64() as u8).collect();
+                let m = (rng.next_u64() % 5000) as i32 + 1;
+                let mut q = vec![0i32; n];
+                stage_rotated(&block, bits, n_log2, &entries, m, &mut pad, &mut q);
+                assert_eq!(q, reference(&block, bits, n_log2, &entries, m), "n {n}, {bits} bits");
+            }
+        }
     }
 }

@@ -3,13 +3,13 @@
 //! encoder accumulates the same integers), so later stages code the true residual.
 
 use crate::codebook::Codebook;
-use crate::decode::{PAD, accumulate, stage_values};
+use crate::decode::{PAD, accumulate, stage_rotated};
 use crate::error::NctError;
 use crate::format::{
     CODEBOOK_BYTES, HEADER_LEN, Header, KIND_EXACT, KIND_TRELLIS, Layout, MAX_MULTIPLIER, MAX_NAME_LEN, MAX_NDIM,
     StageEntry, TensorEntry, align8,
 };
-use crate::hadamard::{sign_masks, wht_f64, wht_i32};
+use crate::hadamard::{sign_masks, wht_f64};
 use crate::scale::{nearest_code, row_scale};
 use crate::trellis::{Search, encode_block};
 use alloc::collections::BTreeSet;
@@ -447,7 +447,7 @@ impl StageJob<'_> {
                     .enumerate()
                 {
                     encode_block(yb, self.block_bits, out, &mut windows, &mut search);
-                    stage_values(
+                    stage_rotated(
                         out,
                         self.block_bits,
                         self.group_log2,
@@ -456,7 +456,6 @@ impl StageJob<'_> {
                         &mut pad,
                         &mut q,
                     );
-                    wht_i32(&mut q);
                     accumulate(ab, &q, &self.masks[j * g..(j + 1) * g]);
                 }
             }

@@ -7,7 +7,10 @@ use crate::rng::SplitMix64;
 use alloc::vec::Vec;
 
 /// In-place Walsh-Hadamard transform of integers (exact: no overflow is possible within the
-/// format's limits; wrapping arithmetic keeps a hostile file from panicking).
+/// format's limits; wrapping arithmetic keeps a hostile file from panicking). The decoder does
+/// its first three levels its own way (`decode::stage_rotated`); this is the whole transform,
+/// its reference in tests.
+#[cfg(test)]
 pub(crate) fn wht_i32(x: &mut [i32]) {
     let n = x.len();
     let mut h = 1;
@@ -23,6 +26,14 @@ pub(crate) fn wht_i32(x: &mut [i32]) {
         }
         h = 4;
     }
+    wht_i32_from(x, h);
+}
+
+/// The levels of [`wht_i32`] from butterflies `h` apart up (the levels commute, so the ones
+/// below `h` may be done before, by another route).
+#[inline]
+pub(crate) fn wht_i32_from(x: &mut [i32], mut h: usize) {
+    let n = x.len();
     while h < n {
         for block in x.chunks_exact_mut(2 * h) {
             let (a, b) = block.split_at_mut(h);
