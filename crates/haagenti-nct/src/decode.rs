@@ -25,10 +25,39 @@ pub(crate) const PAD: usize = 3 * MAX_GROUP / 8 + 8;
 
 /// One stage of one tensor, ready to decode.
 pub(crate) struct StageView<'a> {
-    pub(crate) multiplier: i32,
+    pub(crate) layout: BlockLayout,
     pub(crate) masks: Vec<i32>,
     pub(crate) data: &'a [u8],
-    pub(crate) block_bits: usize,
+}
+
+/// What every block of a stage shares: the value of each window (`(entry * m) >> 11`) and where
+/// each weight's window sits, as the byte of an 8-byte load per eight weights and the shift
+/// into it.
+pub(crate) struct BlockLayout {
+    /// Bytes a block.
+    pub(crate) bytes: usize,
+    values: Vec<i32>,
+    word_at: [u8; MAX_GROUP / 8],
+    shift: [u8; MAX_GROUP],
+}
+
+impl BlockLayout {
+    /// The layout of blocks of `bits` bits for `1 << n_log2` weights, with multiplier `m`.
+    pub(crate) fn new(bits: usize, n_log2: u32, entries: &[i16], m: i32) -> Self {
+        let values = entries[..1 << STATE_BITS].iter().map(|&e| (e as i32).wrapping_mul(m) >> TABLE_SHIFT).collect();
+        let mut word_at = [0u8; MAX_GROUP / 8];
+        let mut shift = [0u8; MAX_GROUP];
+        for t in 0..1usize << n_log2 {
+            let p = (t * bits) >> n_log2;
+            if t % 8 == 0 {
+                word_at[t / 8] = (p >> 3).min(PAD - 8) as u8;
+            }
+            // At most 7 + 7 * 3 bits past the word's first bit (at most 3 bits a weight); the
+            // window ends 12 bits later, within its 64.
+            shift[t] = (p - 8 * usize::from(word_at[t / 8])).min(64 - STATE_BITS as usize) as u8;
+        }
+        BlockLayout { bytes: bits / 8, values, word_at, shift }
+    }
 }
 
 /// A tensor's bytes, borrowed from its file and checked against its checksums: the unit a
@@ -107,22 +136,17 @@ impl<'a> EncodedTensor<'a> {
             .zip(&e.stages)
             .enumerate()
             .map(|(k, (data, s))| StageView {
-                multiplier: s.multiplier as i32,
+                layout: BlockLayout::new(
+                    s.block_bits as usize,
+                    e.group_log2 as u32,
+                    self.codebook.entries(),
+                    s.multiplier as i32,
+                ),
                 masks: sign_masks(e.seed, k, cols as usize),
                 data,
-                block_bits: s.block_bits as usize,
             })
             .collect();
-        decode_trellis_rows(
-            self.base,
-            e.scale,
-            e.group_log2 as u32,
-            cols as usize,
-            self.codebook.entries(),
-            &views,
-            rows,
-            out,
-        );
+        decode_trellis_rows(self.base, e.scale, e.group_log2 as u32, cols as usize, &views, rows, out);
         Ok(())
     }
 
@@ -254,7 +278,6 @@ pub(crate) fn decode_trellis_rows<'v>(
     base: f32,
     group_log2: u32,
     cols: usize,
-    entries: &[i16],
     views: &[StageView<'v>],
     rows: Range<u64>,
     out: &mut [f32],
@@ -277,9 +300,9 @@ pub(crate) fn decode_trellis_rows<'v>(
                 acc.fill(0);
             }
             for (k, v) in views.iter().enumerate() {
-                let bb = v.block_bits / 8;
+                let bb = v.layout.bytes;
                 let block = &v.data[(r * groups + j) * bb..][..bb];
-                stage_rotated(block, v.block_bits, group_log2, entries, v.multiplier, &mut pad, &mut q[..g]);
+                stage_rotated(block, &v.layout, &mut pad, &mut q[..g]);
                 let masks = &v.masks[j * g..(j + 1) * g];
                 if k == 0 {
                     signed(acc, &q[..g], masks);
@@ -298,46 +321,19 @@ pub(crate) fn decode_trellis_rows<'v>(
 /// `v[t] = (entries[window at bit t * bits / n] * m) >> 11` (the first three levels of the
 /// transform are done here, eight values at a time, in registers; the rest by `wht_i32_from`).
 #[inline]
-pub(crate) fn stage_rotated(
-    block: &[u8],
-    bits: usize,
-    n_log2: u32,
-    entries: &[i16],
-    m: i32,
-    pad: &mut [u8; PAD],
-    q: &mut [i32],
-) {
+pub(crate) fn stage_rotated(block: &[u8], layout: &BlockLayout, pad: &mut [u8; PAD], q: &mut [i32]) {
     let bb = block.len();
     pad[..bb].copy_from_slice(block);
     for i in 0..4 {
         pad[bb + i] = block[i % bb];
     }
-    let entries = &entries[..1 << STATE_BITS];
-    let value =
-        |word: u64, at: usize| (entries[((word >> at) as u32 & MASK) as usize] as i32).wrapping_mul(m) >> TABLE_SHIFT;
-    let load = |b: usize| {
-        let b = b.min(PAD - 8);
-        u64::from_le_bytes(pad[b..b + 8].try_into().expect("8 bytes"))
-    };
-    // Eight weights from one 8-byte word: their windows start at most 7 + 7 * 3 bits after the
-    // word's first bit (at most 3 bits a weight), and end 12 bits later, within its 64.
-    let k = bits >> n_log2;
+    let values = &layout.values[..1 << STATE_BITS];
     let mut v = [0i32; 8];
-    for (c, chunk) in q.chunks_exact_mut(8).enumerate() {
-        if k << n_log2 == bits {
-            // A whole number of bits a weight: the eight windows sit k bits apart from a byte
-            // boundary.
-            let word = load(c * k);
-            for (i, o) in v.iter_mut().enumerate() {
-                *o = value(word, i * k);
-            }
-        } else {
-            let t0 = c * 8;
-            let b0 = ((t0 * bits) >> n_log2) >> 3;
-            let word = load(b0);
-            for (i, o) in v.iter_mut().enumerate() {
-                *o = value(word, (((t0 + i) * bits) >> n_log2) - 8 * b0);
-            }
+    for ((chunk, &at), shifts) in q.chunks_exact_mut(8).zip(&layout.word_at).zip(layout.shift.chunks_exact(8)) {
+        let b = usize::from(at);
+        let word = u64::from_le_bytes(pad[b..b + 8].try_into().expect("8 bytes"));
+        for (o, &sh) in v.iter_mut().zip(shifts) {
+            *o = values[((word >> sh) as u32 & MASK) as usize];
         }
         for h in [1, 2, 4] {
             for i in 0..8 {
@@ -459,7 +455,7 @@ mod tests {
                 let block: Vec<u8> = (0..bits / 8).map(|_| rng.next_u64() as u8).collect();
                 let m = (rng.next_u64() % 5000) as i32 + 1;
                 let mut q = vec![0i32; n];
-                stage_rotated(&block, bits, n_log2, &entries, m, &mut pad, &mut q);
+                stage_rotated(&block, &BlockLayout::new(bits, n_log2, &entries, m), &mut pad, &mut q);
                 assert_eq!(q, reference(&block, bits, n_log2, &entries, m), "n {n}, {bits} bits");
             }
         }

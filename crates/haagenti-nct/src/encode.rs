@@ -3,7 +3,7 @@
 //! encoder accumulates the same integers), so later stages code the true residual.
 
 use crate::codebook::Codebook;
-use crate::decode::{PAD, accumulate, stage_rotated};
+use crate::decode::{BlockLayout, PAD, accumulate, stage_rotated};
 use crate::error::NctError;
 use crate::format::{
     CODEBOOK_BYTES, HEADER_LEN, Header, KIND_EXACT, KIND_TRELLIS, Layout, MAX_MULTIPLIER, MAX_NAME_LEN, MAX_NDIM,
@@ -433,6 +433,7 @@ impl StageJob<'_> {
         let mut windows = vec![0u32; g];
         let mut q = vec![0i32; g];
         let mut pad = [0u8; PAD];
+        let layout = BlockLayout::new(self.block_bits, self.group_log2, self.entries, self.multiplier);
         for (i, ((y_row, acc_row), data_row)) in y
             .chunks_exact(self.cols)
             .zip(acc.chunks_exact_mut(self.cols))
@@ -447,15 +448,7 @@ impl StageJob<'_> {
                     .enumerate()
                 {
                     encode_block(yb, self.block_bits, out, &mut windows, &mut search);
-                    stage_rotated(
-                        out,
-                        self.block_bits,
-                        self.group_log2,
-                        self.entries,
-                        self.multiplier,
-                        &mut pad,
-                        &mut q,
-                    );
+                    stage_rotated(out, &layout, &mut pad, &mut q);
                     accumulate(ab, &q, &self.masks[j * g..(j + 1) * g]);
                 }
             }
