@@ -4,10 +4,11 @@
 /**
  * Picks the fastest zstd entry point the module exports: `fn` when given, else the first of
  * `decompressZstd(data)`, `zstdDecompress(data)`, `decompressFormat("zstd", data)`,
- * `decompress(data)` that exists. The `retained-*` names are for the binding prototype in
- * probe/ (they need the module's `memory`): `retained-view` returns a view of the bytes in wasm
- * memory (no copy), `retained-copy` a copy in a fresh array, `retained-into` copies into an
- * array kept from the previous call of that size.
+ * `decompress(data)` that exists. The `retained-*` names use the module's `ZstdDecoder` class
+ * (the npm package's `ZstdDecoder`; or the binding prototype in probe/), with the module's
+ * `memory`: `retained-view` returns a view of the bytes in wasm memory (no copy; the package's
+ * `decodeView`), `retained-copy` a copy in a fresh array (`decode`), `retained-into` copies into
+ * an array kept from the previous call of that size (`decodeInto`).
  */
 export function oursDecode(mod, fn, memory) {
   if (fn && fn.startsWith('retained-')) return retained(mod, fn, memory);
@@ -38,10 +39,13 @@ export function makeDecoders({ ours, oursFn, memory, fzstd, bokuweb }) {
 }
 
 function retained(mod, fn, memory) {
-  if (typeof mod.decodeRetained !== 'function' || !memory) throw new Error(`${fn} needs the probe module and its memory`);
+  // The module's `ZstdDecoder` class (what the npm package's `ZstdDecoder` wraps), else the
+  // probe's free functions.
+  const raw = typeof mod.ZstdDecoder === 'function' ? new mod.ZstdDecoder() : mod;
+  if (typeof raw.decodeRetained !== 'function' || !memory) throw new Error(`${fn} needs a module with ZstdDecoder (or the probe) and its memory`);
   const view = (z) => {
-    const n = mod.decodeRetained(z); // first: decoding may grow the memory (a new buffer)
-    return new Uint8Array(memory.buffer, mod.retainedPtr(), n);
+    const n = raw.decodeRetained(z); // first: decoding may grow the memory (a new buffer)
+    return new Uint8Array(memory.buffer, raw.retainedPtr(), n);
   };
   if (fn === 'retained-view') return { api: fn, decode: view };
   if (fn === 'retained-copy') return { api: fn, decode: (z) => view(z).slice() };

@@ -8,9 +8,10 @@ import * as wasm from "../wasm-decode/haagenti_wasm.js";
 import type { HoloStream, InitInput } from "../wasm-decode/haagenti_wasm.js";
 import { type Backend, simdSupported } from "./simd.js";
 import { DecodingStream, type DecompressionStreamOptions } from "./streams.js";
+import { ZstdDecoderBase, type ZstdDecoderOptions } from "./zstd-decoder.js";
 
 export type { HoloStream, InitInput };
-export type { Backend, DecompressionStreamOptions };
+export type { Backend, DecompressionStreamOptions, ZstdDecoderOptions };
 export type {
   ImageReconstruction,
   PreviewFrame,
@@ -22,6 +23,7 @@ export { DecodingStream };
 const simd = simdSupported();
 let ready: Promise<void> | undefined;
 let initialized = false;
+let memory: WebAssembly.Memory | undefined;
 
 /** The `.wasm` file this engine loads by default (the simd128 build where supported). */
 export function wasmUrl(): URL {
@@ -37,7 +39,8 @@ export function wasmUrl(): URL {
  */
 export function init(input?: InitInput | Promise<InitInput>): Promise<void> {
   if (initialized) return Promise.resolve();
-  ready ??= initWasm({ module_or_path: input ?? wasmUrl() }).then(() => {
+  ready ??= initWasm({ module_or_path: input ?? wasmUrl() }).then((exports) => {
+    memory = exports.memory;
     initialized = true;
   });
   return ready;
@@ -46,7 +49,7 @@ export function init(input?: InitInput | Promise<InitInput>): Promise<void> {
 /** Loads the decoder module synchronously from its bytes or a compiled module. */
 export function initSync(module: BufferSource | WebAssembly.Module): void {
   if (initialized) return;
-  initWasmSync({ module });
+  memory = initWasmSync({ module }).memory;
   initialized = true;
 }
 
@@ -118,5 +121,16 @@ export class ZstdDecompressionStream extends DecodingStream {
   constructor(options: DecompressionStreamOptions = {}) {
     check();
     super(() => new wasm.StreamDecoder("zstd", options.maxOutput, options.maxWindow), options);
+  }
+}
+
+/**
+ * A reusable zstd decoder: `decodeView(data)` (no copy; valid until the next call into the
+ * module), `decodeInto(data, out)`, `decode(data)`. See `ZstdDecoderBase`.
+ */
+export class ZstdDecoder extends ZstdDecoderBase {
+  constructor(options: ZstdDecoderOptions = {}) {
+    check();
+    super(new wasm.ZstdDecoder(options.maxOutput), () => memory as WebAssembly.Memory);
   }
 }

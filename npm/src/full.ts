@@ -10,6 +10,7 @@ import * as wasm from "../wasm/haagenti_wasm.js";
 import type { HctFile, HealthInfo, HoloEncodeOptions, HoloStream, InitInput } from "../wasm/haagenti_wasm.js";
 import { type Backend, simdSupported } from "./simd.js";
 import { DecodingStream, type DecompressionStreamOptions } from "./streams.js";
+import { ZstdDecoderBase, type ZstdDecoderOptions } from "./zstd-decoder.js";
 import {
   streamOptions,
   type AssetManifest,
@@ -20,7 +21,7 @@ import {
 } from "./client.js";
 
 export type { HctFile, HealthInfo, HoloEncodeOptions, HoloStream, InitInput };
-export type { Backend, DecompressionStreamOptions };
+export type { Backend, DecompressionStreamOptions, ZstdDecoderOptions };
 export { DecodingStream };
 export type {
   ImageReconstruction,
@@ -39,6 +40,7 @@ export type StreamFormatName = "zstd" | "lz4" | "gzip" | "zlib" | "deflate" | "b
 const simd = simdSupported();
 let ready: Promise<void> | undefined;
 let initialized = false;
+let memory: WebAssembly.Memory | undefined;
 
 /**
  * The `.wasm` file this engine loads by default: the simd128 build where WebAssembly SIMD
@@ -58,7 +60,8 @@ export function wasmUrl(): URL {
  */
 export function init(input?: InitInput | Promise<InitInput>): Promise<void> {
   if (initialized) return Promise.resolve();
-  ready ??= initWasm({ module_or_path: input ?? wasmUrl() }).then(() => {
+  ready ??= initWasm({ module_or_path: input ?? wasmUrl() }).then((exports) => {
+    memory = exports.memory;
     initialized = true;
   });
   return ready;
@@ -67,7 +70,7 @@ export function init(input?: InitInput | Promise<InitInput>): Promise<void> {
 /** Loads the WebAssembly module synchronously from its bytes or a compiled module. */
 export function initSync(module: BufferSource | WebAssembly.Module): void {
   if (initialized) return;
-  initWasmSync({ module });
+  memory = initWasmSync({ module }).memory;
   initialized = true;
 }
 
@@ -327,4 +330,15 @@ export function resetClient(): void {
 export function warmUp(): number {
   check();
   return wasm.warmUp();
+}
+
+/**
+ * A reusable zstd decoder: `decodeView(data)` (no copy; valid until the next call into the
+ * module), `decodeInto(data, out)`, `decode(data)`. See `ZstdDecoderBase`.
+ */
+export class ZstdDecoder extends ZstdDecoderBase {
+  constructor(options: ZstdDecoderOptions = {}) {
+    check();
+    super(new wasm.ZstdDecoder(options.maxOutput), () => memory as WebAssembly.Memory);
+  }
 }

@@ -47,3 +47,39 @@ test("HoloTensor fragments decode as in the full module", () => {
   bad[40] ^= 0x10;
   assert.throws(() => decode.holoStream().push(bad, 0), Error);
 });
+
+test("ZstdDecoder: a view, an array of the caller's and a copy, in both modules; errors and limits", () => {
+  // Larger than `sample`, so the retained buffer grows between calls.
+  const text = new Uint8Array([...sample, ...sample.subarray(0, 50000).reverse()]);
+  const packed = full.compress("zstd", text, 3);
+  const two = new Uint8Array([...full.compress("zstd", sample, 1), ...packed]);
+  for (const mod of [decode, full]) {
+    const d = new mod.ZstdDecoder();
+    const view = d.decodeView(packed);
+    assert.deepEqual(view, text);
+    const kept = view.slice();
+    // Frames one after another decode as one output; the same buffer serves every call.
+    assert.deepEqual(d.decode(two), new Uint8Array([...sample, ...text]));
+    assert.deepEqual(kept, text);
+    const out = new Uint8Array(text.length + 10).fill(7);
+    assert.equal(d.decodeInto(packed, out), text.length);
+    assert.deepEqual(out.subarray(0, text.length), text);
+    assert.deepEqual(out.subarray(text.length), new Uint8Array(10).fill(7));
+    assert.throws(() => d.decodeInto(packed, new Uint8Array(text.length - 1)), RangeError);
+    assert.throws(() => d.decode(packed.subarray(0, packed.length - 3)), /zstd:/);
+    assert.throws(() => d.decode(full.compress("gzip", sample)), /zstd:/);
+    // Still usable after errors, and after its buffer is released.
+    assert.deepEqual(d.decode(packed), text);
+    d.releaseBuffer();
+    assert.equal(d.decodeView(new Uint8Array(0)).length, 0);
+    assert.deepEqual(d.decode(packed), text);
+    const small = new mod.ZstdDecoder({ maxOutput: 1000 });
+    assert.throws(() => small.decode(packed), /zstd:/);
+    assert.deepEqual(small.decode(full.compress("zstd", sample.subarray(0, 1000))), sample.subarray(0, 1000));
+    d.free();
+    d.free();
+    assert.throws(() => d.decode(packed), /freed/);
+    small.free();
+  }
+});
+

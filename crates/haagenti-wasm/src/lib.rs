@@ -135,6 +135,62 @@ pub fn decompress(data: &[u8], max_output: Option<f64>) -> Result<Vec<u8>, JsErr
     haagenti_zstd::decompress_with(data, &config).map_err(|e| JsError::new(&format!("zstd: {e}")))
 }
 
+/// A zstd decoder kept between calls: its tables, and one output buffer that every call
+/// reuses, so that JavaScript can read the bytes where they are instead of receiving a copy.
+///
+/// `decodeRetained(data)` decodes every frame of `data` into the buffer and returns the number of
+/// bytes; they start at `retainedPtr()` in the module's memory and stay there until the next call
+/// on this decoder. The buffer keeps the size of the largest output so far (bounded by
+/// `maxOutput`, default 1 GiB) until `releaseBuffer()` or `free()`.
+#[wasm_bindgen]
+pub struct ZstdDecoder {
+    decoder: haagenti_zstd::Decompressor,
+    out: Vec<u8>,
+}
+
+#[wasm_bindgen]
+impl ZstdDecoder {
+    /// A decoder whose outputs may total at most `maxOutput` bytes a call (default 1 GiB).
+    #[wasm_bindgen(constructor)]
+    pub fn new(max_output: Option<f64>) -> ZstdDecoder {
+        let config = haagenti_zstd::DecoderConfig {
+            max_output_size: usize::try_from(max_output_bytes(max_output)).unwrap_or(usize::MAX),
+            ..Default::default()
+        };
+        ZstdDecoder { decoder: haagenti_zstd::Decompressor::new(config), out: Vec::new() }
+    }
+
+    /// Decodes every frame of `data` into the retained buffer; returns its length in bytes.
+    #[wasm_bindgen(js_name = decodeRetained)]
+    pub fn decode_retained(&mut self, data: &[u8]) -> Result<u32, JsError> {
+        self.out.clear();
+        let mut pos = 0;
+        while pos < data.len() {
+            match self.decoder.decode_frame(&data[pos..], &mut self.out) {
+                Ok(used) => pos += used,
+                Err(e) => {
+                    self.out.clear();
+                    return Err(JsError::new(&format!("zstd: {e}")));
+                }
+            }
+        }
+        // wasm32 memory is at most 4 GiB, so a length always fits.
+        Ok(self.out.len() as u32)
+    }
+
+    /// Where the retained output starts in the module's memory.
+    #[wasm_bindgen(js_name = retainedPtr)]
+    pub fn retained_ptr(&self) -> u32 {
+        self.out.as_ptr() as usize as u32
+    }
+
+    /// Frees the retained buffer (the next call allocates a new one).
+    #[wasm_bindgen(js_name = releaseBuffer)]
+    pub fn release_buffer(&mut self) {
+        self.out = Vec::new();
+    }
+}
+
 #[cfg(feature = "full")]
 /// Decompresses `data` as the named format ("zstd", "lz4", "lz4-block", "gzip", "zlib",
 /// "deflate", "brotli").

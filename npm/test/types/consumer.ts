@@ -6,6 +6,7 @@ import {
   HaagentiDecompressionStream,
   initSync,
   variant,
+  ZstdDecoder,
   ZstdDecompressionStream,
   type Backend,
   type DecompressionStreamOptions,
@@ -73,7 +74,12 @@ export async function streams(response: Response): Promise<Uint8Array[]> {
   const b: ReadableStream<Uint8Array> = response.body!.pipeThrough(new HaagentiDecompressionStream(format));
   const c: ReadableStream<Uint8Array> = response.body!.pipeThrough(new BrotliDecompressionStream());
   const d: ReadableStream<Uint8Array> = response.body!.pipeThrough(new decoder.ZstdDecompressionStream(options));
-  const out: Uint8Array[] = [];
+  const z = new ZstdDecoder({ maxOutput: 1 << 20 });
+  const zd: decoder.ZstdDecoderOptions = { maxOutput: 1 << 10 };
+  const view: Uint8Array = new decoder.ZstdDecoder(zd).decodeView(new Uint8Array(0));
+  const n: number = z.decodeInto(new Uint8Array(0), view);
+  z.free();
+  const out: Uint8Array[] = [z.decode(new Uint8Array(n))];
   for (const s of [a, b, c, d]) {
     const r = await s.getReader().read();
     if (r.value) out.push(r.value);
