@@ -58,6 +58,8 @@ step "CUDA kernels: NVRTC compiles them to the committed PTX, ptxas takes it for
 step "wasm32 builds" wasm_builds
 step "HoloTensor without the nct feature (as the decoder-only wasm module has it)" \
   cargo test --locked -p haagenti-holo --no-default-features --lib
+step "NCT: decode_to_candle (the candle feature, candle-core 0.11 on the CPU)" \
+  cargo test --locked -p haagenti-nct --features candle --test roundtrip
 step "NCT: the same file and decoded bytes on wasm32 (Node) as natively" \
   env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test --locked --target wasm32-unknown-unknown -p haagenti-nct --test identity
