@@ -205,6 +205,66 @@ fn spectral_photos_match_the_cpu_as_fragments_arrive() {
     }
 }
 
+/// Coefficients accumulated on the device, fragment by fragment, equal the CPU decoder's
+/// exactly, and the pixels drawn from them equal those drawn from a full upload.
+#[test]
+fn spectral_coefficients_accumulate_on_the_device_as_on_the_cpu() {
+    let Some(gpu) = gpu("spectral accumulation") else { return };
+    for name in &PHOTOS[..2] {
+        let enc = encode(
+            &photo_asset(name),
+            &EncodeOptions { encoding: Encoding::Spectral, fragments: 6, ..Default::default() },
+        )
+        .unwrap();
+        // A refinement first, so fragment 0 (the DC and the coarse cells) is added by the kernel.
+        let mut d = HoloDecoder::new();
+        let mut acc = None;
+        for i in [3usize, 0, 5, 1, 4, 2] {
+            let (_, update) = d.push_spectral(&enc.fragments[i]).unwrap();
+            let update = update.expect("an update");
+            let parts = d.spectral_parts().unwrap();
+            let acc = match &mut acc {
+                None => acc.insert(gpu.spectral_accumulator(&parts).unwrap()),
+                Some(a) => {
+                    gpu.accumulate(a, &update).unwrap();
+                    a
+                }
+            };
+            for (k, (buffer, p)) in acc.buffers().iter().zip(&parts.planes).enumerate() {
+                let bytes = gpu.read_bytes_blocking(buffer).unwrap();
+                let device: Vec<i32> =
+                    bytes.chunks_exact(4).map(|b| i32::from_le_bytes(b.try_into().unwrap())).collect();
+                assert_eq!(&device[..p.coefs.len()], p.coefs, "{name}: plane {k} after fragment {i}");
+            }
+            let from_acc = pollster::block_on(gpu.read_rgba(&gpu.spectral_rgba_from(acc, &parts).unwrap())).unwrap();
+            let uploaded = pollster::block_on(gpu.read_rgba(&gpu.spectral_rgba(&parts).unwrap())).unwrap();
+            assert!(from_acc == uploaded, "{name}: pixels from accumulated coefficients after fragment {i}");
+        }
+        let mut acc = acc.unwrap();
+        assert_eq!(acc.applied(), 5);
+        // Updates that do not fit the image are refused before any kernel runs.
+        let (_, update) = HoloDecoder::new().push_spectral(&enc.fragments[2]).unwrap();
+        let mut u = update.unwrap();
+        u.values.pop();
+        assert!(gpu.accumulate(&mut acc, &u).is_err());
+        u.values.push(0);
+        u.cells[0] = 64;
+        assert!(gpu.accumulate(&mut acc, &u).is_err());
+        u.cells[0] = 1;
+        u.dc = vec![0; 3];
+        assert!(gpu.accumulate(&mut acc, &u).is_err());
+        assert_eq!(acc.applied(), 5);
+        let other = encode(
+            &photo_asset(PHOTOS[2]),
+            &EncodeOptions { encoding: Encoding::Spectral, fragments: 6, ..Default::default() },
+        )
+        .unwrap();
+        let mut o = HoloDecoder::new();
+        o.push(&other.fragments[0]).unwrap();
+        assert!(gpu.spectral_rgba_from(&acc, &o.spectral_parts().unwrap()).is_err(), "parts of another image");
+    }
+}
+
 #[test]
 fn spectral_edge_cases() {
     let Some(gpu) = gpu("spectral edges") else { return };

@@ -448,3 +448,47 @@ fn residual_weights_beat_one_shot_int4_and_int8_at_their_sizes() {
         }
     }
 }
+
+/// `push_spectral`'s updates, applied to zeros by the rule `SpectralUpdate` documents, give the
+/// decoder's own coefficients after every fragment, in any order; other pushes give none.
+#[test]
+fn spectral_updates_rebuild_the_decoders_coefficients() {
+    let asset = photo(PHOTOS[0]);
+    let enc = encode(&asset, &opts(Encoding::Spectral, 6)).unwrap();
+    for order in [[0usize, 1, 2, 3, 4, 5], [3, 5, 0, 1, 4, 2], [5, 4, 3, 2, 1, 0]] {
+        let mut d = HoloDecoder::new();
+        let mut planes: Vec<Vec<i32>> = Vec::new();
+        for &i in &order {
+            let (pushed, update) = d.push_spectral(&enc.fragments[i]).unwrap();
+            assert_eq!(pushed, Pushed::Accepted { index: i as u16 });
+            let u = update.expect("a spectral fragment gives an update");
+            assert_eq!(usize::from(u.index), i);
+            let parts = d.spectral_parts().unwrap();
+            if planes.is_empty() {
+                planes = parts.planes.iter().map(|p| vec![0; p.coefs.len()]).collect();
+            }
+            let mut b = 0;
+            for plane in &mut planes {
+                for blk in plane.chunks_exact_mut(64) {
+                    if !u.dc.is_empty() {
+                        blk[0] = u.dc[b];
+                    }
+                    for (j, &cell) in u.cells.iter().enumerate() {
+                        let v = u.values[b * u.cells.len() + j];
+                        blk[usize::from(cell)] = blk[usize::from(cell)].wrapping_add(v.wrapping_mul(u.scale));
+                    }
+                    b += 1;
+                }
+            }
+            for (mine, p) in planes.iter().zip(&parts.planes) {
+                assert_eq!(mine.as_slice(), p.coefs, "order {order:?}, after fragment {i}");
+            }
+        }
+        let (pushed, update) = d.push_spectral(&enc.fragments[order[0]]).unwrap();
+        assert!(matches!(pushed, Pushed::Duplicate { .. }) && update.is_none());
+    }
+    // Other encodings push as before and give no update.
+    let enc = encode(&asset, &opts(Encoding::Residual, 3)).unwrap();
+    let mut d = HoloDecoder::new();
+    assert!(d.push_spectral(&enc.fragments[0]).unwrap().1.is_none());
+}

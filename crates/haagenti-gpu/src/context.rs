@@ -13,6 +13,7 @@ pub(crate) struct Pipelines {
     pub(crate) idct: wgpu::ComputePipeline,
     pub(crate) rgba: wgpu::ComputePipeline,
     pub(crate) refine: wgpu::ComputePipeline,
+    pub(crate) accumulate: wgpu::ComputePipeline,
 }
 
 /// A GPU decoder: a `wgpu` device and queue (its own, or an application's) with the kernels
@@ -98,6 +99,7 @@ impl GpuDecoder {
             idct: pipeline("spectral idct", kernels::SPECTRAL, "idct"),
             rgba: pipeline("spectral rgba", kernels::SPECTRAL, "to_rgba"),
             refine: pipeline("refine", kernels::REFINE, "dequant"),
+            accumulate: pipeline("spectral accumulate", kernels::ACCUMULATE, "accumulate"),
         };
         GpuDecoder { device, queue, info: None, pipelines }
     }

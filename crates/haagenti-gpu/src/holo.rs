@@ -3,7 +3,7 @@
 
 use crate::context::{GpuDecoder, words_to_bytes};
 use crate::error::GpuError;
-use haagenti_holo::{ProjectionParts, RefineParts, SpectralParts};
+use haagenti_holo::{ProjectionParts, RefineParts, SpectralParts, SpectralPlane, SpectralUpdate};
 
 /// RGBA pixels on the device: `height` rows of `width` pixels, each row `bytes_per_row`
 /// bytes (a multiple of 256, as texture copies need).
@@ -24,19 +24,32 @@ pub struct SpectralOutput {
 pub type SpectralImage = wgpu::Texture;
 
 impl GpuDecoder {
-    /// Reconstructs a `spectral` image from its decoder's state into RGBA pixels.
+    /// Reconstructs a `spectral` image from its decoder's state into RGBA pixels (its
+    /// coefficients uploaded for this call; [`SpectralAccumulator`] keeps them on the device).
     pub fn spectral_rgba(&self, parts: &SpectralParts<'_>) -> Result<SpectralOutput, GpuError> {
+        check_spectral(parts)?;
+        let coefs: Vec<wgpu::Buffer> = parts
+            .planes
+            .iter()
+            .map(|p| {
+                self.check_plane(p)?;
+                Ok(self.storage("coefficients", &i32_bytes(p.coefs)))
+            })
+            .collect::<Result<_, GpuError>>()?;
+        self.spectral_rgba_with(parts, &coefs)
+    }
+
+    /// [`Self::spectral_rgba`] from coefficients already on the device (one buffer a plane).
+    fn spectral_rgba_with(
+        &self,
+        parts: &SpectralParts<'_>,
+        coefs: &[wgpu::Buffer],
+    ) -> Result<SpectralOutput, GpuError> {
         let (w, h) = (parts.width, parts.height);
-        if w == 0 || h == 0 {
-            return Err(GpuError::Unsupported("an empty image".into()));
-        }
-        if !matches!((parts.channels, parts.planes.len()), (1, 1) | (3, 3)) {
-            return Err(GpuError::Unsupported(format!("{} channels in {} planes", parts.channels, parts.planes.len())));
-        }
         let basis: Vec<f32> = parts.dct.iter().flatten().copied().collect();
         let basis = self.storage("dct basis", &f32_bytes(&basis));
         let mut planes = Vec::with_capacity(parts.planes.len());
-        for p in &parts.planes {
+        for (p, coefs) in parts.planes.iter().zip(coefs) {
             let blocks = (p.coefs.len() / 64) as u64;
             let samples = (p.width * p.height) as u64;
             let plane = self.output("spectral plane", samples * 4)?;
@@ -44,13 +57,7 @@ impl GpuDecoder {
                 planes.push(plane);
                 continue;
             }
-            for (what, bytes) in [("coefficients", p.coefs.len() as u64 * 4), ("a plane", samples * 4)] {
-                if bytes > self.max_binding() {
-                    return Err(GpuError::TooLarge { what, bytes, limit: self.max_binding() });
-                }
-            }
-            let coef_bytes: Vec<u8> = p.coefs.iter().flat_map(|v| v.to_le_bytes()).collect();
-            let coefs = self.storage("coefficients", &coef_bytes);
+            self.check_plane(p)?;
             let steps = self.storage("steps", &f32_bytes(&p.steps));
             let dc = self.storage("dc", &f32_bytes(&p.dc));
             let grid = self.grid(blocks)?;
@@ -95,6 +102,11 @@ impl GpuDecoder {
     /// [`Self::spectral_rgba`] copied into a new `Rgba8Unorm` texture.
     pub fn spectral_texture(&self, parts: &SpectralParts<'_>) -> Result<SpectralImage, GpuError> {
         let out = self.spectral_rgba(parts)?;
+        self.texture_of(out)
+    }
+
+    /// `out` copied into a new `Rgba8Unorm` texture.
+    fn texture_of(&self, out: SpectralOutput) -> Result<SpectralImage, GpuError> {
         let size = wgpu::Extent3d { width: out.width, height: out.height, depth_or_array_layers: 1 };
         let limit = self.device.limits().max_texture_dimension_2d;
         if out.width > limit || out.height > limit {
@@ -276,4 +288,159 @@ impl GpuDecoder {
 
 fn f32_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn i32_bytes(v: &[i32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// The image's size and planes are ones the kernels take.
+fn check_spectral(parts: &SpectralParts<'_>) -> Result<(), GpuError> {
+    if parts.width == 0 || parts.height == 0 {
+        return Err(GpuError::Unsupported("an empty image".into()));
+    }
+    if !matches!((parts.channels, parts.planes.len()), (1, 1) | (3, 3)) {
+        return Err(GpuError::Unsupported(format!("{} channels in {} planes", parts.channels, parts.planes.len())));
+    }
+    Ok(())
+}
+
+/// A `spectral` image's coefficients kept on the device, one buffer a plane, and brought up
+/// to date by adding each fragment's [`SpectralUpdate`] there ([`GpuDecoder::accumulate`]):
+/// after every fragment only what it decoded is uploaded, not every coefficient. Made by
+/// [`GpuDecoder::spectral_accumulator`] from the decoder's state at that moment.
+#[derive(Debug)]
+pub struct SpectralAccumulator {
+    planes: Vec<wgpu::Buffer>,
+    /// Blocks a plane.
+    blocks: Vec<u32>,
+    /// Updates applied.
+    applied: u32,
+}
+
+impl SpectralAccumulator {
+    /// The coefficient buffer of each plane (`i32`, 64 a block, natural order).
+    pub fn buffers(&self) -> &[wgpu::Buffer] {
+        &self.planes
+    }
+
+    /// How many updates were added since it was made.
+    pub fn applied(&self) -> u32 {
+        self.applied
+    }
+}
+
+impl GpuDecoder {
+    fn check_plane(&self, p: &SpectralPlane<'_>) -> Result<(), GpuError> {
+        let samples = (p.width * p.height) as u64;
+        for (what, bytes) in [("coefficients", p.coefs.len() as u64 * 4), ("a plane", samples * 4)] {
+            if bytes > self.max_binding() {
+                return Err(GpuError::TooLarge { what, bytes, limit: self.max_binding() });
+            }
+        }
+        Ok(())
+    }
+
+    /// Uploads a `spectral` image's coefficients as they stand in its decoder (`parts`), to be
+    /// accumulated on the device from then on.
+    pub fn spectral_accumulator(&self, parts: &SpectralParts<'_>) -> Result<SpectralAccumulator, GpuError> {
+        check_spectral(parts)?;
+        let mut planes = Vec::with_capacity(parts.planes.len());
+        let mut blocks = Vec::with_capacity(parts.planes.len());
+        for p in &parts.planes {
+            self.check_plane(p)?;
+            let buffer = self.output("accumulated coefficients", p.coefs.len() as u64 * 4)?;
+            if !p.coefs.is_empty() {
+                self.queue.write_buffer(&buffer, 0, &i32_bytes(p.coefs));
+            }
+            planes.push(buffer);
+            blocks.push((p.coefs.len() / 64) as u32);
+        }
+        Ok(SpectralAccumulator { planes, blocks, applied: 0 })
+    }
+
+    /// Adds what one fragment decoded ([`haagenti_holo::HoloDecoder::push_spectral`]) to the
+    /// coefficients on the device, as the CPU decoder adds it to its own. The update must be
+    /// of this image, and each fragment's is added once (a second push of a fragment is a
+    /// duplicate, which gives no update); anything malformed is refused before a kernel runs.
+    pub fn accumulate(&self, acc: &mut SpectralAccumulator, update: &SpectralUpdate) -> Result<(), GpuError> {
+        let total: u64 = acc.blocks.iter().map(|&b| u64::from(b)).sum();
+        let cells = update.cells.len() as u64;
+        let bad = |why: &str| Err(GpuError::Unsupported(format!("a spectral update {why}")));
+        if update.cells.iter().any(|&c| c == 0 || c >= 64) || cells > 63 {
+            return bad("refining cells outside 1..64");
+        }
+        if update.values.len() as u64 != total * cells {
+            return bad(&format!("of {} values for {total} blocks of {cells} cells", update.values.len()));
+        }
+        if !update.dc.is_empty() && update.dc.len() as u64 != total {
+            return bad(&format!("of {} DC values for {total} blocks", update.dc.len()));
+        }
+        for (what, bytes) in [("the update's values", update.values.len() as u64 * 4), ("its DC values", total * 4)] {
+            if bytes > self.max_binding() {
+                return Err(GpuError::TooLarge { what, bytes, limit: self.max_binding() });
+            }
+        }
+        let cell_words: Vec<u32> = update.cells.iter().map(|&c| u32::from(c)).collect();
+        let cells_buf = self.storage("refined cells", &crate::context::words_to_bytes(&cell_words));
+        let values = self.storage("update values", &i32_bytes(&update.values));
+        let dc = self.storage("update dc", &i32_bytes(&update.dc));
+        let mut first = 0u32;
+        for (buffer, &blocks) in acc.planes.iter().zip(&acc.blocks) {
+            if blocks > 0 {
+                let grid = self.grid(u64::from(blocks).div_ceil(64))?;
+                let params = self.uniform(&[
+                    blocks,
+                    cells as u32,
+                    update.scale as u32,
+                    u32::from(!update.dc.is_empty()),
+                    first,
+                    grid.0,
+                    0,
+                    0,
+                ]);
+                self.dispatch(
+                    &self.pipelines.accumulate,
+                    &[
+                        (0, params.as_entire_binding()),
+                        (1, buffer.as_entire_binding()),
+                        (2, cells_buf.as_entire_binding()),
+                        (3, values.as_entire_binding()),
+                        (4, dc.as_entire_binding()),
+                    ],
+                    grid,
+                );
+            }
+            first += blocks;
+        }
+        acc.applied += 1;
+        Ok(())
+    }
+
+    /// [`Self::spectral_rgba`] from the accumulated coefficients; `parts` gives the rest (the
+    /// image's size, steps and each block's DC, which before fragment 0 comes from the
+    /// thumbnail), and must be of the same decoder.
+    pub fn spectral_rgba_from(
+        &self,
+        acc: &SpectralAccumulator,
+        parts: &SpectralParts<'_>,
+    ) -> Result<SpectralOutput, GpuError> {
+        check_spectral(parts)?;
+        if parts.planes.len() != acc.planes.len()
+            || parts.planes.iter().zip(&acc.blocks).any(|(p, &b)| p.coefs.len() != b as usize * 64)
+        {
+            return Err(GpuError::Unsupported("parts of another image than the accumulator's".into()));
+        }
+        self.spectral_rgba_with(parts, &acc.planes)
+    }
+
+    /// [`Self::spectral_texture`] from the accumulated coefficients.
+    pub fn spectral_texture_from(
+        &self,
+        acc: &SpectralAccumulator,
+        parts: &SpectralParts<'_>,
+    ) -> Result<SpectralImage, GpuError> {
+        let out = self.spectral_rgba_from(acc, parts)?;
+        self.texture_of(out)
+    }
 }

@@ -10,16 +10,20 @@ pub const HADAMARD: &str = include_str!("../shaders/hadamard.wgsl");
 /// HoloTensor `spectral` images: inverse DCT per plane, then chroma and colour to RGBA.
 pub const SPECTRAL: &str = include_str!("../shaders/spectral.wgsl");
 
+/// HoloTensor `spectral` coefficients accumulated as fragments arrive.
+pub const ACCUMULATE: &str = include_str!("../shaders/accumulate.wgsl");
+
 /// HoloTensor `residual` tensors: int4 levels and refinement bits to values.
 pub const REFINE: &str = include_str!("../shaders/refine.wgsl");
 /// Draws a texture onto a surface pixel for pixel (a vertex and a fragment shader).
 pub const BLIT: &str = include_str!("../shaders/blit.wgsl");
 
 /// Every compute kernel source with its name.
-pub const ALL: [(&str, &str); 5] = [
+pub const ALL: [(&str, &str); 6] = [
     ("nct.wgsl", NCT),
     ("planes.wgsl", PLANES),
     ("hadamard.wgsl", HADAMARD),
     ("spectral.wgsl", SPECTRAL),
+    ("accumulate.wgsl", ACCUMULATE),
     ("refine.wgsl", REFINE),
 ];

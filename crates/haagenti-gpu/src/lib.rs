@@ -11,7 +11,9 @@
 //!   refinement bits to values, bit-identical.
 //! - [`GpuDecoder::spectral_rgba`]: HoloTensor `spectral` image reconstruction (dequantize,
 //!   inverse DCT, chroma upsampling, YCbCr to RGBA) into a buffer or straight into an
-//!   `Rgba8Unorm` texture, within one level of the CPU's bytes (why, in `docs/gpu.md`).
+//!   `Rgba8Unorm` texture, within one level of the CPU's bytes (why, in `docs/gpu.md`);
+//!   with a [`SpectralAccumulator`] the coefficients stay on the device and each fragment's
+//!   decoded values are added there ([`GpuDecoder::accumulate`]), exactly as the CPU adds them.
 //!
 //! Where there is no adapter, [`GpuDecoder::request`] returns [`GpuError::NoAdapter`] and
 //! callers keep the CPU path.
@@ -43,7 +45,7 @@ mod present;
 
 pub use context::GpuDecoder;
 pub use error::GpuError;
-pub use holo::{SpectralImage, SpectralOutput};
+pub use holo::{SpectralAccumulator, SpectralImage, SpectralOutput};
 pub use nct::NctCodebook;
 pub use present::Presenter;
 pub use wgpu;

@@ -89,14 +89,34 @@ impl HoloDecoder {
     /// fragment that fails (a forgery with a valid checksum, say) leaves the decoder as new, so
     /// it cannot lock the decoder to another asset.
     pub fn push(&mut self, bytes: &[u8]) -> Result<Pushed, HoloError> {
+        self.push_inner(bytes, false).map(|(pushed, _)| pushed)
+    }
+
+    /// [`push`](Self::push) that also returns, for a `spectral` image, what the fragment added
+    /// to the coefficients (`None` for a duplicate or another encoding): a GPU decoder that
+    /// keeps the coefficients on the device adds it there instead of uploading them all
+    /// (`haagenti-gpu`'s `SpectralAccumulator`). The values are the ones the push decodes
+    /// anyway; nothing more is kept.
+    pub fn push_spectral(&mut self, bytes: &[u8]) -> Result<(Pushed, Option<crate::parts::SpectralUpdate>), HoloError> {
+        self.push_inner(bytes, true)
+    }
+
+    fn push_inner(
+        &mut self,
+        bytes: &[u8],
+        want_update: bool,
+    ) -> Result<(Pushed, Option<crate::parts::SpectralUpdate>), HoloError> {
         let f = Fragment::parse(bytes)?;
         let i = usize::from(f.index);
-        match &mut self.state {
+        let add = |state: &mut State| {
+            if want_update { state.add_spectral(i, &f.payload) } else { state.add(i, &f.payload).map(|()| None) }
+        };
+        let update = match &mut self.state {
             Some(_) if f.header_bytes != self.header_bytes => return Err(HoloError::OtherAsset),
-            Some(_) if self.received[i] => return Ok(Pushed::Duplicate { index: f.index }),
+            Some(_) if self.received[i] => return Ok((Pushed::Duplicate { index: f.index }, None)),
             // Each encoding decodes a payload completely before storing any of it, so a
             // payload that fails leaves the state as it was.
-            Some(state) => state.add(i, &f.payload)?,
+            Some(state) => add(state)?,
             None => {
                 let h = &f.header;
                 let samples = h.kind.samples();
@@ -104,13 +124,14 @@ impl HoloDecoder {
                     return Err(HoloError::TooLarge { samples, limit: self.max_samples });
                 }
                 let mut state = State::new(h.encoding, &h.kind, h.fragment_count, &h.params)?;
-                state.add(i, &f.payload)?;
+                let update = add(&mut state)?;
                 self.state = Some(state);
                 self.received = vec![false; usize::from(h.fragment_count)];
                 self.header_bytes = f.header_bytes;
                 self.header = Some(f.header);
+                update
             }
-        }
+        };
         self.received[i] = true;
         self.bytes += bytes.len() as u64;
         if let Some(state) = &mut self.state {
@@ -121,7 +142,7 @@ impl HoloDecoder {
                 self.bytes -= Fragment::encoded_len(self.header_bytes.len(), payload_len) as u64;
             }
         }
-        Ok(Pushed::Accepted { index: f.index })
+        Ok((Pushed::Accepted { index: f.index }, update))
     }
 
     /// The asset's header, once a fragment arrived.

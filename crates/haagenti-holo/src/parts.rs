@@ -35,6 +35,27 @@ pub struct SpectralParts<'a> {
     pub dct: [[f32; 8]; 8],
 }
 
+/// What one fragment of a `spectral` image added to its decoder's coefficients, for a GPU
+/// decoder that keeps the coefficients on the device and accumulates them there
+/// ([`HoloDecoder::push_spectral`]). Applied to [`SpectralParts`] coefficients as the CPU does:
+/// per block `b` of every plane (planes one after another, in [`SpectralParts::planes`]' order),
+/// `coefs[64 b] = dc[b]` when `dc` is not empty, then for each `j`
+/// `coefs[64 b + cells[j]] += values[b * cells.len() + j] * scale`, in wrapping `i32`
+/// arithmetic. Fragments add up in any order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpectralUpdate {
+    /// The fragment's index.
+    pub index: u16,
+    /// The AC cells each block's values refine (natural-order indices, 1 to 63).
+    pub cells: Vec<u8>,
+    /// The multiplier of the values (fragment 0's coarse step; 1 for a refinement).
+    pub scale: i32,
+    /// Each block's DC, all planes' blocks in order (fragment 0; empty for the others).
+    pub dc: Vec<i32>,
+    /// `cells.len()` values a block, all planes' blocks in order.
+    pub values: Vec<i32>,
+}
+
 /// One plane of [`SpectralParts`].
 #[derive(Debug, Clone)]
 pub struct SpectralPlane<'a> {

@@ -71,6 +71,18 @@ impl State {
         Ok(s)
     }
 
+    /// [`add`](Self::add) that also returns what a `spectral` payload added.
+    pub(crate) fn add_spectral(
+        &mut self,
+        index: usize,
+        payload: &[u8],
+    ) -> Result<Option<crate::parts::SpectralUpdate>, HoloError> {
+        match self {
+            State::Spectral(s) => s.add_update(index, payload).map(Some),
+            other => other.add(index, payload).map(|()| None),
+        }
+    }
+
     pub(crate) fn add(&mut self, index: usize, payload: &[u8]) -> Result<(), HoloError> {
         match self {
             State::Spectral(s) => s.add(index, payload),

@@ -8,6 +8,7 @@ use crate::asset::{Asset, AssetKind, Reconstruction};
 use crate::coding::{Reader, put_bytes};
 use crate::coefs::{self, Grid};
 use crate::math::{Dct8, ZIGZAG};
+use crate::parts::SpectralUpdate;
 use crate::planes::{Encoded, from_planes, quantize, tensor_step, to_u8};
 use crate::{EncodeOptions, HoloError};
 
@@ -463,6 +464,11 @@ impl Spectral {
     /// Decodes every section of the payload before changing anything: a payload that fails
     /// leaves the state as it was.
     pub(crate) fn add(&mut self, index: usize, payload: &[u8]) -> Result<(), HoloError> {
+        self.add_update(index, payload).map(drop)
+    }
+
+    /// [`add`](Self::add), returning what the payload added (the values decoded anyway).
+    pub(crate) fn add_update(&mut self, index: usize, payload: &[u8]) -> Result<SpectralUpdate, HoloError> {
         let mut r = Reader::new(payload);
         let (core, main) = (r.bytes()?, r.bytes()?);
         if r.pos != payload.len() {
@@ -506,7 +512,7 @@ impl Spectral {
             at += blocks;
         }
         self.dc_loaded |= index == 0;
-        Ok(())
+        Ok(SpectralUpdate { index: index as u16, cells: cells.to_vec(), scale, dc, values })
     }
 
     /// The state for `SpectralParts` (`None` before a payload has decoded).
