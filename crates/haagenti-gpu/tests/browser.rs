@@ -112,6 +112,40 @@ async fn spectral_matches_the_cpu_in_the_browser() {
     }
 }
 
+/// Coefficients accumulated in WebGPU buffers, fragment by fragment in any order, equal the
+/// CPU decoder's exactly, and draw the same pixels as a full upload.
+#[wasm_bindgen_test]
+async fn spectral_coefficients_accumulate_as_on_the_cpu() {
+    let Some(gpu) = gpu("spectral accumulation").await else { return };
+    let (w, h) = (97u32, 75u32);
+    let pixels: Vec<u8> = (0..w * h * 3).map(|i| ((i * 37) % 251) as u8 ^ ((i / 3 % w) as u8)).collect();
+    let asset = Asset::image(w, h, 3, pixels).unwrap();
+    let enc =
+        encode(&asset, &EncodeOptions { encoding: Encoding::Spectral, fragments: 5, ..Default::default() }).unwrap();
+    let mut d = HoloDecoder::new();
+    let mut acc = None;
+    for i in [2usize, 0, 4, 1, 3] {
+        let update = d.push_spectral(&enc.fragments[i]).unwrap().1.expect("an update");
+        let parts = d.spectral_parts().unwrap();
+        let acc = match &mut acc {
+            None => acc.insert(gpu.spectral_accumulator(&parts).unwrap()),
+            Some(a) => {
+                gpu.accumulate(a, &update).unwrap();
+                a
+            }
+        };
+        for (buffer, p) in acc.buffers().iter().zip(&parts.planes) {
+            let bytes = gpu.read_bytes(buffer).await.unwrap();
+            let device: Vec<i32> = bytes.chunks_exact(4).map(|b| i32::from_le_bytes(b.try_into().unwrap())).collect();
+            assert_eq!(&device[..p.coefs.len()], p.coefs, "after fragment {i}");
+        }
+        let from_acc = gpu.read_rgba(&gpu.spectral_rgba_from(acc, &parts).unwrap()).await.unwrap();
+        let uploaded = gpu.read_rgba(&gpu.spectral_rgba(&parts).unwrap()).await.unwrap();
+        assert!(from_acc == uploaded, "pixels after fragment {i}");
+    }
+    console_log!("spectral accumulation: 5 fragments, device coefficients equal the CPU's");
+}
+
 /// The texture a preview is drawn from holds the CPU's pixels, and it draws onto a canvas
 /// (sized to it) without a validation error. (What the canvas then shows cannot be read here:
 /// headless Chromium gives nothing back for a WebGPU canvas through `drawImage`, and maps of

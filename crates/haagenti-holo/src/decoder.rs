@@ -266,14 +266,34 @@ impl StreamingDecoder {
         if let Pushed::Duplicate { .. } = self.decoder.push(fragment)? {
             return Ok(false);
         }
+        Ok(self.due(now_ms))
+    }
+
+    /// [`Self::push_due`] that also returns what a `spectral` fragment added to the
+    /// coefficients ([`HoloDecoder::push_spectral`]), for a GPU decoder that accumulates them
+    /// on the device: every update must be added there, due or not.
+    pub fn push_due_spectral(
+        &mut self,
+        fragment: &[u8],
+        now_ms: u64,
+    ) -> Result<(bool, Option<crate::parts::SpectralUpdate>), HoloError> {
+        let (pushed, update) = self.decoder.push_spectral(fragment)?;
+        if let Pushed::Duplicate { .. } = pushed {
+            return Ok((false, None));
+        }
+        Ok((self.due(now_ms), update))
+    }
+
+    /// Whether a preview is due after an accepted fragment (and counts it as made if so).
+    fn due(&mut self, now_ms: u64) -> bool {
         let due = self.last_preview_ms.is_none_or(|t| now_ms.saturating_sub(t) >= self.config.preview_interval_ms);
         let quality = self.decoder.expected_quality().unwrap_or(0.0);
         let last = self.decoder.is_complete();
         if !(last || due && quality >= self.config.min_quality) {
-            return Ok(false);
+            return false;
         }
         self.last_preview_ms = Some(now_ms);
-        Ok(true)
+        true
     }
 
     /// Decodes `fragments` in order and calls `callback` with each preview; returns the final

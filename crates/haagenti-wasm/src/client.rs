@@ -670,7 +670,13 @@ struct Session<'a> {
     first_request: Option<f64>,
     first_preview: Option<f64>,
     hints: Vec<String>,
+    /// This session's number: the GPU keeps one image's coefficients for one session.
+    #[cfg_attr(not(all(feature = "webgpu", target_arch = "wasm32")), allow(dead_code))]
+    serial: u64,
 }
+
+/// Sessions started so far (their `serial`s).
+static SESSIONS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
 impl Session<'_> {
     fn count(&self) -> usize {
@@ -736,8 +742,8 @@ impl Session<'_> {
         let fatal = |e: haagenti_holo::HoloError| CallError::Fatal(format!("{}: fragment {index}: {e}", self.name));
         #[cfg(all(feature = "webgpu", target_arch = "wasm32"))]
         if self.options.webgpu && crate::webgpu::webgpu_enabled() {
-            let due = self.decoder.push_due(data, at).map_err(fatal)?;
-            let drawn = if due { crate::webgpu::draw(self.decoder.decoder()) } else { None };
+            let (due, update) = self.decoder.push_due_spectral(data, at).map_err(fatal)?;
+            let drawn = crate::webgpu::update_and_draw(self.serial, self.decoder.decoder(), update.as_ref(), due);
             if due && let Some(Ok((width, height))) = drawn {
                 self.held[index] = true;
                 self.bytes += data.len() as u64;
@@ -1052,6 +1058,7 @@ pub async fn stream_asset(
         first_request: None,
         first_preview: None,
         hints: Vec::new(),
+        serial: SESSIONS.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
     };
 
     // Fragments already here (prefetched, or from an earlier call) first: a preview at once.
