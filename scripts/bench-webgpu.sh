@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "# $(date -u +%FT%TZ), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; $(chromium --version 2>/dev/null || echo chromium)"
-HAAGENTI_GPU_TESTS=require wasm-pack test --release --headless --chrome --chromedriver /usr/bin/chromedriver \
+WASM_BINDGEN_TEST_TIMEOUT=300 HAAGENTI_GPU_TESTS=require wasm-pack test --release --headless --chrome --chromedriver /usr/bin/chromedriver \
   crates/haagenti-gpu --test browser_bench -- --nocapture 2>&1 | grep -E '^(\||webgpu bench|test result|.*panicked)' 

@@ -3,8 +3,9 @@
 //! (median and range of the runs), the ratio, and the adapter. GPU times include uploading the
 //! input and reading the result back (a page has no other way to wait for the device).
 //!
-//! `scripts/bench-webgpu.sh` runs it in release mode and prints the table; CI runs it in its
-//! small debug form with the other browser tests. On a software adapter (SwiftShader, in
+//! `scripts/bench-webgpu.sh` runs it in release mode (a 256 x 1024 tensor, a 384 x 256 image)
+//! and prints the table; CI runs its small debug form (a quarter of each) with the other
+//! browser tests, within the runner's 20 s a test. On a software adapter (SwiftShader, in
 //! headless Chromium here) the numbers say that the kernels run, not how fast a GPU is.
 
 #![cfg(target_arch = "wasm32")]
@@ -18,6 +19,9 @@ use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_config
 wasm_bindgen_test_configure!(run_in_browser);
 
 const RUNS: usize = 5;
+
+/// The inputs' size: the full benchmark in release builds, a quarter of it in debug ones.
+const SCALE: usize = if cfg!(debug_assertions) { 1 } else { 2 };
 
 fn now() -> f64 {
     web_sys::window().expect("a window").performance().expect("performance").now()
@@ -47,12 +51,16 @@ async fn webgpu_against_the_cpu_decoders() {
             return;
         }
     };
-    let adapter = gpu.adapter_info().map(|i| format!("{} ({:?}, {:?})", i.name, i.backend, i.device_type));
-    console_log!("webgpu bench on {}", adapter.unwrap_or_else(|| "an unnamed adapter".into()));
+    let adapter = gpu.adapter_info().map(|i| {
+        let name = if i.name.is_empty() { format!("{} {}", i.driver, i.driver_info) } else { i.name.clone() };
+        let name = if name.trim().is_empty() { "an unnamed adapter (the browser hides its name)" } else { name.trim() };
+        format!("{name} ({:?}, {:?})", i.backend, i.device_type)
+    });
+    console_log!("webgpu bench on {}", adapter.unwrap_or_else(|| "an application's device".into()));
     console_log!("| input | output MB | CPU MB/s | WebGPU MB/s (with read-back) | GPU / CPU |");
     console_log!("| --- | ---: | ---: | ---: | ---: |");
 
-    // NCT: a 256 x 1024 tensor at 4 bits a weight (two stages), decoded to f32.
+    // NCT: a tensor (256 x 1024 in release builds) at 4 bits a weight (two stages), to f32.
     let mut s = 0x2545_F491_4F6C_DD1Du64;
     let mut uniform = || {
         s ^= s << 13;
@@ -60,7 +68,7 @@ async fn webgpu_against_the_cpu_decoders() {
         s ^= s << 17;
         (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
     };
-    let (rows, cols) = (256usize, 1024usize);
+    let (rows, cols) = (128 * SCALE, 512 * SCALE);
     let raw: Vec<u8> = (0..rows * cols).flat_map(|_| (uniform() + uniform() + uniform()).to_le_bytes()).collect();
     let mut enc = NctEncoder::new(NctOptions { bits: 4.0, threads: 1, ..Default::default() });
     enc.add_tensor("w", DType::F32, &[rows as u64, cols as u64], &raw).unwrap();
@@ -85,14 +93,14 @@ async fn webgpu_against_the_cpu_decoders() {
     let n = rows * cols * 4;
     let ratio = median(cpu.clone()) / median(dev.clone());
     console_log!(
-        "| NCT 4 b/w, 256 x 1024 f32 | {:.2} | {} | {} | {ratio:.2}x |",
+        "| NCT 4 b/w, {rows} x {cols} f32 | {:.2} | {} | {} | {ratio:.3}x |",
         n as f64 / 1e6,
         rates(n, cpu),
         rates(n, dev)
     );
 
-    // HoloTensor spectral: a 384 x 256 colour image, all 6 fragments, to pixels.
-    let (w, h) = (384u32, 256u32);
+    // HoloTensor spectral: a colour image (384 x 256 in release builds), all 6 fragments, to pixels.
+    let (w, h) = (384 * SCALE as u32 / 2, 256 * SCALE as u32 / 2);
     let pixels: Vec<u8> = (0..w * h * 3).map(|i| ((i / 3 % w) * 255 / w) as u8 ^ ((i * 7) % 61) as u8).collect();
     let asset = Asset::image(w, h, 3, pixels).unwrap();
     let enc =
@@ -123,7 +131,7 @@ async fn webgpu_against_the_cpu_decoders() {
     let n = (w * h * 3) as usize;
     let ratio = median(cpu.clone()) / median(dev.clone());
     console_log!(
-        "| spectral 384 x 256 RGB, 6 fragments | {:.2} | {} | {} | {ratio:.2}x |",
+        "| spectral {w} x {h} RGB, 6 fragments | {:.2} | {} | {} | {ratio:.3}x |",
         n as f64 / 1e6,
         rates(n, cpu),
         rates(n, dev)
