@@ -131,6 +131,31 @@ fn nct_decodes_minilm_bit_for_bit() {
     }
 }
 
+/// A HoloTensor `nct` tensor streamed stage by stage decodes on the GPU to the decoder's own
+/// reconstruction, bit for bit, after every stage.
+#[test]
+fn holo_nct_stages_decode_on_the_gpu_as_the_decoder_reconstructs() {
+    let Some(gpu) = gpu("holo nct") else { return };
+    let mut rng = Rng(21);
+    let (rows, cols) = (96u64, 256u64);
+    let values: Vec<f32> = (0..rows * cols).map(|_| rng.gaussian()).collect();
+    let asset = Asset::tensor(DType::F32, vec![rows, cols], f32_bytes(&values)).unwrap();
+    let enc = encode(&asset, &EncodeOptions { encoding: Encoding::Nct, fragments: 3, bits: 6.0, ..Default::default() })
+        .unwrap();
+    assert_eq!(enc.fragments.len(), 3);
+    let mut d = HoloDecoder::new();
+    for (k, f) in enc.fragments.iter().enumerate() {
+        d.push(f).unwrap();
+        let parts = d.nct_parts().expect("fragment 0 is in");
+        assert_eq!(parts.stages, k + 1);
+        let buffer = gpu.decode_holo_nct(&parts).unwrap();
+        let got = pollster::block_on(gpu.read_f32(&buffer)).unwrap();
+        let Reconstruction::Tensor { values: cpu, .. } = d.reconstruct().unwrap() else { panic!("a tensor") };
+        assert_eq!(got.len(), cpu.len());
+        assert!(got.iter().zip(&cpu).all(|(a, b)| a.to_bits() == b.to_bits()), "after {} stages", k + 1);
+    }
+}
+
 #[test]
 fn byte_planes_match_the_cpu() {
     let Some(gpu) = gpu("planes") else { return };

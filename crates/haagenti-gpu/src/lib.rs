@@ -2,7 +2,8 @@
 //! native (Vulkan, Metal, DX12), each checked byte for byte against the CPU decoder.
 //!
 //! - [`GpuDecoder::decode_nct`]: NCT weights (every stage, the inverse rotation included)
-//!   into an `f32` storage buffer, bit-identical to `haagenti_nct`.
+//!   into an `f32` storage buffer, bit-identical to `haagenti_nct`; [`GpuDecoder::decode_holo_nct`]
+//!   the same for a HoloTensor `nct` tensor from the stages streamed so far.
 //! - [`GpuDecoder::unplane`]: HCT byte-plane regrouping of 2-, 4- and 8-byte elements
 //!   (`BytePlanes`, `SignExpPlanes`), exact.
 //! - [`GpuDecoder::hadamard_inverse`]: the inverse randomized Hadamard rotation of

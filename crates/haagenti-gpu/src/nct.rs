@@ -3,7 +3,8 @@
 
 use crate::context::{GpuDecoder, words_to_bytes};
 use crate::error::GpuError;
-use haagenti_nct::{Codebook, EncodedTensor};
+use haagenti_holo::NctParts;
+use haagenti_nct::{Codebook, EncodedTensor, NctFile};
 use std::ops::Range;
 
 /// Weights a workgroup decodes (the shader's `workgroup_size`).
@@ -29,6 +30,15 @@ impl GpuDecoder {
         let out = self.output("nct weights", e.numel() * 4)?;
         self.decode_nct_rows_into(codebook, tensor, 0..e.rows(), &out, 0)?;
         Ok(out)
+    }
+
+    /// Decodes a HoloTensor `nct` tensor from the stages its decoder has so far
+    /// ([`haagenti_holo::HoloDecoder::nct_parts`]) into a new `f32` storage buffer: the values
+    /// of the decoder's reconstruction, bit for bit, left on the device.
+    pub fn decode_holo_nct(&self, parts: &NctParts<'_>) -> Result<wgpu::Buffer, GpuError> {
+        let file = NctFile::parse(parts.file)?;
+        let codebook = self.nct_codebook(file.codebook());
+        self.decode_nct(&codebook, &file.tensor(parts.tensor, parts.stages)?)
     }
 
     /// Decodes rows `rows` of `tensor` into `out` from byte `offset` (a multiple of 256):
