@@ -68,7 +68,10 @@ step "npm package: build (full and decoder-only modules, baseline and simd128)" 
 step "npm package: tests" bash -c "cd npm && npm test"
 step "demo page: build" bash -c "cd web && npx vite build --logLevel warn"
 step "server binary" cargo build --locked -p haagenti-server
+# The runner's timeout (20 s by default) covers a whole test file; on SwiftShader and two busy
+# cores this one's six tests take about that long.
 step "GPU kernels in headless Chromium (WebGPU on SwiftShader) against the CPU decoders" \
+  env WASM_BINDGEN_TEST_TIMEOUT=180 \
   wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver crates/haagenti-gpu
 step "wasm tests in Node (with a fragment server)" ./scripts/wasm-test.sh node
 step "wasm tests in headless Chromium (with a fragment server)" ./scripts/wasm-test.sh chrome
