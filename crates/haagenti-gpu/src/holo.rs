@@ -57,7 +57,7 @@ impl GpuDecoder {
                 planes.push(plane);
                 continue;
             }
-            self.check_plane(p)?;
+            // Both callers checked every plane against the binding limit.
             let steps = self.storage("steps", &f32_bytes(&p.steps));
             let dc = self.storage("dc", &f32_bytes(&p.dc));
             let grid = self.grid(blocks)?;
