@@ -89,7 +89,7 @@ impl HoloDecoder {
     /// fragment that fails (a forgery with a valid checksum, say) leaves the decoder as new, so
     /// it cannot lock the decoder to another asset.
     pub fn push(&mut self, bytes: &[u8]) -> Result<Pushed, HoloError> {
-        self.push_inner(bytes, false).map(|(pushed, _)| pushed)
+        self.push_spectral(bytes).map(|(pushed, _)| pushed)
     }
 
     /// [`push`](Self::push) that also returns, for a `spectral` image, what the fragment added
@@ -98,19 +98,9 @@ impl HoloDecoder {
     /// (`haagenti-gpu`'s `SpectralAccumulator`). The values are the ones the push decodes
     /// anyway; nothing more is kept.
     pub fn push_spectral(&mut self, bytes: &[u8]) -> Result<(Pushed, Option<crate::parts::SpectralUpdate>), HoloError> {
-        self.push_inner(bytes, true)
-    }
-
-    fn push_inner(
-        &mut self,
-        bytes: &[u8],
-        want_update: bool,
-    ) -> Result<(Pushed, Option<crate::parts::SpectralUpdate>), HoloError> {
         let f = Fragment::parse(bytes)?;
         let i = usize::from(f.index);
-        let add = |state: &mut State| {
-            if want_update { state.add_spectral(i, &f.payload) } else { state.add(i, &f.payload).map(|()| None) }
-        };
+        let add = |state: &mut State| state.add_spectral(i, &f.payload);
         let update = match &mut self.state {
             Some(_) if f.header_bytes != self.header_bytes => return Err(HoloError::OtherAsset),
             Some(_) if self.received[i] => return Ok((Pushed::Duplicate { index: f.index }, None)),
@@ -263,10 +253,7 @@ impl StreamingDecoder {
     /// [`Self::push`] without making the preview: `true` when one is due (and counted as made),
     /// for callers that draw it themselves (on the GPU, from [`HoloDecoder::spectral_parts`]).
     pub fn push_due(&mut self, fragment: &[u8], now_ms: u64) -> Result<bool, HoloError> {
-        if let Pushed::Duplicate { .. } = self.decoder.push(fragment)? {
-            return Ok(false);
-        }
-        Ok(self.due(now_ms))
+        self.push_due_spectral(fragment, now_ms).map(|(due, _)| due)
     }
 
     /// [`Self::push_due`] that also returns what a `spectral` fragment added to the
