@@ -39,6 +39,8 @@ mod format;
 mod hadamard;
 mod rng;
 mod scale;
+#[macro_use]
+mod simd;
 mod trellis;
 
 pub use codebook::{Codebook, MAX_ENTRY, TABLE_SHIFT};
