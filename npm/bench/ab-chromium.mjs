@@ -7,11 +7,12 @@
 // CHROMIUM_FLAGS adds browser flags (e.g. "--js-flags=--perf-prof" for perf profiles).
 // Paths are relative to this directory and must lie inside it. Each page is a fresh context;
 // the medians are over the rounds of all pages.
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { dirname, extname, join, normalize, relative, resolve, sep } from 'node:path';
+import { dirname, join, normalize, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { sendFile } from './serve.mjs';
 import { INPUTS } from './env.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -29,7 +30,6 @@ const mods = args.map((arg) => {
   return { name: arg, url: `/b/${rel.split(sep).join('/')}`, fn: fn || 'retained-view' };
 });
 if (mods.length === 0) throw new Error('give one or more module paths');
-const types = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
 const page = `<!doctype html><meta charset="utf-8"><script type="module">
 import { oursDecode } from '/b/decoders.mjs';
 import { sameBytes } from '/b/harness.mjs';
@@ -70,21 +70,7 @@ const server = createServer((req, res) => {
   }
   let file = url.pathname.startsWith('/b/') ? normalize(join(here, decodeURIComponent(url.pathname.slice(3)))) : null;
   if (file && !file.startsWith(here + sep)) file = null;
-  // @bokuweb/zstd-wasm's web build imports without file extensions.
-  if (file && !existsSync(file) && existsSync(`${file}.js`)) {
-    res.writeHead(302, { location: `${url.pathname}.js` }).end();
-    return;
-  }
-  if (file && existsSync(join(file, 'index.js'))) {
-    res.writeHead(302, { location: `${url.pathname}/index.js` }).end();
-    return;
-  }
-  if (!file || !existsSync(file) || !statSync(file).isFile()) {
-    res.writeHead(404).end();
-    return;
-  }
-  res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
-  createReadStream(file).pipe(res);
+  sendFile(res, url, file);
 });
 await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox', ...(process.env.CHROMIUM_FLAGS ?? '').split(' ').filter(Boolean)] });

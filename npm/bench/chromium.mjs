@@ -6,11 +6,12 @@
 //                     [--chromium /usr/bin/chromium]
 //
 // Each run is a fresh browser context and page.
-import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { basename, dirname, extname, join, normalize, resolve, sep } from 'node:path';
+import { basename, dirname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { sendFile } from './serve.mjs';
 import { makeDecoders } from './decoders.mjs';
 import { environment, INPUTS, parseArgs, wasmInfo } from './env.mjs';
 import { summarize, table } from './harness.mjs';
@@ -30,7 +31,6 @@ const opts = parseArgs(process.argv.slice(2), {
 const modulePath = resolve(opts.module);
 const wasmPath = opts.wasm ? resolve(opts.wasm) : modulePath.replace(/\.js$/, '_bg.wasm');
 const roots = { '/m/': dirname(modulePath), '/w/': dirname(wasmPath), '/b/': here, '/i/': resolve(opts.inputs) };
-const types = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
 
 const server = createServer((req, res) => {
   const url = new URL(req.url, 'http://127.0.0.1');
@@ -42,22 +42,7 @@ const server = createServer((req, res) => {
       if (p.startsWith(root + sep)) file = p;
     }
   }
-  // @bokuweb/zstd-wasm's web build imports without file extensions (and a directory by its
-  // name): redirect, so that the module's own relative imports resolve from its real URL.
-  if (file && !existsSync(file) && existsSync(`${file}.js`)) {
-    res.writeHead(302, { location: `${url.pathname}.js` }).end();
-    return;
-  }
-  if (file && existsSync(join(file, 'index.js'))) {
-    res.writeHead(302, { location: `${url.pathname}/index.js` }).end();
-    return;
-  }
-  if (!file || !existsSync(file) || !statSync(file).isFile()) {
-    res.writeHead(404).end();
-    return;
-  }
-  res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
-  createReadStream(file).pipe(res);
+  sendFile(res, url, file);
 });
 await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
 const origin = `http://127.0.0.1:${server.address().port}`;
