@@ -39,7 +39,6 @@ mod format;
 mod hadamard;
 mod rng;
 mod scale;
-#[macro_use]
 mod simd;
 mod trellis;
 
