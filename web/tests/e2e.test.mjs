@@ -223,21 +223,36 @@ test("at 10 Mbit/s and 40 ms (Chromium's throttling) the client asks for less an
   // first photo, asks for only what fits; unthrottled (loopback) it asks for all at once.
   const asset = "photos/hubble_deep_field.jpg";
   const query = `?deadline=150`;
-  const runs = {};
-  for (const [label, throttle] of [
-    ["unthrottled", undefined],
-    ["10 Mbit/s, 40 ms", { bps: 10e6, latencyMs: 40 }],
-  ]) {
+  const run = async (throttle) => {
     const { page, context, errors } = await openPage({ query, throttle });
     try {
       await finished(page, "photos/astronaut.png");
       await page.click(`#gallery button[data-asset="${asset}"]`);
-      runs[label] = await finished(page, asset);
+      const state = await finished(page, asset);
       assert.deepEqual(errors, []);
+      return state;
     } finally {
       await context.close();
     }
+  };
+  const runs = {};
+  // The comparison needs loopback to be measurably faster than the emulated link. On a loaded
+  // 2-core CI machine the client's own measurement of loopback (time to headers, then to the
+  // first fragment) can come out near 10 Mbit/s, and then asking for less is the right
+  // answer; such a run is printed and measured again (three tries), never counted as fast.
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    runs.unthrottled = await run(undefined);
+    if (runs.unthrottled.bandwidthBps >= 2 * 10e6) break;
+    console.log(
+      `# unthrottled try ${attempt}: loopback measured at only ${(runs.unthrottled.bandwidthBps / 1e6).toFixed(1)} Mbit/s ` +
+        `(the machine is loaded); measuring again`,
+    );
   }
+  assert.ok(
+    runs.unthrottled.bandwidthBps >= 2 * 10e6,
+    `loopback never measured faster than 20 Mbit/s in three tries (${runs.unthrottled.bandwidthBps} bit/s)`,
+  );
+  runs["10 Mbit/s, 40 ms"] = await run({ bps: 10e6, latencyMs: 40 });
   const fast = runs.unthrottled;
   const slow = runs["10 Mbit/s, 40 ms"];
   for (const [label, s] of Object.entries(runs)) {

@@ -8,7 +8,7 @@ use crate::error::{BlockError, Error};
 use crate::frame::BlockHeader;
 use crate::huff0::HuffmanTable;
 use crate::literals;
-use crate::sequences::{self, Code, Output, Predefined, SeqTable, SequenceTables};
+use crate::sequences::{self, Code, Output, Predefined, SequenceTables};
 use crate::wildcopy::Sink;
 
 /// Block type 0: the bytes are stored as they are.
@@ -58,13 +58,13 @@ impl BlockDecoder {
 
     /// Starts a new frame: forgets the previous frame's tables, or takes the dictionary's.
     pub(crate) fn reset(&mut self, dict: Option<&Dictionary>) {
-        self.tables = SequenceTables::default();
+        self.tables.clear();
         self.huffman = None;
         if let Some(t) = dict.and_then(|d| d.tables.as_ref()) {
             self.huffman = Some(t.huffman.clone());
-            self.tables.ll = Some(SeqTable::new(&t.ll, Code::LiteralLength));
-            self.tables.of = Some(SeqTable::new(&t.of, Code::Offset));
-            self.tables.ml = Some(SeqTable::new(&t.ml, Code::MatchLength));
+            self.tables.set(&t.ll, Code::LiteralLength);
+            self.tables.set(&t.of, Code::Offset);
+            self.tables.set(&t.ml, Code::MatchLength);
             self.tables.rep = t.rep;
         }
     }

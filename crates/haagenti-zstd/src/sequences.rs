@@ -98,122 +98,136 @@ pub(crate) enum Code {
     MatchLength,
 }
 
-/// Cells in every sequence table: enough for the largest accuracy log (9). Fixed-size tables
-/// let the decoding loop index them with a mask instead of a bounds check.
+/// Cells in every sequence table's region: enough for the largest accuracy log (9).
 const SEQ_CELLS: usize = 1 << 9;
 
-/// A decoding table for literal lengths, offsets or match lengths.
-#[derive(Debug, Clone)]
-pub(crate) struct SeqTable {
-    log: u8,
-    /// The first `1 << log` cells are the table.
-    cells: Box<[SeqCell; SEQ_CELLS]>,
-}
+/// The three tables (literal lengths, offsets, match lengths) lie one after another in one
+/// array of four regions (the fourth is padding), and every state is an index into the whole
+/// array: the decoding loop reads all three from one base, and a mask (a no-op) spares the
+/// bounds checks. One base instead of three leaves the loop a register (in wasm, one value
+/// fewer for the engine's register allocator to spill).
+const ALL_CELLS: usize = 4 * SEQ_CELLS;
 
-impl SeqTable {
-    pub(crate) fn new(t: &DecodingTable, code: Code) -> Self {
-        let mut table = SeqTable { log: 0, cells: Box::new([SeqCell::default(); SEQ_CELLS]) };
-        table.fill(t, code);
-        table
-    }
-
-    /// Rebuilds this table from `t` in place (no allocation).
-    fn fill(&mut self, t: &DecodingTable, code: Code) {
-        debug_assert!(t.entries.len() <= SEQ_CELLS, "sequence tables have at most 2^9 states");
-        for (cell, e) in self.cells.iter_mut().zip(&t.entries) {
-            let s = usize::from(e.symbol);
-            let (base, extra) = match code {
-                Code::LiteralLength => (LL_BASE[s], LL_BITS[s]),
-                Code::MatchLength => (ML_BASE[s], ML_BITS[s]),
-                Code::Offset => (1u32 << s, e.symbol),
-            };
-            *cell = SeqCell { base, next: e.base, nb_bits: e.nb_bits, extra };
-        }
-        self.log = t.accuracy_log;
-    }
-
-    /// Makes this table a copy of `other` in place.
-    fn copy_from(&mut self, other: &SeqTable) {
-        *self.cells = *other.cells;
-        self.log = other.log;
-    }
-}
-
-/// Fills `slot` by `set`, reusing the table already there.
-fn refill_slot(slot: &mut Option<SeqTable>, set: impl FnOnce(&mut SeqTable)) {
-    match slot {
-        Some(table) => set(table),
-        None => {
-            let mut table = SeqTable { log: 0, cells: Box::new([SeqCell::default(); SEQ_CELLS]) };
-            set(&mut table);
-            *slot = Some(table);
+impl Code {
+    /// The region of this code's table.
+    fn region(self) -> usize {
+        match self {
+            Code::LiteralLength => 0,
+            Code::Offset => 1,
+            Code::MatchLength => 2,
         }
     }
 }
 
-/// Entropy state that carries from block to block within a frame.
+/// Builds the cells of one table from `t` into its region of `cells`; its states then point
+/// into the same region.
+fn fill(cells: &mut [SeqCell; ALL_CELLS], t: &DecodingTable, code: Code) {
+    debug_assert!(t.entries.len() <= SEQ_CELLS, "sequence tables have at most 2^9 states");
+    let offset = code.region() * SEQ_CELLS;
+    for (cell, e) in cells[offset..offset + SEQ_CELLS].iter_mut().zip(&t.entries) {
+        let s = usize::from(e.symbol);
+        let (base, extra) = match code {
+            Code::LiteralLength => (LL_BASE[s], LL_BITS[s]),
+            Code::MatchLength => (ML_BASE[s], ML_BITS[s]),
+            Code::Offset => (1u32 << s, e.symbol),
+        };
+        // `e.base + 2^nb_bits <= 2^log <= SEQ_CELLS`, so `next` plus the bits read stays inside
+        // the region.
+        *cell = SeqCell { base, next: e.base + offset as u16, nb_bits: e.nb_bits, extra };
+    }
+}
+
+/// Entropy state that carries from block to block within a frame: the last table of each kind
+/// (for repeat mode) and the three repeat offsets.
 #[derive(Debug, Clone)]
 pub(crate) struct SequenceTables {
-    /// The last literal-length, offset and match-length tables, for repeat mode.
-    pub ll: Option<SeqTable>,
-    pub of: Option<SeqTable>,
-    pub ml: Option<SeqTable>,
+    cells: Box<[SeqCell; ALL_CELLS]>,
+    /// Accuracy log of each region's table.
+    logs: [u8; 3],
+    /// Whether each region holds a table yet.
+    present: [bool; 3],
     /// The three repeat offsets.
     pub rep: [u32; 3],
 }
 
 impl Default for SequenceTables {
     fn default() -> Self {
-        SequenceTables { ll: None, of: None, ml: None, rep: [1, 4, 8] }
+        SequenceTables {
+            cells: Box::new([SeqCell::default(); ALL_CELLS]),
+            logs: [0; 3],
+            present: [false; 3],
+            rep: [1, 4, 8],
+        }
+    }
+}
+
+impl SequenceTables {
+    /// Forgets every table and the repeat offsets (a new frame), keeping the allocation.
+    pub(crate) fn clear(&mut self) {
+        self.present = [false; 3];
+        self.rep = [1, 4, 8];
+    }
+
+    /// Makes `t` the current table of its kind.
+    pub(crate) fn set(&mut self, t: &DecodingTable, code: Code) {
+        fill(&mut self.cells, t, code);
+        self.logs[code.region()] = t.accuracy_log;
+        self.present[code.region()] = true;
+    }
+
+    /// Copies the table of kind `code` from `other`.
+    fn copy_from(&mut self, other: &SequenceTables, code: Code) {
+        let r = code.region();
+        let range = r * SEQ_CELLS..r * SEQ_CELLS + SEQ_CELLS.min(1 << other.logs[r]);
+        self.cells[range.clone()].copy_from_slice(&other.cells[range]);
+        self.logs[r] = other.logs[r];
+        self.present[r] = other.present[r];
     }
 }
 
 /// The predefined tables, built once per decoder.
 #[derive(Debug, Clone)]
-pub(crate) struct Predefined {
-    ll: SeqTable,
-    of: SeqTable,
-    ml: SeqTable,
-}
+pub(crate) struct Predefined(SequenceTables);
 
 impl Predefined {
     pub(crate) fn new() -> Self {
-        Predefined {
-            ll: SeqTable::new(&fse::predefined((fse::LL_DEFAULT.0, &fse::LL_DEFAULT.1)), Code::LiteralLength),
-            of: SeqTable::new(&fse::predefined((fse::OF_DEFAULT.0, &fse::OF_DEFAULT.1)), Code::Offset),
-            ml: SeqTable::new(&fse::predefined((fse::ML_DEFAULT.0, &fse::ML_DEFAULT.1)), Code::MatchLength),
-        }
+        let mut t = SequenceTables::default();
+        t.set(&fse::predefined((fse::LL_DEFAULT.0, &fse::LL_DEFAULT.1)), Code::LiteralLength);
+        t.set(&fse::predefined((fse::OF_DEFAULT.0, &fse::OF_DEFAULT.1)), Code::Offset);
+        t.set(&fse::predefined((fse::ML_DEFAULT.0, &fse::ML_DEFAULT.1)), Code::MatchLength);
+        Predefined(t)
     }
 }
 
-/// Reads one table's mode and, for FSE mode, its description; stores the table in `slot`.
+/// Reads one table's mode and, for FSE mode, its description; makes it the current table of
+/// its kind.
 fn read_table(
     mode: u8,
     src: &[u8],
     pos: &mut usize,
-    slot: &mut Option<SeqTable>,
-    predefined: &SeqTable,
+    tables: &mut SequenceTables,
+    predefined: &Predefined,
     (max_symbol, max_log): (u8, u8),
     code: Code,
 ) -> Result<(), BlockError> {
     match mode {
-        0 => refill_slot(slot, |t| t.copy_from(predefined)),
+        0 => tables.copy_from(&predefined.0, code),
         1 => {
             let symbol = *src.get(*pos).ok_or(corrupt("RLE sequence symbol missing"))?;
             if symbol > max_symbol {
                 return Err(corrupt("RLE sequence symbol out of range"));
             }
             *pos += 1;
-            refill_slot(slot, |t| t.fill(&DecodingTable::rle(symbol), code));
+            tables.set(&DecodingTable::rle(symbol), code);
         }
         2 => {
             let (dist, used) = Distribution::read(&src[*pos..], max_log, max_symbol)?;
             *pos += used;
             let built = DecodingTable::build(&dist)?;
-            refill_slot(slot, |t| t.fill(&built, code));
+            tables.set(&built, code);
         }
         _ => {
-            if slot.is_none() {
+            if !tables.present[code.region()] {
                 return Err(corrupt("repeat mode without a previous table"));
             }
         }
@@ -264,31 +278,29 @@ multiversion! {
         if modes & 3 != 0 {
             return Err(corrupt("reserved bits set in sequence modes").into());
         }
-        read_table(modes >> 6, src, &mut pos, &mut tables.ll, &predefined.ll, LL_MAX, Code::LiteralLength)?;
-        read_table((modes >> 4) & 3, src, &mut pos, &mut tables.of, &predefined.of, OF_MAX, Code::Offset)?;
-        read_table((modes >> 2) & 3, src, &mut pos, &mut tables.ml, &predefined.ml, ML_MAX, Code::MatchLength)?;
-        let (Some(ll_t), Some(of_t), Some(ml_t)) = (&tables.ll, &tables.of, &tables.ml) else {
-            unreachable!("read_table fills every slot or fails");
-        };
+        read_table(modes >> 6, src, &mut pos, tables, predefined, LL_MAX, Code::LiteralLength)?;
+        read_table((modes >> 4) & 3, src, &mut pos, tables, predefined, OF_MAX, Code::Offset)?;
+        read_table((modes >> 2) & 3, src, &mut pos, tables, predefined, ML_MAX, Code::MatchLength)?;
 
         let mut bits = BackwardReader::new(&src[pos..])?;
-        let mut ll_state = bits.read(u32::from(ll_t.log)) as usize;
-        let mut of_state = bits.read(u32::from(of_t.log)) as usize;
-        let mut ml_state = bits.read(u32::from(ml_t.log)) as usize;
+        let [ll_log, of_log, ml_log] = tables.logs.map(u32::from);
+        let mut ll_state = bits.read(ll_log) as usize;
+        let mut of_state = SEQ_CELLS + bits.read(of_log) as usize;
+        let mut ml_state = 2 * SEQ_CELLS + bits.read(ml_log) as usize;
         let [mut r0, mut r1, mut r2] = tables.rep;
         let mut lit_pos = 0usize;
         let mut w = Writer::new(&mut *dst.out, dst.limit);
         // The block's literals and 16 bytes of slack: the bound `Writer::sequence` checks against.
         let lits = &literals[..lit_count + 16];
-        let (ll_cells, of_cells, ml_cells) = (&*ll_t.cells, &*of_t.cells, &*ml_t.cells);
+        let cells = &*tables.cells;
         let mut last_update = 0;
         for _ in 0..count {
-            // States are always below the table size: each is a cell's `next` plus fewer than
-            // 2^nb_bits, which the table construction bounds.
+            // States are always inside their table's region: each is a cell's `next` plus fewer
+            // than 2^nb_bits, which the table construction bounds.
             // The mask is a no-op that spares the bounds checks.
-            let llc = ll_cells[ll_state & (SEQ_CELLS - 1)];
-            let ofc = of_cells[of_state & (SEQ_CELLS - 1)];
-            let mlc = ml_cells[ml_state & (SEQ_CELLS - 1)];
+            let llc = cells[ll_state & (ALL_CELLS - 1)];
+            let ofc = cells[of_state & (ALL_CELLS - 1)];
+            let mlc = cells[ml_state & (ALL_CELLS - 1)];
             // After a refill 56 bits are ready: enough for the offset and match-length extra bits
             // (at most 31 + 16), and, unless all extra bits pass 30, for everything. Otherwise a
             // second refill covers the literal-length extra bits and the state updates (16 + 26).
