@@ -5,8 +5,9 @@
 //! with `HAAGENTI_GPU_TESTS=require` (CI, on Mesa's lavapipe) they fail instead. Each prints
 //! the adapter it ran on.
 
-use haagenti_gpu::GpuDecoder;
-use haagenti_hct::{DType, Transform};
+use haagenti_gpu::wgpu::util::DeviceExt;
+use haagenti_gpu::{GpuDecoder, HalfFormat, wgpu};
+use haagenti_hct::{DType, Transform, f32_to_bf16, f32_to_f16};
 use haagenti_holo::{Asset, EncodeOptions, Encoding, HoloDecoder, Reconstruction, encode};
 use haagenti_nct::{EncodeOptions as NctOptions, NctEncoder, NctFile};
 use haagenti_tests::{PHOTOS, TestRng as Rng, device_or_skip, minilm_safetensors, photo_asset};
@@ -371,4 +372,86 @@ fn refine_dequantization_matches_bit_for_bit() {
             assert!(bad.is_none(), "{what} after {} fragments ({} layers): value {bad:?}", k + 1, parts.layers.len());
         }
     }
+}
+
+/// f32 to binary16 and bfloat16 on the device against the CPU's conversion, bit for bit, for
+/// `n` = 0, 1, odd and even counts.
+fn half_matches(gpu: &GpuDecoder, bits: &[u32], what: &str) {
+    let bytes: Vec<u8> = bits.iter().flat_map(|b| b.to_le_bytes()).collect();
+    let buffer = gpu.device().create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("f32 values"),
+        contents: if bytes.is_empty() { &[0; 4] } else { &bytes },
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+    });
+    for (format, cpu) in [(HalfFormat::F16, f32_to_f16 as fn(f32) -> u16), (HalfFormat::Bf16, f32_to_bf16)] {
+        let out = gpu.to_half(&buffer, bits.len() as u64, format).unwrap();
+        let got = pollster::block_on(gpu.read_u16(&out, bits.len() as u64)).unwrap();
+        assert_eq!(got.len(), bits.len());
+        if let Some(i) = bits.iter().zip(&got).position(|(&b, &g)| cpu(f32::from_bits(b)) != g) {
+            panic!(
+                "{what}, {format:?}: {:#010x} is {:#06x} on the CPU, {:#06x} on the GPU",
+                bits[i],
+                cpu(f32::from_bits(bits[i])),
+                got[i]
+            );
+        }
+    }
+}
+
+/// Every class of input: zeros, subnormals, values that round to a subnormal half, to zero or
+/// past 65504 to infinity, ties at each rounding boundary with the kept bit even and odd,
+/// infinities and NaNs with payloads, at every exponent and both signs; and a million random
+/// bit patterns.
+#[test]
+fn half_conversion_matches_the_cpu_bit_for_bit() {
+    let Some(gpu) = gpu("half") else { return };
+    let lows = [
+        0u32, 1, 0xfff, 0x1000, 0x1001, 0x1fff, 0x2000, 0x3000, 0x7fff, 0x8000, 0x8001, 0x18000, 0xffff, 0x7fe000,
+        0x7fffff, 0x400000,
+    ];
+    let mut bits = Vec::new();
+    for sign in [0, 1 << 31] {
+        for exp in 0..256u32 {
+            for low in lows {
+                bits.push(sign | exp << 23 | low);
+            }
+        }
+    }
+    let specials = bits.len();
+    let mut rng = Rng(5);
+    bits.extend((0..(1 << 20) + 1).map(|_| rng.next_u64() as u32));
+    for n in [0, 1, 2, 3, 257, specials, bits.len()] {
+        half_matches(&gpu, &bits[..n], &format!("{n} values"));
+    }
+    eprintln!("half: {} values ({specials} boundary cases) equal in f16 and bf16", bits.len());
+}
+
+/// NCT weights decoded straight to half precision on the device: MiniLM's layer 0 (real
+/// weights) equals the CPU decoder's f32 values rounded by the CPU.
+#[test]
+fn nct_decodes_minilm_to_half_precision_bit_for_bit() {
+    let Some(gpu) = gpu("nct half") else { return };
+    let st_bytes = minilm_safetensors();
+    let st = haagenti_hct::safetensors::parse(&st_bytes).unwrap();
+    let mut enc = NctEncoder::new(NctOptions { bits: 3.0, ..Default::default() });
+    for t in st.tensors.iter().filter(|t| t.name.contains("layer.0.")) {
+        enc.add_tensor(&t.name, t.dtype, &t.shape, t.data).unwrap();
+    }
+    let bytes = enc.finish(&mut |_, _| {}).unwrap();
+    let file = NctFile::parse(&bytes).unwrap();
+    let codebook = gpu.nct_codebook(file.codebook());
+    let mut compared = 0;
+    for e in file.tensors() {
+        let tensor = file.tensor(e.name(), file.stages()).unwrap();
+        let cpu = tensor.decode().unwrap();
+        for (format, round) in [(HalfFormat::F16, f32_to_f16 as fn(f32) -> u16), (HalfFormat::Bf16, f32_to_bf16)] {
+            let out = gpu.decode_nct_half(&codebook, &tensor, format).unwrap();
+            let got = pollster::block_on(gpu.read_u16(&out, cpu.len() as u64)).unwrap();
+            let want: Vec<u16> = cpu.iter().map(|&v| round(v)).collect();
+            assert!(got == want, "{} in {format:?} differs from the CPU's", e.name());
+            compared += cpu.len();
+        }
+    }
+    assert!(compared > 1_000_000, "MiniLM's layer 0 has 1.77M weights; compared {compared}");
+    eprintln!("nct half: {compared} values equal (f16 and bf16)");
 }

@@ -14,6 +14,7 @@ pub(crate) struct Pipelines {
     pub(crate) rgba: wgpu::ComputePipeline,
     pub(crate) refine: wgpu::ComputePipeline,
     pub(crate) accumulate: wgpu::ComputePipeline,
+    pub(crate) half: wgpu::ComputePipeline,
 }
 
 /// A GPU decoder: a `wgpu` device and queue (its own, or an application's) with the kernels
@@ -100,6 +101,7 @@ impl GpuDecoder {
             rgba: pipeline("spectral rgba", kernels::SPECTRAL, "to_rgba"),
             refine: pipeline("refine", kernels::REFINE, "dequant"),
             accumulate: pipeline("spectral accumulate", kernels::ACCUMULATE, "accumulate"),
+            half: pipeline("half", kernels::HALF, "pack"),
         };
         GpuDecoder { device, queue, info: None, pipelines }
     }

@@ -15,15 +15,18 @@ pub const ACCUMULATE: &str = include_str!("../shaders/accumulate.wgsl");
 
 /// HoloTensor `residual` tensors: int4 levels and refinement bits to values.
 pub const REFINE: &str = include_str!("../shaders/refine.wgsl");
+/// f32 values to binary16 or bfloat16, two to a word (rounded as the CPU's `f32_to_f16`).
+pub const HALF: &str = include_str!("../shaders/half.wgsl");
 /// Draws a texture onto a surface pixel for pixel (a vertex and a fragment shader).
 pub const BLIT: &str = include_str!("../shaders/blit.wgsl");
 
 /// Every compute kernel source with its name.
-pub const ALL: [(&str, &str); 6] = [
+pub const ALL: [(&str, &str); 7] = [
     ("nct.wgsl", NCT),
     ("planes.wgsl", PLANES),
     ("hadamard.wgsl", HADAMARD),
     ("spectral.wgsl", SPECTRAL),
     ("accumulate.wgsl", ACCUMULATE),
     ("refine.wgsl", REFINE),
+    ("half.wgsl", HALF),
 ];

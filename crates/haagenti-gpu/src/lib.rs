@@ -16,6 +16,10 @@
 //!   with a [`SpectralAccumulator`] the coefficients stay on the device and each fragment's
 //!   decoded values are added there ([`GpuDecoder::accumulate`]), exactly as the CPU adds them.
 //!
+//! - [`GpuDecoder::to_half`]: any of these `f32` results to binary16 or bfloat16 on the
+//!   device, rounded bit for bit as the CPU's `haagenti_hct::f32_to_f16` / `f32_to_bf16`
+//!   ([`GpuDecoder::decode_nct_half`]: NCT weights straight to half precision).
+//!
 //! Where there is no adapter, [`GpuDecoder::request`] returns [`GpuError::NoAdapter`] and
 //! callers keep the CPU path.
 //!
@@ -38,6 +42,7 @@
 
 mod context;
 mod error;
+mod half;
 mod holo;
 pub mod kernels;
 mod nct;
@@ -46,6 +51,7 @@ mod present;
 
 pub use context::GpuDecoder;
 pub use error::GpuError;
+pub use half::HalfFormat;
 pub use holo::{SpectralAccumulator, SpectralImage, SpectralOutput};
 pub use nct::NctCodebook;
 pub use present::Presenter;

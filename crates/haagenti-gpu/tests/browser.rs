@@ -6,8 +6,9 @@
 
 #![cfg(target_arch = "wasm32")]
 
-use haagenti_gpu::{GpuDecoder, wgpu};
-use haagenti_hct::{DType, Transform};
+use haagenti_gpu::wgpu::util::DeviceExt;
+use haagenti_gpu::{GpuDecoder, HalfFormat, wgpu};
+use haagenti_hct::{DType, Transform, f32_to_bf16, f32_to_f16};
 use haagenti_holo::{Asset, EncodeOptions, Encoding, HoloDecoder, Reconstruction, encode};
 use haagenti_nct::{EncodeOptions as NctOptions, NctEncoder, NctFile};
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -63,6 +64,48 @@ async fn nct_matches_the_cpu_in_the_browser() {
         let got = gpu.decode_nct_to_vec(&codebook, &t).await.unwrap();
         assert!(cpu.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits()), "{k} stages");
         console_log!("nct: {} stages, {} values equal", k, cpu.len());
+    }
+}
+
+/// NCT weights straight to binary16 and bfloat16, and the boundary cases of the conversion
+/// (every exponent, ties, subnormals, infinities, NaNs): the CPU's rounding, bit for bit.
+#[wasm_bindgen_test]
+async fn half_precision_matches_the_cpu_in_the_browser() {
+    let Some(gpu) = gpu("half").await else { return };
+    let mut rng = Rng(2);
+    let (rows, cols) = (128usize, 1024usize);
+    let w: Vec<f32> = (0..rows * cols).map(|_| rng.uniform() - 0.5).collect();
+    let raw: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut enc = NctEncoder::new(NctOptions { bits: 4.0, threads: 1, ..Default::default() });
+    enc.add_tensor("w", DType::F32, &[rows as u64, cols as u64], &raw).unwrap();
+    let bytes = enc.finish(&mut |_, _| {}).unwrap();
+    let file = NctFile::parse(&bytes).unwrap();
+    let codebook = gpu.nct_codebook(file.codebook());
+    let t = file.tensor("w", file.stages()).unwrap();
+    let cpu = t.decode().unwrap();
+    let mut bits: Vec<u32> = Vec::new();
+    for sign in [0, 1u32 << 31] {
+        for exp in 0..256u32 {
+            for low in [0u32, 1, 0xfff, 0x1000, 0x1001, 0x2000, 0x3000, 0x7fff, 0x8000, 0x18000, 0x7fe000, 0x7fffff] {
+                bits.push(sign | exp << 23 | low);
+            }
+        }
+    }
+    bits.push(0x3f80_0001); // an odd count
+    let edges = gpu.device().create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("edges"),
+        contents: &bits.iter().flat_map(|b| b.to_le_bytes()).collect::<Vec<u8>>(),
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+    });
+    for (format, round) in [(HalfFormat::F16, f32_to_f16 as fn(f32) -> u16), (HalfFormat::Bf16, f32_to_bf16)] {
+        let out = gpu.decode_nct_half(&codebook, &t, format).unwrap();
+        let got = gpu.read_u16(&out, cpu.len() as u64).await.unwrap();
+        assert!(cpu.iter().zip(&got).all(|(&v, &g)| round(v) == g), "NCT weights in {format:?}");
+        let out = gpu.to_half(&edges, bits.len() as u64, format).unwrap();
+        let got = gpu.read_u16(&out, bits.len() as u64).await.unwrap();
+        let bad = bits.iter().zip(&got).position(|(&b, &g)| round(f32::from_bits(b)) != g);
+        assert!(bad.is_none(), "{format:?}: {:#010x}", bits[bad.unwrap_or(0)]);
+        console_log!("half: {format:?}, {} weights and {} boundary cases equal", cpu.len(), bits.len());
     }
 }
 
