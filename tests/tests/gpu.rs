@@ -7,7 +7,7 @@
 
 use haagenti_gpu::wgpu::util::DeviceExt;
 use haagenti_gpu::{GpuDecoder, HalfFormat, wgpu};
-use haagenti_hct::{DType, Transform, f32_to_bf16, f32_to_f16};
+use haagenti_hct::{DType, QuantScheme, Transform, f32_to_bf16, f32_to_f16};
 use haagenti_holo::{Asset, EncodeOptions, Encoding, HoloDecoder, Reconstruction, encode};
 use haagenti_nct::{EncodeOptions as NctOptions, NctEncoder, NctFile};
 use haagenti_tests::{PHOTOS, TestRng as Rng, device_or_skip, minilm_safetensors, photo_asset};
@@ -454,4 +454,62 @@ fn nct_decodes_minilm_to_half_precision_bit_for_bit() {
     }
     assert!(compared > 1_000_000, "MiniLM's layer 0 has 1.77M weights; compared {compared}");
     eprintln!("nct half: {compared} values equal (f16 and bf16)");
+}
+
+/// HCT's int8 / int4 payloads dequantized on the device against `QuantScheme::dequantize`.
+fn dequant_matches(gpu: &GpuDecoder, scheme: QuantScheme, payload: &[u8], n: usize, what: &str) {
+    let cpu = scheme.dequantize(payload, n as u64).unwrap();
+    let out = gpu.dequantize(scheme, payload, n as u64).unwrap();
+    let got = pollster::block_on(gpu.read_f32(&out)).unwrap();
+    assert!(got.len() >= n, "{what}: {} values back for {n}", got.len());
+    if let Some(i) = cpu.iter().zip(&got).position(|(a, b)| a.to_bits() != b.to_bits()) {
+        panic!("{what} {scheme:?}: value {i} is {:e} on the CPU, {:e} on the GPU", cpu[i], got[i]);
+    }
+}
+
+/// MiniLM's real weights quantized by HCT's int8 and int4 schemes (group sizes that divide the
+/// rows and ones that do not, an odd count, one value, none), and payloads with forged scales
+/// whose products are subnormal, zero or infinite (which a GPU may flush or round otherwise):
+/// the GPU's values equal the CPU's bit for bit. A payload of the wrong size is refused.
+#[test]
+fn hct_quantized_tensors_dequantize_bit_for_bit() {
+    let Some(gpu) = gpu("hct dequant") else { return };
+    let st_bytes = minilm_safetensors();
+    let st = haagenti_hct::safetensors::parse(&st_bytes).unwrap();
+    let t = st.tensors.iter().find(|t| t.name.contains("layer.0.intermediate.dense.weight")).unwrap();
+    let w: Vec<f32> = t.data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let mut compared = 0;
+    for scheme in [
+        QuantScheme::Int8 { group: 64 },
+        QuantScheme::Int8 { group: 7 },
+        QuantScheme::Int8 { group: 1 },
+        QuantScheme::Int4 { group: 32 },
+        QuantScheme::Int4 { group: 5 },
+    ] {
+        for n in [w.len(), 12_345, 1, 0] {
+            let payload = scheme.quantize(&w[..n]).unwrap();
+            dequant_matches(&gpu, scheme, &payload, n, &format!("MiniLM, {n} values"));
+            compared += n;
+        }
+        // Forged scales: every group's scale replaced by one that makes subnormal products,
+        // rounds some to zero, or overflows to infinity, in both signs.
+        let n = 4099;
+        let mut payload = scheme.quantize(&w[..n]).unwrap();
+        let groups = n.div_ceil(scheme.group() as usize);
+        for forged in [f32::from_bits(1), 1e-44, 3e-39, -2e-39, 1e36, -3e38, f32::MAX] {
+            for g in 0..groups {
+                payload[4 * g..4 * g + 4].copy_from_slice(&forged.to_le_bytes());
+            }
+            dequant_matches(&gpu, scheme, &payload, n, &format!("scale {forged:e}"));
+            compared += n;
+        }
+        let cpu = scheme.dequantize(&payload, n as u64).unwrap();
+        assert!(cpu.iter().any(|v| v.is_infinite()), "{scheme:?}: the forgeries reach infinity");
+        payload.chunks_exact_mut(4).take(groups).for_each(|s| s.copy_from_slice(&1e-41f32.to_le_bytes()));
+        let tiny = scheme.dequantize(&payload, n as u64).unwrap();
+        assert!(tiny.iter().filter(|v| v.is_subnormal()).count() > 100, "{scheme:?}: subnormal products");
+        dequant_matches(&gpu, scheme, &payload, n, "scale 1e-41");
+        assert!(gpu.dequantize(scheme, &payload[1..], n as u64).is_err(), "a short payload is refused");
+    }
+    eprintln!("hct dequant: {compared} values equal");
 }

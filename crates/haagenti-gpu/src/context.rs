@@ -15,6 +15,7 @@ pub(crate) struct Pipelines {
     pub(crate) refine: wgpu::ComputePipeline,
     pub(crate) accumulate: wgpu::ComputePipeline,
     pub(crate) half: wgpu::ComputePipeline,
+    pub(crate) quant: wgpu::ComputePipeline,
 }
 
 /// A GPU decoder: a `wgpu` device and queue (its own, or an application's) with the kernels
@@ -102,6 +103,7 @@ impl GpuDecoder {
             refine: pipeline("refine", kernels::REFINE, "dequant"),
             accumulate: pipeline("spectral accumulate", kernels::ACCUMULATE, "accumulate"),
             half: pipeline("half", kernels::HALF, "pack"),
+            quant: pipeline("quant", kernels::QUANT, "dequant"),
         };
         GpuDecoder { device, queue, info: None, pipelines }
     }

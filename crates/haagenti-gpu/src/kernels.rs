@@ -1,8 +1,11 @@
 //! The WGSL sources, one per kernel family; each is validated by naga in the tests and
 //! compiled by the device (or the browser) when a [`crate::GpuDecoder`] is made.
 
-/// NCT decode: windows, codebook, Walsh-Hadamard, signs, stages, scale (docs/nct.md).
-pub const NCT: &str = include_str!("../shaders/nct.wgsl");
+/// NCT decode: windows, codebook, Walsh-Hadamard, signs, stages, scale (docs/nct.md), after
+/// `shaders/exact.wgsl` (the exact f32 product in integers, shared with [`QUANT`]).
+pub const NCT: &str = concat!(include_str!("../shaders/exact.wgsl"), include_str!("../shaders/nct.wgsl"));
+/// HCT's int8 / int4 quantized tensors back to f32 (`QuantScheme::dequantize`).
+pub const QUANT: &str = concat!(include_str!("../shaders/exact.wgsl"), include_str!("../shaders/quant.wgsl"));
 /// HCT byte planes back to elements (docs/hct.md, transforms).
 pub const PLANES: &str = include_str!("../shaders/planes.wgsl");
 /// The inverse randomized Hadamard rotation of HoloTensor's `projection` encoding.
@@ -21,12 +24,13 @@ pub const HALF: &str = include_str!("../shaders/half.wgsl");
 pub const BLIT: &str = include_str!("../shaders/blit.wgsl");
 
 /// Every compute kernel source with its name.
-pub const ALL: [(&str, &str); 7] = [
-    ("nct.wgsl", NCT),
+pub const ALL: [(&str, &str); 8] = [
+    ("exact.wgsl + nct.wgsl", NCT),
     ("planes.wgsl", PLANES),
     ("hadamard.wgsl", HADAMARD),
     ("spectral.wgsl", SPECTRAL),
     ("accumulate.wgsl", ACCUMULATE),
     ("refine.wgsl", REFINE),
     ("half.wgsl", HALF),
+    ("exact.wgsl + quant.wgsl", QUANT),
 ];

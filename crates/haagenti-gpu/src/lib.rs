@@ -8,6 +8,8 @@
 //!   (`BytePlanes`, `SignExpPlanes`), exact.
 //! - [`GpuDecoder::hadamard_inverse`]: the inverse randomized Hadamard rotation of
 //!   HoloTensor's `projection` encoding, bit-identical for inputs without subnormals.
+//! - [`GpuDecoder::dequantize`]: HCT's int8 and int4 quantized tensors (`QuantScheme`
+//!   payloads) to `f32`, bit-identical.
 //! - [`GpuDecoder::refine_dequant`]: HoloTensor `residual` tensors' int4 levels and
 //!   refinement bits to values, bit-identical.
 //! - [`GpuDecoder::spectral_rgba`]: HoloTensor `spectral` image reconstruction (dequantize,
@@ -48,6 +50,7 @@ pub mod kernels;
 mod nct;
 mod planes;
 mod present;
+mod quant;
 
 pub use context::GpuDecoder;
 pub use error::GpuError;

@@ -1,0 +1,103 @@
+// The exact IEEE f32 product in integer arithmetic, for the kernels whose one multiply must
+// equal the CPU's bit for bit where a GPU may flush subnormals (or on overflow): prepended to
+// nct.wgsl and quant.wgsl (kernels.rs).
+
+// `(hi * 2^32 + lo) >> s`, rounded to nearest even, for 1 <= s <= 63.
+fn shift_rne(hi: u32, lo: u32, s: u32) -> u32 {
+    var q: u32;
+    var up: bool;
+    if (s < 32u) {
+        q = (lo >> s) | (hi << (32u - s));
+        let rem = lo & ((1u << s) - 1u);
+        let half = 1u << (s - 1u);
+        up = rem > half || (rem == half && (q & 1u) == 1u);
+    } else {
+        let t = s - 32u;
+        q = select(0u, hi >> t, t < 32u);
+        let rem_hi = select(hi, hi & ((1u << t) - 1u), t < 32u);
+        var half_hi = 0u;
+        var half_lo = 0u;
+        if (t == 0u) {
+            half_lo = 0x80000000u;
+        } else {
+            half_hi = 1u << (t - 1u);
+        }
+        let above = rem_hi > half_hi || (rem_hi == half_hi && lo > half_lo);
+        let equal = rem_hi == half_hi && lo == half_lo;
+        up = above || (equal && (q & 1u) == 1u);
+    }
+    return q + select(0u, 1u, up);
+}
+
+// The IEEE product of two f32 (bits), rounded to nearest even, in integer arithmetic: for
+// the results a GPU may flush (subnormal or zero) or that overflow. NaN inputs give a quiet
+// NaN (payloads are not specified).
+fn mul_exact(a: u32, b: u32) -> u32 {
+    let sign = (a ^ b) & 0x80000000u;
+    var ea = (a >> 23u) & 0xFFu;
+    var eb = (b >> 23u) & 0xFFu;
+    var ma = a & 0x7FFFFFu;
+    var mb = b & 0x7FFFFFu;
+    let a_zero = ea == 0u && ma == 0u;
+    let b_zero = eb == 0u && mb == 0u;
+    if (ea == 255u || eb == 255u) {
+        if ((ea == 255u && ma != 0u) || (eb == 255u && mb != 0u) || a_zero || b_zero) {
+            return 0x7FC00000u;
+        }
+        return sign | 0x7F800000u;
+    }
+    if (a_zero || b_zero) {
+        return sign;
+    }
+    // Significands with their leading bit, subnormals normalized; exponents biased (as signed).
+    var xa = i32(ea);
+    var xb = i32(eb);
+    if (ea == 0u) {
+        let sh = countLeadingZeros(ma) - 8u;
+        ma = ma << sh;
+        xa = 1 - i32(sh);
+    } else {
+        ma = ma | 0x800000u;
+    }
+    if (eb == 0u) {
+        let sh = countLeadingZeros(mb) - 8u;
+        mb = mb << sh;
+        xb = 1 - i32(sh);
+    } else {
+        mb = mb | 0x800000u;
+    }
+    // The 48-bit product of two 24-bit significands from 12-bit halves.
+    let a1 = ma >> 12u;
+    let a0 = ma & 0xFFFu;
+    let b1 = mb >> 12u;
+    let b0 = mb & 0xFFFu;
+    let t0 = a0 * b0;
+    let t1 = a1 * b0 + a0 * b1;
+    let t2 = a1 * b1;
+    let x = t0 + ((t1 & 0xFFFu) << 12u);
+    let low24 = x & 0xFFFFFFu;
+    let high24 = t2 + (t1 >> 12u) + (x >> 24u);
+    let lo = low24 | (high24 << 24u);
+    let hi = high24 >> 8u;
+    // The product is P * 2^(xa + xb - 300) with P in [2^46, 2^48).
+    let top = select(46, 47, (hi >> 15u) != 0u);
+    let e = top + xa + xb - 173; // biased exponent of the result
+    var s: i32 = top - 23;
+    var field: i32 = e - 1;
+    if (e < 1) {
+        // Subnormal: the significand moves right by 1 - e more, the exponent field is 0.
+        s = s + 1 - e;
+        field = 0;
+    }
+    if (s > 63) {
+        return sign;
+    }
+    let m = shift_rne(hi, lo, u32(s));
+    // The significand's leading bit (or a carry out of it) adds to the exponent field.
+    let bits = (u32(field) << 23u) + m;
+    if (field >= 254 || (bits >> 23u) >= 255u) {
+        return sign | 0x7F800000u;
+    }
+    return sign | bits;
+}
+
