@@ -46,16 +46,20 @@ impl Rng {
     }
 }
 
+/// A one-tensor NCT file ("w", `rows` x `cols`) at 4 bits a weight.
+fn nct_file(rows: usize, cols: usize, w: &[f32]) -> Vec<u8> {
+    let raw: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut enc = NctEncoder::new(NctOptions { bits: 4.0, threads: 1, ..Default::default() });
+    enc.add_tensor("w", DType::F32, &[rows as u64, cols as u64], &raw).unwrap();
+    enc.finish(&mut |_, _| {}).unwrap()
+}
+
 #[wasm_bindgen_test]
 async fn nct_matches_the_cpu_in_the_browser() {
     let Some(gpu) = gpu("nct").await else { return };
     let mut rng = Rng(1);
-    let (rows, cols) = (300usize, 1024usize);
-    let w: Vec<f32> = (0..rows * cols).map(|_| rng.uniform() + rng.uniform() + rng.uniform()).collect();
-    let raw: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let mut enc = NctEncoder::new(NctOptions { bits: 4.0, threads: 1, ..Default::default() });
-    enc.add_tensor("w", DType::F32, &[rows as u64, cols as u64], &raw).unwrap();
-    let bytes = enc.finish(&mut |_, _| {}).unwrap();
+    let w: Vec<f32> = (0..300 * 1024).map(|_| rng.uniform() + rng.uniform() + rng.uniform()).collect();
+    let bytes = nct_file(300, 1024, &w);
     let file = NctFile::parse(&bytes).unwrap();
     let codebook = gpu.nct_codebook(file.codebook());
     for k in 0..=file.stages() {
@@ -73,12 +77,8 @@ async fn nct_matches_the_cpu_in_the_browser() {
 async fn half_precision_matches_the_cpu_in_the_browser() {
     let Some(gpu) = gpu("half").await else { return };
     let mut rng = Rng(2);
-    let (rows, cols) = (128usize, 1024usize);
-    let w: Vec<f32> = (0..rows * cols).map(|_| rng.uniform() - 0.5).collect();
-    let raw: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let mut enc = NctEncoder::new(NctOptions { bits: 4.0, threads: 1, ..Default::default() });
-    enc.add_tensor("w", DType::F32, &[rows as u64, cols as u64], &raw).unwrap();
-    let bytes = enc.finish(&mut |_, _| {}).unwrap();
+    let w: Vec<f32> = (0..128 * 1024).map(|_| rng.uniform() - 0.5).collect();
+    let bytes = nct_file(128, 1024, &w);
     let file = NctFile::parse(&bytes).unwrap();
     let codebook = gpu.nct_codebook(file.codebook());
     let t = file.tensor("w", file.stages()).unwrap();
