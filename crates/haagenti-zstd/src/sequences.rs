@@ -104,8 +104,8 @@ const SEQ_CELLS: usize = 1 << 9;
 /// The three tables (literal lengths, offsets, match lengths) lie one after another in one
 /// array of four regions (the fourth is padding), and every state is an index into the whole
 /// array: the decoding loop reads all three from one base, and a mask (a no-op) spares the
-/// bounds checks. One base instead of three leaves the loop a register (in wasm, one value
-/// fewer for the engine's register allocator to spill).
+/// bounds checks. The one array is allocated once per decoder rather than three tables a
+/// frame; no change in decoding speed was measured from the single base.
 const ALL_CELLS: usize = 4 * SEQ_CELLS;
 
 impl Code {
