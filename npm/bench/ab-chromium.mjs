@@ -4,10 +4,12 @@
 //
 //   node ab-chromium.mjs build/a/haagenti_wasm.js build/b/haagenti_wasm.js[#FN] [--rounds 15] [--pages 3]
 //
-// CHROMIUM_FLAGS adds browser flags (e.g. "--js-flags=--perf-prof" for perf profiles).
+// CHROMIUM_FLAGS adds browser flags (e.g. "--js-flags=--perf-prof" for perf profiles);
+// `--profile FILE` saves a V8 CPU profile of the first page (DevTools protocol; wasm functions
+// by their name-section names) for `node profile.mjs FILE`.
 // Paths are relative to this directory and must lie inside it. Each page is a fresh context;
 // the medians are over the rounds of all pages.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, join, normalize, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +25,8 @@ const take = (flag, dflt) => {
 };
 const rounds = take('--rounds', 15);
 const pages = take('--pages', 3);
+const profileAt = args.indexOf('--profile');
+const profileFile = profileAt >= 0 ? args.splice(profileAt, 2)[1] : null;
 const mods = args.map((arg) => {
   const [p, fn] = arg.split('#');
   const rel = relative(here, resolve(p));
@@ -86,7 +90,14 @@ try {
     await tab.waitForFunction(() => window.abReady === true || undefined, null, { timeout: 20000 }).catch(() => {
       throw new Error(`the page did not load: ${errors.join('; ')}`);
     });
+    const cdp = profileFile && p === 0 ? await context.newCDPSession(tab) : null;
+    if (cdp) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+      await cdp.send('Profiler.start');
+    }
     const r = await tab.evaluate((o) => window.ab(o), { mods: mods.map(({ name, url, fn }) => ({ name, url, fn })), names: INPUTS, rounds });
+    if (cdp) writeFileSync(profileFile, JSON.stringify((await cdp.send('Profiler.stop')).profile));
     names = r.names;
     all = all ? all.map((d, i) => d.map((xs, j) => xs.concat(r.ms[i][j]))) : r.ms;
     await context.close();
