@@ -374,6 +374,56 @@ fn refine_dequantization_matches_bit_for_bit() {
     }
 }
 
+#[test]
+fn residual_image_bit_groups_match_exactly() {
+    let Some(gpu) = gpu("bit groups") else { return };
+    let mut compared = 0;
+    for name in PHOTOS {
+        let asset = photo_asset(name);
+        // One bit a fragment, uneven groups (3, 3, 2 bits), and one fragment of all 8.
+        for fragments in [8u16, 3, 1] {
+            let enc = encode(&asset, &EncodeOptions { encoding: Encoding::Residual, fragments, ..Default::default() })
+                .unwrap();
+            let mut order: Vec<usize> = (0..enc.fragments.len()).collect();
+            // The last group first (no unbroken run from the top yet: every sample is the
+            // fill), then the rest in order.
+            order.rotate_right(1);
+            let mut d = HoloDecoder::new();
+            for (step, &f) in order.iter().enumerate() {
+                d.push(&enc.fragments[f]).unwrap();
+                let parts = d.bit_group_parts().expect("a bit-group asset");
+                let got = pollster::block_on(gpu.read_bytes(&gpu.bit_group_samples(&parts).unwrap())).unwrap();
+                let Reconstruction::Image { pixels, .. } = d.reconstruct().unwrap() else { panic!("an image") };
+                let got: Vec<u32> = got.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+                assert_eq!(got.len(), pixels.len().max(1), "{name}, {fragments} fragments");
+                let bad = pixels.iter().zip(&got).position(|(&a, &b)| u32::from(a) != b);
+                assert!(
+                    bad.is_none(),
+                    "{name}, {fragments} fragments, after {} ({} groups): sample {bad:?} differs",
+                    step + 1,
+                    parts.groups.len()
+                );
+                compared += pixels.len();
+            }
+        }
+    }
+    // Other encodings have no bit groups; a group shorter than its samples is refused.
+    let asset = photo_asset(PHOTOS[1]);
+    let enc =
+        encode(&asset, &EncodeOptions { encoding: Encoding::Spectral, fragments: 4, ..Default::default() }).unwrap();
+    let mut d = HoloDecoder::new();
+    d.push(&enc.fragments[0]).unwrap();
+    assert!(d.bit_group_parts().is_none());
+    let enc =
+        encode(&asset, &EncodeOptions { encoding: Encoding::Residual, fragments: 2, ..Default::default() }).unwrap();
+    let mut d = HoloDecoder::new();
+    d.push(&enc.fragments[0]).unwrap();
+    let mut parts = d.bit_group_parts().unwrap();
+    parts.groups[0].bits = &parts.groups[0].bits[..parts.groups[0].bits.len() - 1];
+    assert!(gpu.bit_group_samples(&parts).is_err());
+    eprintln!("bit groups: {compared} samples equal");
+}
+
 /// f32 to binary16 and bfloat16 on the device against the CPU's conversion, bit for bit, for
 /// `n` = 0, 1, odd and even counts.
 fn half_matches(gpu: &GpuDecoder, bits: &[u32], what: &str) {

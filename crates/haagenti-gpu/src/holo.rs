@@ -3,7 +3,7 @@
 
 use crate::context::{GpuDecoder, words_to_bytes};
 use crate::error::GpuError;
-use haagenti_holo::{ProjectionParts, RefineParts, SpectralParts, SpectralPlane, SpectralUpdate};
+use haagenti_holo::{BitGroupParts, ProjectionParts, RefineParts, SpectralParts, SpectralPlane, SpectralUpdate};
 
 /// RGBA pixels on the device: `height` rows of `width` pixels, each row `bytes_per_row`
 /// bytes (a multiple of 256, as texture copies need).
@@ -279,6 +279,61 @@ impl GpuDecoder {
                 (2, scales.as_entire_binding()),
                 (3, layers.as_entire_binding()),
                 (4, out.as_entire_binding()),
+            ],
+            grid,
+        );
+        Ok(out)
+    }
+}
+
+impl GpuDecoder {
+    /// The samples of a `residual` asset in the bit-group profile (images) from the groups
+    /// received: a buffer of `len` `u32`s, each a sample's value (for an image 0 to 255,
+    /// channels interleaved as the CPU's pixels), equal to the CPU's.
+    pub fn bit_group_samples(&self, parts: &BitGroupParts<'_>) -> Result<wgpu::Buffer, GpuError> {
+        let n = parts.len as u64;
+        if parts.groups.len() > 32 {
+            return Err(GpuError::Unsupported(format!("{} bit groups (at most 32)", parts.groups.len())));
+        }
+        let mut meta = Vec::with_capacity(3 * parts.groups.len());
+        let mut data: Vec<u8> = Vec::new();
+        for g in &parts.groups {
+            if !(1..=32).contains(&g.width) || g.lo + g.width > 32 {
+                return Err(GpuError::Unsupported(format!("a group of {} bits from bit {}", g.width, g.lo)));
+            }
+            let bits = n * u64::from(g.width);
+            if bits > u64::from(u32::MAX) {
+                return Err(GpuError::TooLarge { what: "a bit group", bytes: bits.div_ceil(8), limit: 1 << 29 });
+            }
+            let need = bits.div_ceil(8) as usize;
+            if g.bits.len() < need {
+                return Err(GpuError::Unsupported("a bit group shorter than its samples".into()));
+            }
+            meta.extend_from_slice(&[g.lo, g.width, (data.len() / 4) as u32]);
+            data.extend_from_slice(&g.bits[..need]);
+            data.resize(data.len().div_ceil(4) * 4, 0);
+        }
+        data.extend_from_slice(&[0; 4]);
+        let limit = self.max_binding();
+        if n * 4 > limit || data.len() as u64 > limit {
+            return Err(GpuError::TooLarge { what: "the asset", bytes: (n * 4).max(data.len() as u64), limit });
+        }
+        let out = self.output("samples", n * 4)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        meta.resize(meta.len().max(3), 0);
+        let grid = self.grid(n.div_ceil(256))?;
+        let params = self.uniform(&[n as u32, parts.groups.len() as u32, grid.0, parts.fill]);
+        let meta = self.storage("bit group layout", &words_to_bytes(&meta));
+        let data = self.storage("bit groups", &data);
+        self.dispatch(
+            &self.pipelines.bitgroups,
+            &[
+                (0, params.as_entire_binding()),
+                (1, meta.as_entire_binding()),
+                (2, data.as_entire_binding()),
+                (3, out.as_entire_binding()),
             ],
             grid,
         );

@@ -18,19 +18,22 @@ pub const ACCUMULATE: &str = include_str!("../shaders/accumulate.wgsl");
 
 /// HoloTensor `residual` tensors: int4 levels and refinement bits to values.
 pub const REFINE: &str = include_str!("../shaders/refine.wgsl");
+/// HoloTensor `residual` assets in the bit-group profile (images): groups of bits to samples.
+pub const BITGROUPS: &str = include_str!("../shaders/bitgroups.wgsl");
 /// f32 values to binary16 or bfloat16, two to a word (rounded as the CPU's `f32_to_f16`).
 pub const HALF: &str = include_str!("../shaders/half.wgsl");
 /// Draws a texture onto a surface pixel for pixel (a vertex and a fragment shader).
 pub const BLIT: &str = include_str!("../shaders/blit.wgsl");
 
 /// Every compute kernel source with its name.
-pub const ALL: [(&str, &str); 8] = [
+pub const ALL: [(&str, &str); 9] = [
     ("exact.wgsl + nct.wgsl", NCT),
     ("planes.wgsl", PLANES),
     ("hadamard.wgsl", HADAMARD),
     ("spectral.wgsl", SPECTRAL),
     ("accumulate.wgsl", ACCUMULATE),
     ("refine.wgsl", REFINE),
+    ("bitgroups.wgsl", BITGROUPS),
     ("half.wgsl", HALF),
     ("exact.wgsl + quant.wgsl", QUANT),
 ];

@@ -155,6 +155,40 @@ async fn spectral_matches_the_cpu_in_the_browser() {
     }
 }
 
+/// `residual` images' bit groups to samples, exactly the CPU's, in uneven groups and with the
+/// top group missing.
+#[wasm_bindgen_test]
+async fn bit_groups_match_the_cpu_in_the_browser() {
+    let Some(gpu) = gpu("bit groups").await else { return };
+    let mut rng = Rng(5);
+    for (w, h, c) in [(171u32, 97u32, 3u8), (64, 33, 1)] {
+        let pixels: Vec<u8> = (0..w * h * u32::from(c)).map(|_| rng.next() as u8).collect();
+        let asset = Asset::image(w, h, c, pixels).unwrap();
+        for fragments in [8u16, 3] {
+            let enc = encode(&asset, &EncodeOptions { encoding: Encoding::Residual, fragments, ..Default::default() })
+                .unwrap();
+            let mut order: Vec<usize> = (0..enc.fragments.len()).collect();
+            order.rotate_right(1);
+            let mut d = HoloDecoder::new();
+            for &f in &order {
+                d.push(&enc.fragments[f]).unwrap();
+                let parts = d.bit_group_parts().unwrap();
+                let got = gpu.read_bytes(&gpu.bit_group_samples(&parts).unwrap()).await.unwrap();
+                let Reconstruction::Image { pixels, .. } = d.reconstruct().unwrap() else { panic!("an image") };
+                let got: Vec<u32> = got.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+                assert_eq!(got.len(), pixels.len());
+                let bad = pixels.iter().zip(&got).position(|(&a, &b)| u32::from(a) != b);
+                assert!(
+                    bad.is_none(),
+                    "{w}x{h}x{c}, {fragments} fragments, {} groups: sample {bad:?}",
+                    parts.groups.len()
+                );
+            }
+        }
+    }
+    console_log!("bit groups: equal");
+}
+
 /// Coefficients accumulated in WebGPU buffers, fragment by fragment in any order, equal the
 /// CPU decoder's exactly, and draw the same pixels as a full upload.
 #[wasm_bindgen_test]

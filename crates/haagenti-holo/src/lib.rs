@@ -61,7 +61,10 @@ pub use decoder::{HoloDecoder, PreviewConfig, PreviewFrame, Pushed, StreamingDec
 pub use error::HoloError;
 #[cfg(feature = "nct")]
 pub use parts::NctParts;
-pub use parts::{ProjectionParts, ProjectionPlane, RefineParts, SpectralParts, SpectralPlane, SpectralUpdate};
+pub use parts::{
+    BitGroup, BitGroupParts, ProjectionParts, ProjectionPlane, RefineParts, SpectralParts, SpectralPlane,
+    SpectralUpdate,
+};
 pub use quality::{QualityCurve, QualityPoint, cosine, psnr, relative_l2};
 pub use store::{FragmentStore, Manifest, MemStore, shard_path};
 

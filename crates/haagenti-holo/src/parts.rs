@@ -105,6 +105,31 @@ pub struct ProjectionPlane<'a> {
     pub mean: f32,
 }
 
+/// An asset in the `residual` encoding's bit-group profile (images) as received: the unbroken
+/// run of groups from the top. Sample `i` is `fill`, OR each group's `width` bits of it (bits
+/// `i * width ..` of `bits`, least significant first) shifted left by `lo`: integers only, so
+/// any decoder gets the CPU's samples exactly.
+#[derive(Debug, Clone)]
+pub struct BitGroupParts<'a> {
+    /// Samples (for an image, `width * height * channels`, channels interleaved).
+    pub len: usize,
+    /// The middle of the range the bits not received yet leave (0 when none are missing).
+    pub fill: u32,
+    /// The groups received, from the most significant.
+    pub groups: Vec<BitGroup<'a>>,
+}
+
+/// One group of [`BitGroupParts`].
+#[derive(Debug, Clone, Copy)]
+pub struct BitGroup<'a> {
+    /// The lowest bit of a sample this group holds.
+    pub lo: u32,
+    /// Bits of each sample in this group (1 to 32).
+    pub width: u32,
+    /// The samples' bits, packed: `len * width` bits, least significant first.
+    pub bits: &'a [u8],
+}
+
 /// A tensor in the `residual` encoding's refinement profile as its reconstruction begins (the
 /// approximation; the exact last fragment is XORed on the CPU). Per value `i`: its first-layer
 /// level `q = levels[i]`, its group's `(s, z) = scales[i / 64]`, and the `r = layers.len()`
@@ -151,6 +176,13 @@ impl HoloDecoder {
     pub fn refine_parts(&self) -> Option<RefineParts<'_>> {
         let Some(State::Refine(r)) = self.state() else { return None };
         r.parts()
+    }
+
+    /// The state of a `residual` asset in the bit-group profile (`None` for other encodings
+    /// and the refinement profile); with no group received yet every sample is `fill`.
+    pub fn bit_group_parts(&self) -> Option<BitGroupParts<'_>> {
+        let Some(State::Residual(r)) = self.state() else { return None };
+        Some(r.parts())
     }
 
     /// The state of a `spectral` image once a payload has decoded (`None` for other

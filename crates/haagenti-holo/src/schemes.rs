@@ -606,12 +606,35 @@ impl Residual {
         Ok(())
     }
 
+    /// The state for `BitGroupParts`: the unbroken run of groups from the top.
+    pub(crate) fn parts(&self) -> crate::parts::BitGroupParts<'_> {
+        let (prefix, fill) = self.prefix_fill();
+        crate::parts::BitGroupParts {
+            len: self.len,
+            fill,
+            groups: (0..prefix)
+                .map(|k| crate::parts::BitGroup {
+                    lo: u32::from(self.bounds[k + 1]),
+                    width: self.width(k),
+                    bits: self.groups[k].as_deref().unwrap_or(&[]),
+                })
+                .collect(),
+        }
+    }
+
+    /// Groups received in an unbroken run from the top, and the value of the bits below them
+    /// (the middle of their range).
+    fn prefix_fill(&self) -> (usize, u32) {
+        let prefix = self.groups.iter().take_while(|g| g.is_some()).count();
+        let low = u32::from(self.bounds[prefix]);
+        (prefix, if low > 0 { 1u32 << (low - 1) } else { 0 })
+    }
+
     fn reconstruct(&self, kind: &AssetKind) -> Reconstruction {
         // Only an unbroken run of groups from the top refines; unknown low bits take the
         // middle of their range.
-        let prefix = self.groups.iter().take_while(|g| g.is_some()).count();
+        let (prefix, fill) = self.prefix_fill();
         let low = u32::from(self.bounds[prefix]);
-        let fill = if low > 0 { 1u32 << (low - 1) } else { 0 };
         let mut elements = vec![fill; self.len];
         for (k, raw) in self.groups.iter().take(prefix).flatten().enumerate() {
             let (g, lo) = (self.width(k), u32::from(self.bounds[k + 1]));
