@@ -421,6 +421,10 @@ fn residual_image_bit_groups_match_exactly() {
     let mut parts = d.bit_group_parts().unwrap();
     parts.groups[0].bits = &parts.groups[0].bits[..parts.groups[0].bits.len() - 1];
     assert!(gpu.bit_group_samples(&parts).is_err());
+    // So is a group whose bits would pass the top of a sample.
+    let mut parts = d.bit_group_parts().unwrap();
+    parts.groups[0].lo = u32::MAX;
+    assert!(gpu.bit_group_samples(&parts).is_err());
     eprintln!("bit groups: {compared} samples equal");
 }
 

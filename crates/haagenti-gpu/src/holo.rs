@@ -298,7 +298,7 @@ impl GpuDecoder {
         let mut meta = Vec::with_capacity(3 * parts.groups.len());
         let mut data: Vec<u8> = Vec::new();
         for g in &parts.groups {
-            if !(1..=32).contains(&g.width) || g.lo + g.width > 32 {
+            if !(1..=32).contains(&g.width) || g.lo.saturating_add(g.width) > 32 {
                 return Err(GpuError::Unsupported(format!("a group of {} bits from bit {}", g.width, g.lo)));
             }
             let bits = n * u64::from(g.width);
@@ -314,7 +314,7 @@ impl GpuDecoder {
             data.resize(data.len().div_ceil(4) * 4, 0);
         }
         data.extend_from_slice(&[0; 4]);
-        let limit = self.max_binding();
+        let limit = self.max_binding().min(u64::from(u32::MAX));
         if n * 4 > limit || data.len() as u64 > limit {
             return Err(GpuError::TooLarge { what: "the asset", bytes: (n * 4).max(data.len() as u64), limit });
         }
