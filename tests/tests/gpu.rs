@@ -404,6 +404,15 @@ fn residual_image_bit_groups_match_exactly() {
                     parts.groups.len()
                 );
                 compared += pixels.len();
+                // The same samples as RGBA pixels, through a texture.
+                let Asset::Image { width, height, channels, .. } = &asset else { panic!("an image") };
+                let texture = gpu.bit_group_texture(&parts, *width, *height, *channels).unwrap();
+                let rgba = pollster::block_on(gpu.read_texture_rgba(&texture)).unwrap();
+                let want: Vec<u8> = pixels
+                    .chunks_exact(usize::from(*channels))
+                    .flat_map(|p| if p.len() == 1 { [p[0], p[0], p[0], 255] } else { [p[0], p[1], p[2], 255] })
+                    .collect();
+                assert!(rgba == want, "{name}, {fragments} fragments, after {}: RGBA differs", step + 1);
             }
         }
     }
@@ -425,6 +434,11 @@ fn residual_image_bit_groups_match_exactly() {
     let mut parts = d.bit_group_parts().unwrap();
     parts.groups[0].lo = u32::MAX;
     assert!(gpu.bit_group_samples(&parts).is_err());
+    // An image size that does not match the samples is refused.
+    let parts = d.bit_group_parts().unwrap();
+    let Asset::Image { width, height, .. } = &asset else { panic!("an image") };
+    assert!(gpu.bit_group_rgba(&parts, *width, *height, 3).is_err());
+    assert!(gpu.bit_group_rgba(&parts, *width, *height, 1).is_ok());
     eprintln!("bit groups: {compared} samples equal");
 }
 

@@ -1,6 +1,7 @@
 // HoloTensor `residual` assets in the bit-group profile (haagenti_holo::BitGroupParts): each
 // sample is `fill`, OR every received group's `width` bits of it shifted left by `lo`.
-// Integers only: the CPU's samples exactly.
+// Integers only: the CPU's samples exactly. `samples` writes one u32 a sample; `to_rgba` one
+// RGBA pixel a word (1 channel: grey, 3: RGB; alpha 255), rows `row_words` apart.
 
 struct Params {
     n: u32,
@@ -8,6 +9,11 @@ struct Params {
     groups: u32,
     groups_x: u32,
     fill: u32,
+    // Images (to_rgba): pixels a row, rows, words from one row to the next, channels.
+    width: u32,
+    height: u32,
+    row_words: u32,
+    channels: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -18,12 +24,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> data: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<u32>;
 
-@compute @workgroup_size(256)
-fn samples(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.x + wid.y * p.groups_x) * 256u + lid;
-    if (i >= p.n) {
-        return;
-    }
+fn sample(i: u32) -> u32 {
     var e = p.fill;
     for (var k = 0u; k < p.groups; k = k + 1u) {
         let lo = groups_at[3u * k];
@@ -41,5 +42,32 @@ fn samples(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
         }
         e = e | (v << lo);
     }
-    out[i] = e;
+    return e;
+}
+
+@compute @workgroup_size(256)
+fn samples(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * p.groups_x) * 256u + lid;
+    if (i >= p.n) {
+        return;
+    }
+    out[i] = sample(i);
+}
+
+@compute @workgroup_size(256)
+fn to_rgba(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * p.groups_x) * 256u + lid;
+    if (i >= p.width * p.height) {
+        return;
+    }
+    let x = i % p.width;
+    let y = i / p.width;
+    var r = sample(i * p.channels) & 0xFFu;
+    var g = r;
+    var b = r;
+    if (p.channels == 3u) {
+        g = sample(i * 3u + 1u) & 0xFFu;
+        b = sample(i * 3u + 2u) & 0xFFu;
+    }
+    out[y * p.row_words + x] = r | (g << 8u) | (b << 16u) | (255u << 24u);
 }

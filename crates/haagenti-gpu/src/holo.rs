@@ -292,10 +292,88 @@ impl GpuDecoder {
     /// channels interleaved as the CPU's pixels), equal to the CPU's.
     pub fn bit_group_samples(&self, parts: &BitGroupParts<'_>) -> Result<wgpu::Buffer, GpuError> {
         let n = parts.len as u64;
+        let (layout, data) = self.bit_groups(parts)?;
+        let out = self.output("samples", n * 4)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        let grid = self.grid(n.div_ceil(256))?;
+        let params = self.uniform(&[n as u32, parts.groups.len() as u32, grid.0, parts.fill, 0, 0, 0, 0]);
+        self.dispatch(
+            &self.pipelines.bitgroups,
+            &[
+                (0, params.as_entire_binding()),
+                (1, layout.as_entire_binding()),
+                (2, data.as_entire_binding()),
+                (3, out.as_entire_binding()),
+            ],
+            grid,
+        );
+        Ok(out)
+    }
+
+    /// The RGBA pixels of a `residual` image (bit-group profile) of `width` x `height` and
+    /// `channels` (1: grey, 3: RGB; alpha 255), each channel the CPU's sample exactly.
+    pub fn bit_group_rgba(
+        &self,
+        parts: &BitGroupParts<'_>,
+        width: u32,
+        height: u32,
+        channels: u8,
+    ) -> Result<SpectralOutput, GpuError> {
+        let pixels = u64::from(width) * u64::from(height);
+        if !matches!(channels, 1 | 3) || pixels == 0 || pixels * u64::from(channels) != parts.len as u64 {
+            return Err(GpuError::Unsupported(format!(
+                "{} samples for a {width} x {height} image of {channels} channels",
+                parts.len
+            )));
+        }
+        let (layout, data) = self.bit_groups(parts)?;
+        let bytes_per_row = (width * 4).div_ceil(256) * 256;
+        let out = self.output("residual image", u64::from(bytes_per_row) * u64::from(height))?;
+        let grid = self.grid(pixels.div_ceil(256))?;
+        let params = self.uniform(&[
+            parts.len as u32,
+            parts.groups.len() as u32,
+            grid.0,
+            parts.fill,
+            width,
+            height,
+            bytes_per_row / 4,
+            u32::from(channels),
+        ]);
+        self.dispatch(
+            &self.pipelines.bitgroups_rgba,
+            &[
+                (0, params.as_entire_binding()),
+                (1, layout.as_entire_binding()),
+                (2, data.as_entire_binding()),
+                (3, out.as_entire_binding()),
+            ],
+            grid,
+        );
+        Ok(SpectralOutput { buffer: out, width, height, bytes_per_row })
+    }
+
+    /// [`Self::bit_group_rgba`] copied into a new `Rgba8Unorm` texture.
+    pub fn bit_group_texture(
+        &self,
+        parts: &BitGroupParts<'_>,
+        width: u32,
+        height: u32,
+        channels: u8,
+    ) -> Result<SpectralImage, GpuError> {
+        let out = self.bit_group_rgba(parts, width, height, channels)?;
+        self.texture_of(out)
+    }
+
+    /// The groups' layout (lo, width, first word) and packed bits, checked and uploaded.
+    fn bit_groups(&self, parts: &BitGroupParts<'_>) -> Result<(wgpu::Buffer, wgpu::Buffer), GpuError> {
+        let n = parts.len as u64;
         if parts.groups.len() > 32 {
             return Err(GpuError::Unsupported(format!("{} bit groups (at most 32)", parts.groups.len())));
         }
-        let mut meta = Vec::with_capacity(3 * parts.groups.len());
+        let mut layout = Vec::with_capacity(3 * parts.groups.len());
         let mut data: Vec<u8> = Vec::new();
         for g in &parts.groups {
             if !(1..=32).contains(&g.width) || g.lo.saturating_add(g.width) > 32 {
@@ -309,7 +387,7 @@ impl GpuDecoder {
             if g.bits.len() < need {
                 return Err(GpuError::Unsupported("a bit group shorter than its samples".into()));
             }
-            meta.extend_from_slice(&[g.lo, g.width, (data.len() / 4) as u32]);
+            layout.extend_from_slice(&[g.lo, g.width, (data.len() / 4) as u32]);
             data.extend_from_slice(&g.bits[..need]);
             data.resize(data.len().div_ceil(4) * 4, 0);
         }
@@ -318,26 +396,8 @@ impl GpuDecoder {
         if n * 4 > limit || data.len() as u64 > limit {
             return Err(GpuError::TooLarge { what: "the asset", bytes: (n * 4).max(data.len() as u64), limit });
         }
-        let out = self.output("samples", n * 4)?;
-        if n == 0 {
-            return Ok(out);
-        }
-        meta.resize(meta.len().max(3), 0);
-        let grid = self.grid(n.div_ceil(256))?;
-        let params = self.uniform(&[n as u32, parts.groups.len() as u32, grid.0, parts.fill]);
-        let meta = self.storage("bit group layout", &words_to_bytes(&meta));
-        let data = self.storage("bit groups", &data);
-        self.dispatch(
-            &self.pipelines.bitgroups,
-            &[
-                (0, params.as_entire_binding()),
-                (1, meta.as_entire_binding()),
-                (2, data.as_entire_binding()),
-                (3, out.as_entire_binding()),
-            ],
-            grid,
-        );
-        Ok(out)
+        layout.resize(layout.len().max(3), 0);
+        Ok((self.storage("bit group layout", &words_to_bytes(&layout)), self.storage("bit groups", &data)))
     }
 }
 

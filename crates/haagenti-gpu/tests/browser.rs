@@ -183,6 +183,12 @@ async fn bit_groups_match_the_cpu_in_the_browser() {
                     "{w}x{h}x{c}, {fragments} fragments, {} groups: sample {bad:?}",
                     parts.groups.len()
                 );
+                let rgba = gpu.read_texture_rgba(&gpu.bit_group_texture(&parts, w, h, c).unwrap()).await.unwrap();
+                let want: Vec<u8> = pixels
+                    .chunks_exact(usize::from(c))
+                    .flat_map(|p| if c == 1 { [p[0], p[0], p[0], 255] } else { [p[0], p[1], p[2], 255] })
+                    .collect();
+                assert!(rgba == want, "{w}x{h}x{c}, {fragments} fragments: RGBA differs");
             }
         }
     }
