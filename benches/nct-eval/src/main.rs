@@ -188,6 +188,7 @@ fn int4_group(ws: &[&Weight], g: usize) -> Res<Recon> {
 mod nct {
     use super::{Recon, Res, Weight};
     use haagenti_nct::{EncodeOptions, NctEncoder, NctFile};
+    use std::collections::HashMap;
     use std::io::IsTerminal;
     use std::time::Instant;
 
@@ -197,13 +198,23 @@ mod nct {
         pub(crate) encode_s: f64,
     }
 
-    pub(crate) fn encode(ws: &[&Weight], bits: f64, threads: usize) -> Res<Encoded> {
+    /// `calib`: input moments by weight name (`NctEncoder::calibrate`) for the tensors that
+    /// have them.
+    pub(crate) fn encode(
+        ws: &[&Weight],
+        bits: f64,
+        threads: usize,
+        calib: Option<&HashMap<String, Vec<f32>>>,
+    ) -> Res<Encoded> {
         let t = Instant::now();
         let mut enc = NctEncoder::new(EncodeOptions { bits, threads, ..Default::default() });
         for w in ws {
             let shape: Vec<u64> = w.shape.iter().map(|&d| d as u64).collect();
             let raw: Vec<u8> = w.data.iter().flat_map(|x| x.to_le_bytes()).collect();
             enc.add_tensor(&w.name, haagenti_hct::DType::F32, &shape, &raw)?;
+            if let Some(m) = calib.and_then(|c| c.get(&w.name)) {
+                enc.calibrate(&w.name, m)?;
+            }
         }
         // On a terminal every percent in place; into a log file every 10%.
         let tty = std::io::stderr().is_terminal();
@@ -438,6 +449,129 @@ fn embed(model: &Model, over: &HashMap<&str, &[f32]>, s: &Sentences) -> Res<Vec<
         }
     }
     Ok(out)
+}
+
+/// Input second moments of every linear layer, `E[x xᵀ]` over the real (unpadded) tokens of
+/// `s`, keyed by the weight's name: what `NctEncoder::calibrate` takes. A forward pass of its
+/// own (candle ops, the same arithmetic as candle-transformers' BERT) that keeps each linear
+/// layer's input; the second value is its largest difference from `embed`'s embeddings.
+fn input_moments(model: &Model, s: &Sentences) -> Res<(HashMap<String, Vec<f32>>, f32)> {
+    use candle_core::D;
+    let dev = Device::Cpu;
+    let cfg = minilm_config();
+    let get = |name: &str| -> Res<Tensor> {
+        let w = model.weights.iter().find(|w| w.name == name).ok_or_else(|| format!("no tensor {name}"))?;
+        Ok(Tensor::from_slice(&w.data, w.shape.as_slice(), &dev)?)
+    };
+    let ln = |x: &Tensor, p: &str| -> Res<Tensor> {
+        let m = x.mean_keepdim(D::Minus1)?;
+        let xc = x.broadcast_sub(&m)?;
+        let v = xc.sqr()?.mean_keepdim(D::Minus1)?;
+        let y = xc.broadcast_div(&(v + cfg.layer_norm_eps)?.sqrt()?)?;
+        Ok(y.broadcast_mul(&get(&format!("{p}.weight"))?)?.broadcast_add(&get(&format!("{p}.bias"))?)?)
+    };
+    let linear = |x: &Tensor, p: &str| -> Res<Tensor> {
+        let w = get(&format!("{p}.weight"))?;
+        Ok(x.broadcast_matmul(&w.t()?)?.broadcast_add(&get(&format!("{p}.bias"))?)?)
+    };
+    let mut sums: HashMap<String, (Vec<f64>, f64)> = HashMap::new();
+    let mut keep = |names: &[String], x: &Tensor, mask: &Tensor| -> Res<()> {
+        let cols = x.dim(D::Minus1)?;
+        let x = x.broadcast_mul(&mask.unsqueeze(2)?)?.reshape(((), cols))?;
+        let xtx = x.t()?.matmul(&x)?.flatten_all()?.to_vec1::<f32>()?;
+        let tokens = mask.sum_all()?.to_scalar::<f32>()? as f64;
+        for n in names {
+            let e = sums.entry(n.clone()).or_insert_with(|| (vec![0.0; cols * cols], 0.0));
+            e.0.iter_mut().zip(&xtx).for_each(|(a, &v)| *a += v as f64);
+            e.1 += tokens;
+        }
+        Ok(())
+    };
+    let heads = cfg.num_attention_heads;
+    let hd = cfg.hidden_size / heads;
+    let reference = embed(model, &HashMap::new(), s)?;
+    let mut worst = 0f32;
+    let mut order: Vec<usize> = (0..s.ids.len()).collect();
+    order.sort_by_key(|&i| s.ids[i].len());
+    for batch in order.chunks(32) {
+        let (b, len) = (batch.len(), batch.iter().map(|&i| s.ids[i].len()).max().unwrap_or(1));
+        let mut ids = Vec::with_capacity(b * len);
+        let mut mask = Vec::with_capacity(b * len);
+        for &i in batch {
+            let t = &s.ids[i];
+            ids.extend(t.iter().copied().chain(std::iter::repeat_n(0, len - t.len())));
+            mask.extend(std::iter::repeat_n(1f32, t.len()).chain(std::iter::repeat_n(0.0, len - t.len())));
+        }
+        let ids = Tensor::from_vec(ids, b * len, &dev)?;
+        let mask = Tensor::from_vec(mask, (b, len), &dev)?;
+        let word = get("embeddings.word_embeddings.weight")?.index_select(&ids, 0)?.reshape((b, len, ()))?;
+        let pos = get("embeddings.position_embeddings.weight")?.narrow(0, 0, len)?;
+        let typ = get("embeddings.token_type_embeddings.weight")?.narrow(0, 0, 1)?;
+        let mut h = ln(&word.broadcast_add(&pos)?.broadcast_add(&typ)?, "embeddings.LayerNorm")?;
+        // Padded keys get a large negative score.
+        let bias = ((mask.ones_like()? - &mask)? * -1e9f64)?.reshape((b, 1, 1, len))?;
+        for l in 0..cfg.num_hidden_layers {
+            let p = format!("encoder.layer.{l}");
+            let qkv = ["query", "key", "value"].map(|n| format!("{p}.attention.self.{n}"));
+            keep(&qkv.iter().map(|n| format!("{n}.weight")).collect::<Vec<_>>(), &h, &mask)?;
+            let split = |t: Tensor| -> Res<Tensor> { Ok(t.reshape((b, len, heads, hd))?.transpose(1, 2)?.contiguous()?) };
+            let q = split(linear(&h, &qkv[0])?)?;
+            let k = split(linear(&h, &qkv[1])?)?;
+            let v = split(linear(&h, &qkv[2])?)?;
+            let scores = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?.broadcast_add(&bias)?;
+            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+            let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, len, ()))?;
+            keep(&[format!("{p}.attention.output.dense.weight")], &ctx, &mask)?;
+            let a = linear(&ctx, &format!("{p}.attention.output.dense"))?;
+            let h1 = ln(&(a + &h)?, &format!("{p}.attention.output.LayerNorm"))?;
+            keep(&[format!("{p}.intermediate.dense.weight")], &h1, &mask)?;
+            let i = linear(&h1, &format!("{p}.intermediate.dense"))?.gelu_erf()?;
+            keep(&[format!("{p}.output.dense.weight")], &i, &mask)?;
+            let o = linear(&i, &format!("{p}.output.dense"))?;
+            h = ln(&(o + h1)?, &format!("{p}.output.LayerNorm"))?;
+        }
+        let m = mask.unsqueeze(2)?;
+        let mean = h.broadcast_mul(&m)?.sum(1)?.broadcast_div(&m.sum(1)?)?;
+        for (&i, e) in batch.iter().zip(mean.to_vec2::<f32>()?) {
+            let n = e.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            for (a, r) in e.iter().zip(&reference[i]) {
+                worst = worst.max((a / n - r).abs());
+            }
+        }
+    }
+    let out = sums
+        .into_iter()
+        .map(|(k, (v, n))| (k, v.into_iter().map(|x| (x / n.max(1.0)) as f32).collect()))
+        .collect();
+    Ok((out, worst))
+}
+
+/// Writes input moments as a .safetensors file: one F32 `[cols, cols]` tensor per weight name.
+fn write_moments(path: &PathBuf, m: &HashMap<String, Vec<f32>>) -> Res<()> {
+    let mut names: Vec<&String> = m.keys().collect();
+    names.sort();
+    let mut header = serde_json::Map::new();
+    let mut at = 0usize;
+    for n in &names {
+        let len = m[*n].len();
+        let cols = (len as f64).sqrt() as usize;
+        header.insert(
+            (*n).clone(),
+            serde_json::json!({"dtype": "F32", "shape": [cols, cols], "data_offsets": [at, at + 4 * len]}),
+        );
+        at += 4 * len;
+    }
+    let mut h = serde_json::to_string(&header)?;
+    while h.len() % 8 != 0 {
+        h.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + h.len() + at);
+    out.extend_from_slice(&(h.len() as u64).to_le_bytes());
+    out.extend_from_slice(h.as_bytes());
+    for n in &names {
+        out.extend(m[*n].iter().flat_map(|v| v.to_le_bytes()));
+    }
+    std::fs::write(path, out).map_err(|e| format!("{}: {e}", path.display()).into())
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -844,6 +978,8 @@ struct Args {
     sentences: usize,
     runs: usize,
     threads: usize,
+    calib: bool,
+    write_calib: Option<PathBuf>,
 }
 
 const USAGE: &str = "nct-eval [--quick] [--out DIR] [--model model.safetensors] [--rates 2,3,4] [--sentences N] [--runs N] [--threads N]
@@ -855,7 +991,11 @@ const USAGE: &str = "nct-eval [--quick] [--out DIR] [--model model.safetensors] 
   --rates LIST  NCT targets in bits a weight (default 2,3,4; --quick 2)
   --sentences N sentences for the embedding comparison (default 300, all; --quick 30; 0: none)
   --runs N      timed decode passes after one warm-up (default 7; --quick 3)
-  --threads N   encoder threads (default 0: every core)";
+  --threads N   encoder threads (default 0: every core)
+  --calib       also encode every rate calibrated (NctEncoder::calibrate) with input moments
+                from data/calibration.txt, a text apart from the evaluation sentences
+  --write-calib FILE  with --calib, write those moments as .safetensors (F32 [cols, cols] per
+                weight name): the file `haagenti nct encode --calib` takes";
 
 fn parse_args() -> Res<Option<Args>> {
     let home = std::env::var("HOME").unwrap_or_default();
@@ -869,6 +1009,8 @@ fn parse_args() -> Res<Option<Args>> {
         sentences: if quick { 30 } else { usize::MAX },
         runs: if quick { 3 } else { 7 },
         threads: 0,
+        calib: false,
+        write_calib: None,
     };
     let mut it = argv.into_iter();
     while let Some(arg) = it.next() {
@@ -885,6 +1027,8 @@ fn parse_args() -> Res<Option<Args>> {
             }
             "--sentences" => a.sentences = val("--sentences")?.parse().map_err(|e| format!("--sentences: {e}"))?,
             "--runs" => a.runs = val("--runs")?.parse::<usize>().map_err(|e| format!("--runs: {e}"))?.max(1),
+            "--calib" => a.calib = true,
+            "--write-calib" => a.write_calib = Some(val("--write-calib")?.into()),
             "--threads" => a.threads = val("--threads")?.parse().map_err(|e| format!("--threads: {e}"))?,
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -892,6 +1036,9 @@ fn parse_args() -> Res<Option<Args>> {
             }
             _ => return Err(format!("unknown argument {arg}\n{USAGE}").into()),
         }
+    }
+    if a.write_calib.is_some() && !a.calib {
+        return Err("--write-calib needs --calib".into());
     }
     Ok(Some(a))
 }
@@ -908,6 +1055,7 @@ fn run() -> Res<()> {
     let started = Instant::now();
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
 
+    #[cfg_attr(not(feature = "nct"), allow(unused_mut))]
     let mut md = String::from("# nct-eval: NCT against k-quants and per-group int4 on all-MiniLM-L6-v2\n\n");
     let _ = writeln!(md, "- date: {}", sh("date", &["-u", "+%Y-%m-%d %H:%M:%S UTC"]));
     let _ = writeln!(md, "- machine: {}; load average at start {}", machine(), loadavg());
@@ -1009,22 +1157,54 @@ fn run() -> Res<()> {
             if args.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { args.threads };
         speed_md += "| NCT target | stages decoded | bits/weight | decode GB/s, all tensors: median (min to max) | decode GB/s, trellis tensors only | encode s |\n";
         speed_md += "|---|---|---:|---:|---:|---:|\n";
-        for &b in &args.rates {
-            let e = nct::encode(&ws, b, args.threads)?;
+        // Calibration: input moments from data/calibration.txt (not the evaluation sentences).
+        let calib = if args.calib {
+            let s = load_sentences(concat!(env!("CARGO_MANIFEST_DIR"), "/data/calibration_ids.json"), usize::MAX)?;
+            let t = Instant::now();
+            let (m, worst) = input_moments(&model, &s)?;
+            let tokens: usize = s.ids.iter().map(Vec::len).sum();
+            let line = format!(
+                "- calibration: input moments of {} linear layers from {} sentences ({tokens} tokens) of data/calibration.txt in {:.1} s; that forward pass differs from candle-transformers' by at most {worst:.2e} in any embedding component\n",
+                m.len(),
+                s.ids.len(),
+                t.elapsed().as_secs_f64()
+            );
+            if worst > 1e-4 {
+                return Err(format!("the calibration forward pass is not BERT's: {line}").into());
+            }
+            eprint!("{line}");
+            md += &line;
+            if let Some(p) = &args.write_calib {
+                write_moments(p, &m)?;
+                let _ = writeln!(md, "- input moments written to {} (for `haagenti nct encode --calib`)", p.display());
+            }
+            Some(m)
+        } else {
+            None
+        };
+
+        let variants: Vec<(f64, bool)> = args
+            .rates
+            .iter()
+            .flat_map(|&b| std::iter::once((b, false)).chain(calib.is_some().then_some((b, true))))
+            .collect();
+        for &(b, calibrated) in &variants {
+            let tag = if calibrated { "NCT+calib" } else { "NCT" };
+            let e = nct::encode(&ws, b, args.threads, if calibrated { calib.as_ref() } else { None })?;
             let stages = nct::stages(&e.bytes)?;
             let sb = nct::stage_bits(&e.bytes)?;
             let plan = sb.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(" + ");
             eprintln!(
-                "  NCT {b} b/w: {} bytes, {stages} stages ({plan} bits a quantized weight), encoded in {:.1} s on {threads} threads",
+                "  {tag} {b} b/w: {} bytes, {stages} stages ({plan} bits a quantized weight), encoded in {:.1} s on {threads} threads",
                 e.bytes.len(),
                 e.encode_s
             );
             for k in 1..=stages {
                 let r = nct::decode(&ws, &e.bytes, k)?;
-                let label = if stages == 1 { format!("NCT {b}") } else { format!("NCT {b}: {k}/{stages}") };
+                let label = if stages == 1 { format!("{tag} {b}") } else { format!("{tag} {b}: {k}/{stages}") };
                 rows.push(evaluate(
-                    format!("NCT {b} b/w, stages 1..{k} of {stages}"),
-                    &format!("NCT {b} b/w"),
+                    format!("{tag} {b} b/w, stages 1..{k} of {stages}"),
+                    &format!("{tag} {b} b/w"),
                     label,
                     format!(
                         "{k}/{stages} ({})",
@@ -1037,7 +1217,7 @@ fn run() -> Res<()> {
                 let (mq, loq, hiq) = median_range(&sp.quantized);
                 let _ = writeln!(
                     speed_md,
-                    "| {b} b/w | {k}/{stages} | {:.4} | {m:.3} ({lo:.3} to {hi:.3}) | {mq:.3} ({loq:.3} to {hiq:.3}) | {} |",
+                    "| {tag} {b} b/w | {k}/{stages} | {:.4} | {m:.3} ({lo:.3} to {hi:.3}) | {mq:.3} ({loq:.3} to {hiq:.3}) | {} |",
                     r.bits / n as f64,
                     if k == stages { format!("{:.1} ({threads} threads)", e.encode_s) } else { "".into() }
                 );

@@ -38,6 +38,12 @@ pub(crate) enum NctCommand {
         /// Encoder threads (0: one per core).
         #[arg(long, default_value_t = 0)]
         threads: usize,
+        /// Calibration: a .safetensors file holding, under a weight's name, the second moments
+        /// of that layer's inputs, E[x xT], as a [cols, cols] float matrix (cols: the product
+        /// of the weight's dimensions after the first). Those tensors are rounded for a small
+        /// error in the layer's output rather than in the weights (docs/nct.md).
+        #[arg(long)]
+        calib: Option<PathBuf>,
         /// The NCT file to write.
         #[arg(short, long)]
         output: PathBuf,
@@ -79,9 +85,9 @@ pub(crate) enum NctCommand {
 
 pub(crate) fn run(command: NctCommand) -> Result<(), Failure> {
     match command {
-        NctCommand::Encode { input, bits, stages, seed, threads, output, force } => {
+        NctCommand::Encode { input, bits, stages, seed, threads, calib, output, force } => {
             let seed = seed.unwrap_or(EncodeOptions::default().seed);
-            encode(&input, EncodeOptions { bits, stages, seed, threads }, &output, force)
+            encode(&input, EncodeOptions { bits, stages, seed, threads }, calib.as_deref(), &output, force)
         }
         NctCommand::Decode { input, stages, dtype, output, force } => {
             let source = match dtype.as_str() {
@@ -95,7 +101,13 @@ pub(crate) fn run(command: NctCommand) -> Result<(), Failure> {
     }
 }
 
-fn encode(input: &Path, opts: EncodeOptions, output: &Path, force: bool) -> Result<(), Failure> {
+fn encode(
+    input: &Path,
+    opts: EncodeOptions,
+    calib: Option<&Path>,
+    output: &Path,
+    force: bool,
+) -> Result<(), Failure> {
     let bits = opts.bits;
     if !BITS.contains(&bits) {
         return Err(fail(input, format!("--bits {bits}: must be from {} to {}", BITS.start(), BITS.end())));
@@ -122,6 +134,33 @@ fn encode(input: &Path, opts: EncodeOptions, output: &Path, force: bool) -> Resu
     let mut enc = NctEncoder::new(opts);
     for t in &st.tensors {
         enc.add_tensor(&t.name, t.dtype, &t.shape, t.data).map_err(|e| fail(input, e))?;
+    }
+    let mut calibrated = (0usize, 0usize);
+    if let Some(path) = calib {
+        let cbytes = read_input(path)?;
+        let cst = safetensors::parse(&cbytes).map_err(|e| fail(path, e))?;
+        if cst.tensors.is_empty() {
+            return Err(fail(path, "holds no tensors"));
+        }
+        for c in &cst.tensors {
+            let Some(t) = st.tensors.iter().find(|t| t.name == c.name) else {
+                return Err(fail(path, format!("{}: no tensor of that name in {}", c.name, input.display())));
+            };
+            let cols: u64 = t.shape.iter().skip(1).product();
+            if c.shape != [cols, cols] {
+                return Err(fail(
+                    path,
+                    format!("{}: shape {:?}; the weight {:?} needs [{cols}, {cols}]", c.name, c.shape, t.shape),
+                ));
+            }
+            let values = f32_values(c.dtype, c.data)
+                .ok_or_else(|| fail(path, format!("{}: dtype {} is not a float type", c.name, c.dtype.name())))?;
+            if enc.calibrate(&c.name, &values).map_err(|e| fail(path, e))? {
+                calibrated.0 += 1;
+            } else {
+                calibrated.1 += 1;
+            }
+        }
     }
     let mut progress = Progress::new();
     let result = enc.finish(&mut |done, total| progress.update(done, total));
@@ -154,6 +193,15 @@ fn encode(input: &Path, opts: EncodeOptions, output: &Path, force: bool) -> Resu
         summary.push_str(&format!(
             "stage {k}: {:.4} bits a coded weight; the file up to it: {prefix:.4} bits a weight\n",
             stage_bits / coded_weights.max(1) as f64
+        ));
+    }
+    if let Some(path) = calib {
+        summary.push_str(&format!(
+            "calibrated {} tensor{} from {}{}\n",
+            calibrated.0,
+            plural(calibrated.0),
+            path.display(),
+            if calibrated.1 > 0 { format!(" ({} more stored exactly, where it does not apply)", calibrated.1) } else { String::new() }
         ));
     }
     summary.push_str(&format!("encoded in {:.2} s\n", elapsed.as_secs_f64()));

@@ -25,10 +25,6 @@ use xxhash_rust::xxh3::xxh3_64;
 pub const MIN_QUANTIZED_ELEMENTS: u64 = 4096;
 /// Largest group the encoder uses (weights a Hadamard transform and trellis block cover).
 pub const MAX_GROUP: usize = 256;
-/// Group of calibrated tensors: smaller groups give the feedback more steps along a row
-/// (measured in tests/calibration.rs: 64 lowers the output error of a stage by 7 dB where 256
-/// gives 3).
-pub const CALIBRATED_GROUP: usize = 64;
 /// Smallest group: tensors whose columns are not a multiple of it are stored exactly.
 pub const MIN_GROUP: usize = 64;
 /// Stage rates allowed, in bits a quantized weight.
@@ -126,10 +122,11 @@ impl NctEncoder {
     /// inputs its rows multiply, `Σ = E[x xᵀ]`, `cols x cols` values row-major (`cols` the
     /// product of the dimensions after the first). Each stage then rounds so that the error
     /// `δwᵀ Σ δw` of a row, the error of the layer's output, is small rather than the plain
-    /// squared error (block LDLQ, in groups of [`CALIBRATED_GROUP`]; see docs/nct.md). The
+    /// squared error (block LDLQ over the groups of a row; see docs/nct.md). The
     /// file format does not change.
     ///
-    /// Returns `false`, changing nothing, when the tensor is stored exactly. Refuses unknown
+    /// Returns `false`, changing nothing, when the tensor is stored exactly or its rows are a
+    /// single group of [`MIN_GROUP`] (there is no later group to compensate in). Refuses unknown
     /// names, the wrong number of values, non-finite or negative moments, matrices that are
     /// not positive semi-definite, and tensors of more than [`MAX_CALIBRATED_COLS`] columns.
     pub fn calibrate(&mut self, name: &str, moments: &[f32]) -> Result<bool, NctError> {
@@ -138,10 +135,10 @@ impl NctEncoder {
             .iter_mut()
             .find(|p| p.name == name)
             .ok_or_else(|| NctError::Encode(format!("calibration for {name:?}, which is not a tensor added")))?;
-        if p.values.is_none() {
+        let cols = p.shape.iter().skip(1).product::<u64>() as usize;
+        if p.values.is_none() || cols <= MIN_GROUP {
             return Ok(false);
         }
-        let cols = p.shape.iter().skip(1).product::<u64>() as usize;
         if cols > MAX_CALIBRATED_COLS {
             return Err(NctError::Encode(format!(
                 "{name}: {cols} columns; calibration takes at most {MAX_CALIBRATED_COLS}"
@@ -166,8 +163,7 @@ impl NctEncoder {
             .map(|p| {
                 let quantized = p.values.is_some();
                 let cols: u64 = p.shape.iter().skip(1).product();
-                let cap = if p.moments.is_some() { CALIBRATED_GROUP.trailing_zeros() } else { MAX_GROUP.trailing_zeros() };
-                let group_log2 = if quantized { (cols.trailing_zeros().min(cap)) as u8 } else { 0 };
+                let group_log2 = if quantized { group_log2(cols, p.moments.is_some()) } else { 0 };
                 TensorEntry {
                     name: p.name.clone(),
                     dtype: p.dtype,
@@ -347,6 +343,17 @@ impl NctEncoder {
         file[..HEADER_LEN].copy_from_slice(&header.write());
         Ok(file)
     }
+}
+
+/// The group of a quantized tensor of `cols` columns: the largest power of two dividing it, at
+/// most [`MAX_GROUP`]; calibrated, at most half a row, since the feedback runs from one group
+/// of a row to the next (never below [`MIN_GROUP`]).
+fn group_log2(cols: u64, calibrated: bool) -> u8 {
+    let mut l = cols.trailing_zeros().min(MAX_GROUP.trailing_zeros());
+    if calibrated && cols >> l < 2 && l > MIN_GROUP.trailing_zeros() {
+        l -= 1;
+    }
+    l as u8
 }
 
 /// The default stages for `c` bits a quantized weight: 2 bits each while more than 3 remain,

@@ -47,7 +47,7 @@ pub use calib::{DAMPING, MAX_CALIBRATED_COLS};
 pub use codebook::{Codebook, MAX_ENTRY, TABLE_SHIFT};
 pub use decode::{EncodedTensor, GpuPack};
 pub use encode::{
-    CALIBRATED_GROUP, EncodeOptions, MAX_GROUP, MAX_STAGES, MIN_GROUP, MIN_QUANTIZED_ELEMENTS, NctEncoder, STAGE_BITS, plan_stages,
+    EncodeOptions, MAX_GROUP, MAX_STAGES, MIN_GROUP, MIN_QUANTIZED_ELEMENTS, NctEncoder, STAGE_BITS, plan_stages,
 };
 pub use error::NctError;
 pub use format::{HEADER_LEN, Limits, MAGIC, MAX_NAME_LEN, MAX_NDIM, NctFile, StageEntry, TensorEntry, VERSION};

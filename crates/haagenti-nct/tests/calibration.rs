@@ -82,19 +82,16 @@ fn calibration_lowers_the_output_error_at_every_stage() {
     let sigma = low_rank_moments(2);
     let plain = encode(&w, None, 4.0);
     let calibrated = encode(&w, Some(&sigma), 4.0);
-    // Groups of 64 round the rate in steps of 1/8 bit: never above the plain file's.
-    assert!(calibrated.len() <= plain.len(), "no more bytes");
+    assert_eq!(calibrated.len(), plain.len(), "the same rate");
     let p = stage_errors(&plain, &w, &sigma);
     let c = stage_errors(&calibrated, &w, &sigma);
     assert_eq!((p.len(), c.len()), (2, 2));
     for (k, (a, b)) in p.iter().zip(&c).enumerate() {
         eprintln!("stage {}: output error {a:.4e} plain, {b:.4e} calibrated ({:.2} dB)", k + 1, 10.0 * (a / b).log10());
-        // Measured 7.2 and 3.8 dB lower; 2 dB is the floor.
-        assert!(*b < 0.63 * a, "stage {}: calibrated {b:.4e} against plain {a:.4e}", k + 1);
+        // Measured about 3 dB lower at each stage; 1.5 dB is the floor.
+        assert!(*b < 0.7 * a, "stage {}: calibrated {b:.4e} against plain {a:.4e}", k + 1);
     }
     assert!(c[1] < c[0], "the second stage refines the first");
-    let file = NctFile::parse(&calibrated).unwrap();
-    assert_eq!(file.tensors()[0].group(), 64, "calibrated tensors use groups of 64");
     // Deterministic, and an ordinary file: the same reader, the same checks.
     assert_eq!(calibrated, encode(&w, Some(&sigma), 4.0), "the same bytes again");
 }
