@@ -1,10 +1,11 @@
 //! The CUDA kernels (`haagenti-cuda`) against the CPU decoders, bit for bit: NCT on random
 //! tensors (four rates, odd shapes, zero rows, every stage count) and on MiniLM's first two
-//! layers at two rates; HCT byte planes on random bytes and on MiniLM's. Without CUDA they print "skipped: no CUDA device"; with
+//! layers at two rates; a HoloTensor `nct` tensor stage by stage; HCT byte planes on random bytes and on MiniLM's. Without CUDA they print "skipped: no CUDA device"; with
 //! `HAAGENTI_CUDA_TESTS=require` (scripts/gpu-check.sh) they fail instead.
 
 use haagenti_cuda::{GpuContext, NeuralGpuPipeline};
 use haagenti_hct::{DType, Transform, safetensors};
+use haagenti_holo::{Asset, EncodeOptions as HoloOptions, Encoding, HoloDecoder, Reconstruction, encode};
 use haagenti_nct::{EncodeOptions, NctEncoder, NctFile};
 use haagenti_tests::{TestRng as Rng, device_or_skip, minilm_safetensors};
 
@@ -89,5 +90,31 @@ fn cuda_byte_planes_of_minilm_match() {
         let planes = t.forward(width, data);
         let got = gpu.to_host(&gpu.unplane(t, width, &planes).unwrap()).unwrap();
         assert!(got == data, "{t:?} of {width}-byte elements");
+    }
+}
+
+/// A HoloTensor `nct` tensor streamed stage by stage decodes on the device to the decoder's
+/// own reconstruction, bit for bit, after every stage.
+#[test]
+fn cuda_holo_nct_stages_decode_as_the_decoder_reconstructs() {
+    let Some(gpu) = gpu("holo nct") else { return };
+    let mut rng = Rng(21);
+    let (rows, cols) = (96u64, 256u64);
+    let values: Vec<f32> = (0..rows * cols).map(|_| rng.gaussian()).collect();
+    let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let asset = Asset::tensor(DType::F32, vec![rows, cols], raw).unwrap();
+    let opts = HoloOptions { encoding: Encoding::Nct, fragments: 3, bits: 6.0, ..Default::default() };
+    let enc = encode(&asset, &opts).unwrap();
+    assert_eq!(enc.fragments.len(), 3);
+    let mut nct = NeuralGpuPipeline::new(&gpu);
+    let mut d = HoloDecoder::new();
+    for (k, f) in enc.fragments.iter().enumerate() {
+        d.push(f).unwrap();
+        let parts = d.nct_parts().expect("fragment 0 is in");
+        assert_eq!(parts.stages, k + 1);
+        let got = gpu.to_host(&nct.decode_holo_nct(&parts).unwrap()).unwrap();
+        let Reconstruction::Tensor { values: cpu, .. } = d.reconstruct().unwrap() else { panic!("a tensor") };
+        assert_eq!(got.len(), cpu.len());
+        assert!(got.iter().zip(&cpu).all(|(a, b)| a.to_bits() == b.to_bits()), "after {} stages", k + 1);
     }
 }

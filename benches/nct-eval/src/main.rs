@@ -514,7 +514,8 @@ fn input_moments(model: &Model, s: &Sentences) -> Res<(HashMap<String, Vec<f32>>
             let p = format!("encoder.layer.{l}");
             let qkv = ["query", "key", "value"].map(|n| format!("{p}.attention.self.{n}"));
             keep(&qkv.iter().map(|n| format!("{n}.weight")).collect::<Vec<_>>(), &h, &mask)?;
-            let split = |t: Tensor| -> Res<Tensor> { Ok(t.reshape((b, len, heads, hd))?.transpose(1, 2)?.contiguous()?) };
+            let split =
+                |t: Tensor| -> Res<Tensor> { Ok(t.reshape((b, len, heads, hd))?.transpose(1, 2)?.contiguous()?) };
             let q = split(linear(&h, &qkv[0])?)?;
             let k = split(linear(&h, &qkv[1])?)?;
             let v = split(linear(&h, &qkv[2])?)?;
@@ -539,10 +540,8 @@ fn input_moments(model: &Model, s: &Sentences) -> Res<(HashMap<String, Vec<f32>>
             }
         }
     }
-    let out = sums
-        .into_iter()
-        .map(|(k, (v, n))| (k, v.into_iter().map(|x| (x / n.max(1.0)) as f32).collect()))
-        .collect();
+    let out =
+        sums.into_iter().map(|(k, (v, n))| (k, v.into_iter().map(|x| (x / n.max(1.0)) as f32).collect())).collect();
     Ok((out, worst))
 }
 

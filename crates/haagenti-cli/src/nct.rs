@@ -101,13 +101,7 @@ pub(crate) fn run(command: NctCommand) -> Result<(), Failure> {
     }
 }
 
-fn encode(
-    input: &Path,
-    opts: EncodeOptions,
-    calib: Option<&Path>,
-    output: &Path,
-    force: bool,
-) -> Result<(), Failure> {
+fn encode(input: &Path, opts: EncodeOptions, calib: Option<&Path>, output: &Path, force: bool) -> Result<(), Failure> {
     let bits = opts.bits;
     if !BITS.contains(&bits) {
         return Err(fail(input, format!("--bits {bits}: must be from {} to {}", BITS.start(), BITS.end())));
@@ -201,7 +195,11 @@ fn encode(
             calibrated.0,
             plural(calibrated.0),
             path.display(),
-            if calibrated.1 > 0 { format!(" ({} more stored exactly, where it does not apply)", calibrated.1) } else { String::new() }
+            if calibrated.1 > 0 {
+                format!(" ({} more stored exactly, where it does not apply)", calibrated.1)
+            } else {
+                String::new()
+            }
         ));
     }
     summary.push_str(&format!("encoded in {:.2} s\n", elapsed.as_secs_f64()));

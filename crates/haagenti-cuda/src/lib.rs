@@ -32,6 +32,7 @@ use std::sync::Arc;
 use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg};
 use cudarc::nvrtc::Ptx;
 use haagenti_hct::Transform;
+use haagenti_holo::NctParts;
 use haagenti_nct::{EncodedTensor, NctFile};
 
 /// The kernels' CUDA C sources, by name.
@@ -225,6 +226,16 @@ impl<'g> NeuralGpuPipeline<'g> {
         let mut out = self.gpu.stream.alloc_zeros::<f32>(e.numel() as usize)?;
         self.decode_uploaded(&uploaded, &mut out)?;
         Ok(out)
+    }
+
+    /// Decodes a HoloTensor `nct` tensor from the stages its decoder has so far
+    /// ([`haagenti_holo::HoloDecoder::nct_parts`]) into a new device buffer: the values of the
+    /// decoder's reconstruction, bit for bit. Loads the rebuilt file's codebook first (it
+    /// replaces the one loaded before).
+    pub fn decode_holo_nct(&mut self, parts: &NctParts<'_>) -> Result<CudaSlice<f32>, CudaError> {
+        let file = NctFile::parse(parts.file)?;
+        self.load_codebooks(&file)?;
+        self.decode_tensor(&file.tensor(parts.tensor, parts.stages)?)
     }
 
     /// Uploads a quantized tensor's coded bytes (its stages' blocks, signs and row scales),

@@ -250,9 +250,8 @@ mod tests {
         rotate_rows(&mut sp, n, &signs, g);
         transpose(&mut sp, n);
         rotate_rows(&mut sp, n, &signs, g);
-        let loss = |d: &[f64]| -> f64 {
-            (0..n).map(|i| (0..n).map(|j| d[i] * sp[i * n + j] * d[j]).sum::<f64>()).sum()
-        };
+        let loss =
+            |d: &[f64]| -> f64 { (0..n).map(|i| (0..n).map(|j| d[i] * sp[i * n + j] * d[j]).sum::<f64>()).sum() };
         // Errors of the first three blocks fixed; the fourth chosen by the feedback.
         let mut err: Vec<f64> = (0..n).map(|_| gauss(&mut rng)).collect();
         let y = vec![0f32; g];
@@ -298,9 +297,8 @@ mod tests {
         rotate_rows(&mut sp, n, &signs, g);
         transpose(&mut sp, n);
         rotate_rows(&mut sp, n, &signs, g);
-        let loss = |d: &[f64]| -> f64 {
-            (0..n).map(|i| (0..n).map(|j| d[i] * sp[i * n + j] * d[j]).sum::<f64>()).sum()
-        };
+        let loss =
+            |d: &[f64]| -> f64 { (0..n).map(|i| (0..n).map(|j| d[i] * sp[i * n + j] * d[j]).sum::<f64>()).sum() };
         let mut err = vec![0f64; n];
         for v in &mut err[..g] {
             *v = gauss(&mut rng);
