@@ -60,6 +60,9 @@ step "HoloTensor without the nct feature (as the decoder-only wasm module has it
   cargo test --locked -p haagenti-holo --no-default-features --lib
 step "NCT: decode_to_candle (the candle feature, candle-core 0.11 on the CPU)" \
   cargo test --locked -p haagenti-nct --features candle --test roundtrip
+step "NCT against k-quants on MiniLM, small form (encoder layer 0, with calibration; the full run: benches/nct-eval)" \
+  cargo run --release --locked --manifest-path benches/nct-eval/Cargo.toml -- --quick --calib --sentences 30 --runs 1 \
+  --out "$CARGO_TARGET_DIR/nct-eval-quick"
 step "NCT: the same file and decoded bytes on wasm32 (Node) as natively" \
   env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test --locked --target wasm32-unknown-unknown -p haagenti-nct --test identity
