@@ -227,20 +227,16 @@ mod tests {
         libm::sqrt(-2.0 * libm::log(u.max(1e-300))) * libm::cos(core::f64::consts::TAU * v)
     }
 
-    /// The factorization is what the feedback assumes: with `z = M δy` the loss
-    /// `δyᵀ Σ' δy` equals `Σ_j z_jᵀ D_j z_j`, and the greedy target for the last block is
-    /// the exact minimiser of the loss given the others.
-    #[test]
-    fn feedback_minimises_the_last_block() {
+    /// A 64-column problem in groups of 16: moments of `rank`-dimensional inputs plus
+    /// `noise`, random signs, their feedback and the rotated moments `Σ'` it factors.
+    fn problem(rng: &mut SplitMix64, rank: usize, noise: f64) -> (usize, usize, Feedback, Vec<f64>) {
         let (n, g) = (64usize, 16usize);
-        let mut rng = SplitMix64::new(7);
-        // Correlated inputs: x = F u with a random 64 x 8 factor plus noise.
-        let f: Vec<f64> = (0..n * 8).map(|_| gauss(&mut rng)).collect();
+        let f: Vec<f64> = (0..n * rank).map(|_| gauss(rng)).collect();
         let mut sigma = vec![0f32; n * n];
         for i in 0..n {
             for j in 0..n {
-                let v: f64 = (0..8).map(|k| f[i * 8 + k] * f[j * 8 + k]).sum::<f64>() + if i == j { 0.1 } else { 0.0 };
-                sigma[i * n + j] = v as f32;
+                let v: f64 = (0..rank).map(|k| f[i * rank + k] * f[j * rank + k]).sum::<f64>();
+                sigma[i * n + j] = (v + if i == j { noise } else { 0.0 }) as f32;
             }
         }
         let mom = Moments::new(n, &sigma).unwrap();
@@ -250,6 +246,17 @@ mod tests {
         rotate_rows(&mut sp, n, &signs, g);
         transpose(&mut sp, n);
         rotate_rows(&mut sp, n, &signs, g);
+        (n, g, fb, sp)
+    }
+
+    /// The factorization is what the feedback assumes: with `z = M δy` the loss
+    /// `δyᵀ Σ' δy` equals `Σ_j z_jᵀ D_j z_j`, and the greedy target for the last block is
+    /// the exact minimiser of the loss given the others.
+    #[test]
+    fn feedback_minimises_the_last_block() {
+        let mut rng = SplitMix64::new(7);
+        // Correlated inputs: x = F u with a random 64 x 8 factor plus noise.
+        let (n, g, fb, sp) = problem(&mut rng, 8, 0.1);
         let loss =
             |d: &[f64]| -> f64 { (0..n).map(|i| (0..n).map(|j| d[i] * sp[i * n + j] * d[j]).sum::<f64>()).sum() };
         // Errors of the first three blocks fixed; the fourth chosen by the feedback.
@@ -280,23 +287,8 @@ mod tests {
     /// block lowers the loss.
     #[test]
     fn feedback_is_optimal_for_every_later_block() {
-        let (n, g) = (64usize, 16usize);
         let mut rng = SplitMix64::new(11);
-        let f: Vec<f64> = (0..n * 6).map(|_| gauss(&mut rng)).collect();
-        let mut sigma = vec![0f32; n * n];
-        for i in 0..n {
-            for j in 0..n {
-                let v: f64 = (0..6).map(|k| f[i * 6 + k] * f[j * 6 + k]).sum::<f64>() + if i == j { 0.3 } else { 0.0 };
-                sigma[i * n + j] = v as f32;
-            }
-        }
-        let mom = Moments::new(n, &sigma).unwrap();
-        let signs: Vec<f64> = (0..n).map(|_| if rng.next_u64() & 1 == 1 { -1.0 } else { 1.0 }).collect();
-        let fb = Feedback::new(&mom, &signs, g).unwrap();
-        let mut sp = mom.sigma.clone();
-        rotate_rows(&mut sp, n, &signs, g);
-        transpose(&mut sp, n);
-        rotate_rows(&mut sp, n, &signs, g);
+        let (n, g, fb, sp) = problem(&mut rng, 6, 0.3);
         let loss =
             |d: &[f64]| -> f64 { (0..n).map(|i| (0..n).map(|j| d[i] * sp[i * n + j] * d[j]).sum::<f64>()).sum() };
         let mut err = vec![0f64; n];
