@@ -39,7 +39,7 @@ pub(crate) enum NctCommand {
         #[arg(long, default_value_t = 0)]
         threads: usize,
         /// Calibration: a .safetensors file holding, under a weight's name, the second moments
-        /// of that layer's inputs, E[x xT], as a [cols, cols] float matrix (cols: the product
+        /// of that layer's inputs, E[x xT], as a [cols, cols] F32, F64, F16 or BF16 matrix (cols: the product
         /// of the weight's dimensions after the first). Those tensors are rounded for a small
         /// error in the layer's output rather than in the weights (docs/nct.md).
         #[arg(long)]
@@ -147,8 +147,13 @@ fn encode(input: &Path, opts: EncodeOptions, calib: Option<&Path>, output: &Path
                     format!("{}: shape {:?}; the weight {:?} needs [{cols}, {cols}]", c.name, c.shape, t.shape),
                 ));
             }
-            let values = f32_values(c.dtype, c.data)
-                .ok_or_else(|| fail(path, format!("{}: dtype {} is not a float type", c.name, c.dtype.name())))?;
+            let values = if c.dtype == DType::F64 {
+                // Moments are often accumulated in f64; calibration takes them as f32.
+                c.data.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32).collect()
+            } else {
+                f32_values(c.dtype, c.data)
+                    .ok_or_else(|| fail(path, format!("{}: dtype {} is not a float type", c.name, c.dtype.name())))?
+            };
             if enc.calibrate(&c.name, &values).map_err(|e| fail(path, e))? {
                 calibrated.0 += 1;
             } else {

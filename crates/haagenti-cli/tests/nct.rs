@@ -460,8 +460,10 @@ fn encode_with_calibration() {
         }
     }
     let f32s = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+    // In f64, as moments are often accumulated.
+    let f64s: Vec<u8> = sigma.iter().flat_map(|&x| f64::from(x).to_le_bytes()).collect();
     let calib = [
-        ("layers.0.attn.weight", DType::F32, vec![cols as u64, cols as u64], f32s(&sigma)),
+        ("layers.0.attn.weight", DType::F64, vec![cols as u64, cols as u64], f64s),
         ("layers.0.mlp.bias", DType::F32, vec![1, 1], f32s(&[1.0])),
     ];
     std::fs::write(dir.join("calib.safetensors"), safetensors_file(&calib)).unwrap();
