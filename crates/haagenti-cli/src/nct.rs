@@ -41,7 +41,8 @@ pub(crate) enum NctCommand {
         /// Calibration: a .safetensors file holding, under a weight's name, the second moments
         /// of that layer's inputs, E[x xT], as a [cols, cols] F32, F64, F16 or BF16 matrix (cols: the product
         /// of the weight's dimensions after the first). Those tensors are rounded for a small
-        /// error in the layer's output rather than in the weights (docs/nct.md).
+        /// error in the layer's output rather than in the weights (docs/nct.md; on MiniLM it
+        /// brought embeddings closer at 2 bits a weight, slightly further at 3 and 4).
         #[arg(long)]
         calib: Option<PathBuf>,
         /// The NCT file to write.
