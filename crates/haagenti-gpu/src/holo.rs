@@ -292,23 +292,11 @@ impl GpuDecoder {
     /// channels interleaved as the CPU's pixels), equal to the CPU's.
     pub fn bit_group_samples(&self, parts: &BitGroupParts<'_>) -> Result<wgpu::Buffer, GpuError> {
         let n = parts.len as u64;
-        let (layout, data) = self.bit_groups(parts)?;
+        let groups = self.bit_groups(parts)?;
         let out = self.output("samples", n * 4)?;
-        if n == 0 {
-            return Ok(out);
+        if n > 0 {
+            self.run_bit_groups(&self.pipelines.bitgroups, &groups, parts, n, [0; 4], &out)?;
         }
-        let grid = self.grid(n.div_ceil(256))?;
-        let params = self.uniform(&[n as u32, parts.groups.len() as u32, grid.0, parts.fill, 0, 0, 0, 0]);
-        self.dispatch(
-            &self.pipelines.bitgroups,
-            &[
-                (0, params.as_entire_binding()),
-                (1, layout.as_entire_binding()),
-                (2, data.as_entire_binding()),
-                (3, out.as_entire_binding()),
-            ],
-            grid,
-        );
         Ok(out)
     }
 
@@ -328,30 +316,11 @@ impl GpuDecoder {
                 parts.len
             )));
         }
-        let (layout, data) = self.bit_groups(parts)?;
+        let groups = self.bit_groups(parts)?;
         let bytes_per_row = (width * 4).div_ceil(256) * 256;
         let out = self.output("residual image", u64::from(bytes_per_row) * u64::from(height))?;
-        let grid = self.grid(pixels.div_ceil(256))?;
-        let params = self.uniform(&[
-            parts.len as u32,
-            parts.groups.len() as u32,
-            grid.0,
-            parts.fill,
-            width,
-            height,
-            bytes_per_row / 4,
-            u32::from(channels),
-        ]);
-        self.dispatch(
-            &self.pipelines.bitgroups_rgba,
-            &[
-                (0, params.as_entire_binding()),
-                (1, layout.as_entire_binding()),
-                (2, data.as_entire_binding()),
-                (3, out.as_entire_binding()),
-            ],
-            grid,
-        );
+        let shape = [width, height, bytes_per_row / 4, u32::from(channels)];
+        self.run_bit_groups(&self.pipelines.bitgroups_rgba, &groups, parts, pixels, shape, &out)?;
         Ok(SpectralOutput { buffer: out, width, height, bytes_per_row })
     }
 
@@ -365,6 +334,33 @@ impl GpuDecoder {
     ) -> Result<SpectralImage, GpuError> {
         let out = self.bit_group_rgba(parts, width, height, channels)?;
         self.texture_of(out)
+    }
+
+    /// One entry point of bitgroups.wgsl over `threads` invocations: its parameters are the
+    /// sample count, group count, grid width and fill, then `extra`.
+    fn run_bit_groups(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        (layout, data): &(wgpu::Buffer, wgpu::Buffer),
+        parts: &BitGroupParts<'_>,
+        threads: u64,
+        extra: [u32; 4],
+        out: &wgpu::Buffer,
+    ) -> Result<(), GpuError> {
+        let grid = self.grid(threads.div_ceil(256))?;
+        let [a, b, c, d] = extra;
+        let params = self.uniform(&[parts.len as u32, parts.groups.len() as u32, grid.0, parts.fill, a, b, c, d]);
+        self.dispatch(
+            pipeline,
+            &[
+                (0, params.as_entire_binding()),
+                (1, layout.as_entire_binding()),
+                (2, data.as_entire_binding()),
+                (3, out.as_entire_binding()),
+            ],
+            grid,
+        );
+        Ok(())
     }
 
     /// The groups' layout (lo, width, first word) and packed bits, checked and uploaded.

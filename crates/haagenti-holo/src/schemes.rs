@@ -634,7 +634,6 @@ impl Residual {
         // Only an unbroken run of groups from the top refines; unknown low bits take the
         // middle of their range.
         let (prefix, fill) = self.prefix_fill();
-        let low = u32::from(self.bounds[prefix]);
         let mut elements = vec![fill; self.len];
         for (k, raw) in self.groups.iter().take(prefix).flatten().enumerate() {
             let (g, lo) = (self.width(k), u32::from(self.bounds[k + 1]));
@@ -650,7 +649,7 @@ impl Residual {
                 nbits -= g;
             }
         }
-        debug_assert!(self.bits >= low);
+        debug_assert!(self.bits >= u32::from(self.bounds[prefix]));
         from_elements(kind, &elements)
     }
 }
