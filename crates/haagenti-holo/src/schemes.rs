@@ -612,11 +612,14 @@ impl Residual {
         crate::parts::BitGroupParts {
             len: self.len,
             fill,
-            groups: (0..prefix)
-                .map(|k| crate::parts::BitGroup {
+            groups: self.groups[..prefix]
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(k, bits)| crate::parts::BitGroup {
                     lo: u32::from(self.bounds[k + 1]),
                     width: self.width(k),
-                    bits: self.groups[k].as_deref().unwrap_or(&[]),
+                    bits,
                 })
                 .collect(),
         }

@@ -37,7 +37,7 @@ impl Moments {
     /// wrong with them.
     pub(crate) fn new(cols: usize, values: &[f32]) -> Result<Self, &'static str> {
         if cols > MAX_CALIBRATED_COLS {
-            return Err("the tensor has more columns than calibration supports");
+            return Err("more columns than calibration takes (MAX_CALIBRATED_COLS, 8192)");
         }
         if Some(values.len()) != cols.checked_mul(cols) {
             return Err(if values.len() == cols {

@@ -2,7 +2,7 @@
 //! the trellis. Every tensor's reconstruction after each stage is the decoder's own (the
 //! encoder accumulates the same integers), so later stages code the true residual.
 
-use crate::calib::{Feedback, MAX_CALIBRATED_COLS, Moments};
+use crate::calib::{Feedback, Moments};
 use crate::codebook::Codebook;
 use crate::decode::{BlockLayout, PAD, accumulate, stage_rotated};
 use crate::error::NctError;
@@ -128,7 +128,8 @@ impl NctEncoder {
     /// Returns `false`, changing nothing, when the tensor is stored exactly or its rows are a
     /// single group of [`MIN_GROUP`] (there is no later group to compensate in). Refuses unknown
     /// names, the wrong number of values, non-finite or negative moments, matrices that are
-    /// not positive semi-definite, and tensors of more than [`MAX_CALIBRATED_COLS`] columns.
+    /// not positive semi-definite, and tensors of more than
+    /// [`MAX_CALIBRATED_COLS`](crate::MAX_CALIBRATED_COLS) columns.
     pub fn calibrate(&mut self, name: &str, moments: &[f32]) -> Result<bool, NctError> {
         let p = self
             .tensors
@@ -138,11 +139,6 @@ impl NctEncoder {
         let cols = p.shape.iter().skip(1).product::<u64>() as usize;
         if p.values.is_none() || cols <= MIN_GROUP {
             return Ok(false);
-        }
-        if cols > MAX_CALIBRATED_COLS {
-            return Err(NctError::Encode(format!(
-                "{name}: {cols} columns; calibration takes at most {MAX_CALIBRATED_COLS}"
-            )));
         }
         let m = Moments::new(cols, moments).map_err(|e| {
             NctError::Encode(format!("{name}: calibration of {} values for {cols} columns: {e}", moments.len()))
