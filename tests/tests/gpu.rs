@@ -8,7 +8,9 @@
 use haagenti_gpu::wgpu::util::DeviceExt;
 use haagenti_gpu::{GpuDecoder, HalfFormat, wgpu};
 use haagenti_hct::{DType, QuantScheme, Transform, f32_to_bf16, f32_to_f16};
-use haagenti_holo::{Asset, EncodeOptions, Encoding, HoloDecoder, Reconstruction, encode};
+use haagenti_holo::{
+    Asset, EncodeOptions, Encoding, HoloDecoder, LowRankComponent, LowRankParts, Reconstruction, encode,
+};
 use haagenti_nct::{EncodeOptions as NctOptions, NctEncoder, NctFile};
 use haagenti_tests::{PHOTOS, TestRng as Rng, device_or_skip, minilm_safetensors, photo_asset};
 use xxhash_rust::xxh3::xxh3_64;
@@ -372,6 +374,140 @@ fn refine_dequantization_matches_bit_for_bit() {
             assert!(bad.is_none(), "{what} after {} fragments ({} layers): value {bad:?}", k + 1, parts.layers.len());
         }
     }
+}
+
+/// The GPU's low-rank matrix of every plane against the CPU's, bit for bit (the values of
+/// each plane's first differing element in the message).
+fn low_rank_matches(gpu: &GpuDecoder, parts: &LowRankParts<'_>, what: &str) -> Vec<Vec<f32>> {
+    let got = pollster::block_on(gpu.read_f32(&gpu.low_rank(parts).unwrap())).unwrap();
+    let len = parts.rows * parts.cols;
+    assert_eq!(got.len(), (len * parts.planes.len()).max(1), "{what}");
+    (0..parts.planes.len())
+        .map(|p| {
+            let cpu = parts.matrix(p).unwrap();
+            let gpu = &got[p * len..(p + 1) * len];
+            if let Some(i) = cpu.iter().zip(gpu).position(|(a, b)| a.to_bits() != b.to_bits()) {
+                panic!(
+                    "{what}, plane {p}: value {i} is {:08x} on the CPU, {:08x} on the GPU",
+                    cpu[i].to_bits(),
+                    gpu[i].to_bits()
+                );
+            }
+            cpu
+        })
+        .collect()
+}
+
+#[test]
+fn low_rank_matches_bit_for_bit() {
+    let Some(gpu) = gpu("lowrank") else { return };
+    let mut compared = 0;
+    // MiniLM's query matrix, and a random tensor of odd shape, component fragments in an
+    // order that leaves gaps; the values equal the decoder's (f32) before the residual.
+    let st_bytes = minilm_safetensors();
+    let st = haagenti_hct::safetensors::parse(&st_bytes).unwrap();
+    let t = st.tensors.iter().find(|t| t.name.contains("layer.0.attention.self.query.weight")).unwrap();
+    let mut rng = Rng(21);
+    let random: Vec<f32> = (0..77 * 131).map(|_| rng.gaussian()).collect();
+    let tensors = [
+        ("MiniLM query", Asset::tensor(DType::F32, t.shape.clone(), t.data.to_vec()).unwrap()),
+        ("random 77 x 131", Asset::tensor(DType::F32, vec![77, 131], f32_bytes(&random)).unwrap()),
+    ];
+    for (what, asset) in tensors {
+        let enc = encode(
+            &asset,
+            &EncodeOptions { encoding: Encoding::LowRank, fragments: 5, rank: 24, ..Default::default() },
+        )
+        .unwrap();
+        let mut d = HoloDecoder::new();
+        for (k, &f) in [2usize, 0, 3, 1].iter().enumerate() {
+            d.push(&enc.fragments[f]).unwrap();
+            let parts = d.low_rank_parts().expect("a lowrank asset");
+            let planes = low_rank_matches(&gpu, &parts, &format!("{what} after {} fragments", k + 1));
+            let Reconstruction::Tensor { values, .. } = d.reconstruct().unwrap() else { panic!("a tensor") };
+            assert!(values.iter().zip(&planes[0]).all(|(a, b)| a.to_bits() == b.to_bits()), "{what}: decoder values");
+            compared += values.len();
+        }
+    }
+    // The photos: RGBA pixels against the decoder's after each component fragment.
+    for name in PHOTOS {
+        let asset = photo_asset(name);
+        let enc = encode(
+            &asset,
+            &EncodeOptions { encoding: Encoding::LowRank, fragments: 4, rank: 16, ..Default::default() },
+        )
+        .unwrap();
+        let mut d = HoloDecoder::new();
+        for (k, f) in enc.fragments[..3].iter().enumerate() {
+            d.push(f).unwrap();
+            let parts = d.low_rank_parts().expect("a lowrank image");
+            low_rank_matches(&gpu, &parts, &format!("{name} after {} fragments", k + 1));
+            let texture = gpu.low_rank_texture(&parts).unwrap();
+            let rgba = pollster::block_on(gpu.read_texture_rgba(&texture)).unwrap();
+            let cpu = d.reconstruct().unwrap();
+            let (worst, differ) = compare_rgba(&cpu, &rgba);
+            assert_eq!((worst, differ), (0, 0), "{name} after {} fragments: pixels", k + 1);
+            compared += rgba.len() / 4;
+        }
+    }
+    eprintln!("lowrank: {compared} values and pixels equal");
+}
+
+/// Hand-made components whose products and sums land where GPUs go wrong: subnormal and zero
+/// results, cancellations, ties, overflow to infinity, infinities and NaN, against the CPU.
+#[test]
+fn low_rank_sums_match_the_cpu_at_the_edges() {
+    let Some(gpu) = gpu("lowrank edges") else { return };
+    let (rows, cols) = (40_000usize, 4usize);
+    let mut rng = Rng(99);
+    let bits = |rng: &mut Rng| -> f32 {
+        // Exponents from the whole range, subnormals and the top included, half of them low.
+        let e = match rng.next_u64() % 4 {
+            0 => (rng.next_u64() % 24) as u32,
+            1 => 230 + (rng.next_u64() % 26) as u32,
+            _ => (rng.next_u64() % 256) as u32,
+        };
+        f32::from_bits(((rng.next_u64() % 2) as u32) << 31 | e << 23 | (rng.next_u64() as u32 & 0x7F_FFFF))
+    };
+    let u0: Vec<f32> = (0..rows).map(|_| bits(&mut rng)).collect();
+    // The second term close to minus the first (cancellation), or anything.
+    let u1: Vec<f32> = u0
+        .iter()
+        .map(|&a| match rng.next_u64() % 3 {
+            0 => f32::from_bits((-a).to_bits().wrapping_add((rng.next_u64() % 5) as u32).wrapping_sub(2)),
+            1 => f32::from_bits(a.to_bits() ^ ((rng.next_u64() % (1 << 20)) as u32)),
+            _ => bits(&mut rng),
+        })
+        .collect();
+    let u2: Vec<f32> = (0..rows).map(|_| bits(&mut rng)).collect();
+    // Columns: 1 (products exact, so sums are tested alone), a power of two below one (exact
+    // products into the subnormals), and two random values.
+    let v0 = [1.0, 1.0, 1.0, 1.0];
+    let v1 = [1.0, 2f32.powi(-20), -3.0, 1.0];
+    let v2 = [0.0, 1.0, bits(&mut rng), 1.0e-30];
+    let comps: Vec<LowRankComponent<'_>> =
+        [(&u0, &v0), (&u1, &v1), (&u2, &v2)].iter().map(|(u, v)| LowRankComponent { u: &u[..], v: &v[..] }).collect();
+    let parts = LowRankParts { rows, cols, planes: vec![comps.clone(), comps[1..].to_vec(), comps[..1].to_vec()] };
+    let planes = low_rank_matches(&gpu, &parts, "edge cases");
+    let count = |f: &dyn Fn(f32) -> bool| planes.iter().flatten().filter(|&&x| f(x)).count();
+    let (sub, zero, inf, nan) =
+        (count(&|x| x.is_subnormal()), count(&|x| x == 0.0), count(&|x| x.is_infinite()), count(&|x| x.is_nan()));
+    eprintln!(
+        "lowrank edges: {} values equal ({sub} subnormal, {zero} zero, {inf} infinite, {nan} NaN)",
+        3 * rows * cols
+    );
+    assert!(sub > 1000 && zero > 100 && inf > 1000 && nan > 100, "the cases were reached");
+    // Wrong lengths are refused; other encodings have no low-rank state.
+    let short = LowRankParts { rows, cols: 3, planes: vec![comps.clone()] };
+    assert!(gpu.low_rank(&short).is_err());
+    assert!(gpu.low_rank_rgba(&parts).is_ok());
+    assert!(gpu.low_rank_rgba(&LowRankParts { rows, cols, planes: vec![comps.clone(); 2] }).is_err());
+    let asset = photo_asset(PHOTOS[1]);
+    let enc =
+        encode(&asset, &EncodeOptions { encoding: Encoding::Spectral, fragments: 4, ..Default::default() }).unwrap();
+    let mut d = HoloDecoder::new();
+    d.push(&enc.fragments[0]).unwrap();
+    assert!(d.low_rank_parts().is_none());
 }
 
 #[test]

@@ -101,3 +101,75 @@ fn mul_exact(a: u32, b: u32) -> u32 {
     return sign | bits;
 }
 
+
+// The IEEE sum of two f32 (bits), rounded to nearest even, in integer arithmetic: for sums
+// whose operands or result a GPU may flush (zero, subnormal) or that overflow. NaN inputs, and
+// infinities of opposite signs, give 0x7FC00000; an exact cancellation gives +0.
+fn add_exact(a: u32, b: u32) -> u32 {
+    let ea = (a >> 23u) & 0xFFu;
+    let eb = (b >> 23u) & 0xFFu;
+    if (ea == 255u || eb == 255u) {
+        if ((ea == 255u && (a & 0x7FFFFFu) != 0u) || (eb == 255u && (b & 0x7FFFFFu) != 0u)) {
+            return 0x7FC00000u;
+        }
+        if (ea == 255u && eb == 255u && ((a ^ b) & 0x80000000u) != 0u) {
+            return 0x7FC00000u;
+        }
+        return select(b, a, ea == 255u);
+    }
+    if ((a & 0x7FFFFFFFu) == 0u) {
+        // +0 + -0 is +0; -0 + -0 is -0.
+        return select(b, a & b, (b & 0x7FFFFFFFu) == 0u);
+    }
+    if ((b & 0x7FFFFFFFu) == 0u) {
+        return a;
+    }
+    // x the larger in magnitude.
+    var x = a;
+    var y = b;
+    if ((b & 0x7FFFFFFFu) > (a & 0x7FFFFFFFu)) {
+        x = b;
+        y = a;
+    }
+    let ex = (x >> 23u) & 0xFFu;
+    let ey = (y >> 23u) & 0xFFu;
+    // Significands with their leading bit and three more bits below (guard, round, sticky).
+    var mx = (x & 0x7FFFFFu) | select(0u, 0x800000u, ex != 0u);
+    var my = (y & 0x7FFFFFu) | select(0u, 0x800000u, ey != 0u);
+    mx = mx << 3u;
+    my = my << 3u;
+    var e = i32(max(ex, 1u));
+    let d = u32(e - i32(max(ey, 1u)));
+    if (d >= 27u) {
+        my = select(0u, 1u, my != 0u);
+    } else if (d > 0u) {
+        my = (my >> d) | select(0u, 1u, (my & ((1u << d) - 1u)) != 0u);
+    }
+    var m: u32;
+    if (((a ^ b) & 0x80000000u) == 0u) {
+        m = mx + my;
+        if (m >= 0x8000000u) {
+            m = (m >> 1u) | (m & 1u);
+            e = e + 1;
+        }
+    } else {
+        m = mx - my;
+        if (m == 0u) {
+            return 0u;
+        }
+        // The leading bit back to bit 26, as far as the exponent allows (below: subnormal).
+        let sh = min(countLeadingZeros(m) - 5u, u32(e - 1));
+        m = m << sh;
+        e = e - i32(sh);
+    }
+    let q = m >> 3u;
+    let rem = m & 7u;
+    let up = rem > 4u || (rem == 4u && (q & 1u) == 1u);
+    // The leading bit (or a carry out of it) adds to the exponent field, as in mul_exact.
+    let bits = (u32(e - 1) << 23u) + q + select(0u, 1u, up);
+    let sign = x & 0x80000000u;
+    if ((bits >> 23u) >= 255u) {
+        return sign | 0x7F800000u;
+    }
+    return sign | bits;
+}

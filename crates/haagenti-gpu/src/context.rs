@@ -18,6 +18,8 @@ pub(crate) struct Pipelines {
     pub(crate) accumulate: wgpu::ComputePipeline,
     pub(crate) half: wgpu::ComputePipeline,
     pub(crate) quant: wgpu::ComputePipeline,
+    pub(crate) lowrank: wgpu::ComputePipeline,
+    pub(crate) lowrank_rgba: wgpu::ComputePipeline,
 }
 
 /// A GPU decoder: a `wgpu` device and queue (its own, or an application's) with the kernels
@@ -108,6 +110,8 @@ impl GpuDecoder {
             accumulate: pipeline("spectral accumulate", kernels::ACCUMULATE, "accumulate"),
             half: pipeline("half", kernels::HALF, "pack"),
             quant: pipeline("quant", kernels::QUANT, "dequant"),
+            lowrank: pipeline("lowrank", kernels::LOWRANK, "matrix"),
+            lowrank_rgba: pipeline("lowrank rgba", kernels::LOWRANK, "to_rgba"),
         };
         GpuDecoder { device, queue, info: None, pipelines }
     }

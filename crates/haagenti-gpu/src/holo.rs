@@ -3,7 +3,9 @@
 
 use crate::context::{GpuDecoder, words_to_bytes};
 use crate::error::GpuError;
-use haagenti_holo::{BitGroupParts, ProjectionParts, RefineParts, SpectralParts, SpectralPlane, SpectralUpdate};
+use haagenti_holo::{
+    BitGroupParts, LowRankParts, ProjectionParts, RefineParts, SpectralParts, SpectralPlane, SpectralUpdate,
+};
 
 /// RGBA pixels on the device: `height` rows of `width` pixels, each row `bytes_per_row`
 /// bytes (a multiple of 256, as texture copies need).
@@ -394,6 +396,130 @@ impl GpuDecoder {
         }
         layout.resize(layout.len().max(3), 0);
         Ok((self.storage("bit group layout", &words_to_bytes(&layout)), self.storage("bit groups", &data)))
+    }
+}
+
+impl GpuDecoder {
+    /// The low-rank matrix of every plane of a `lowrank` asset from the components received:
+    /// `planes * rows * cols` `f32`s, plane-major, each bit for bit the CPU's
+    /// ([`LowRankParts::matrix`]; for a tensor, its values before the residual arrives).
+    pub fn low_rank(&self, parts: &LowRankParts<'_>) -> Result<wgpu::Buffer, GpuError> {
+        let (comps, us, vs, len) = self.low_rank_inputs(parts)?;
+        let n = len * parts.planes.len() as u64;
+        let out = self.output("low-rank values", n * 4)?;
+        if n > 0 {
+            self.run_low_rank(&self.pipelines.lowrank, parts, (&comps, &us, &vs), n, [0, 0], &out)?;
+        }
+        Ok(out)
+    }
+
+    /// The RGBA pixels of a `lowrank` image (1 plane: grey, 3: RGB; alpha 255) from the
+    /// components received, each channel the CPU's `(o + 0.5) as u8` exactly (its pixels
+    /// until the residual and every component are in).
+    pub fn low_rank_rgba(&self, parts: &LowRankParts<'_>) -> Result<SpectralOutput, GpuError> {
+        let channels = parts.planes.len() as u32;
+        if !matches!(channels, 1 | 3) || parts.rows == 0 || parts.cols == 0 {
+            return Err(GpuError::Unsupported(format!("a {} x {} image in {channels} planes", parts.cols, parts.rows)));
+        }
+        let (width, height) = (
+            u32::try_from(parts.cols).map_err(|_| GpuError::Unsupported("an image too wide".into()))?,
+            u32::try_from(parts.rows).map_err(|_| GpuError::Unsupported("an image too tall".into()))?,
+        );
+        let (comps, us, vs, len) = self.low_rank_inputs(parts)?;
+        let bytes_per_row = (width * 4).div_ceil(256) * 256;
+        let out = self.output("low-rank image", u64::from(bytes_per_row) * u64::from(height))?;
+        self.run_low_rank(
+            &self.pipelines.lowrank_rgba,
+            parts,
+            (&comps, &us, &vs),
+            len,
+            [bytes_per_row / 4, channels],
+            &out,
+        )?;
+        Ok(SpectralOutput { buffer: out, width, height, bytes_per_row })
+    }
+
+    /// [`Self::low_rank_rgba`] copied into a new `Rgba8Unorm` texture.
+    pub fn low_rank_texture(&self, parts: &LowRankParts<'_>) -> Result<SpectralImage, GpuError> {
+        let out = self.low_rank_rgba(parts)?;
+        self.texture_of(out)
+    }
+
+    /// The components checked and uploaded: the per-plane table, all `u`s, all `v`s, and the
+    /// values a plane.
+    fn low_rank_inputs(
+        &self,
+        parts: &LowRankParts<'_>,
+    ) -> Result<(wgpu::Buffer, wgpu::Buffer, wgpu::Buffer, u64), GpuError> {
+        let (rows, cols) = (parts.rows as u64, parts.cols as u64);
+        let limit = self.max_binding().min(u64::from(u32::MAX));
+        let len = rows.saturating_mul(cols);
+        let total = len.saturating_mul(parts.planes.len() as u64).saturating_mul(4);
+        if total > limit {
+            return Err(GpuError::TooLarge { what: "the asset", bytes: total, limit });
+        }
+        let mut table = Vec::with_capacity(3 * parts.planes.len());
+        let (mut us, mut vs): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
+        for plane in &parts.planes {
+            if plane.iter().any(|c| c.u.len() as u64 != rows || c.v.len() as u64 != cols) {
+                return Err(GpuError::Unsupported(format!("a component not of {rows} and {cols} values")));
+            }
+            let words = (plane.len() as u64).saturating_mul(rows.max(cols)).saturating_mul(4);
+            if (us.len() as u64 * 4).saturating_add(words) > limit
+                || (vs.len() as u64 * 4).saturating_add(words) > limit
+            {
+                return Err(GpuError::TooLarge { what: "the components", bytes: words, limit });
+            }
+            table.extend_from_slice(&[plane.len() as u32, us.len() as u32, vs.len() as u32]);
+            for c in plane {
+                us.extend(c.u.iter().map(|x| x.to_bits()));
+                vs.extend(c.v.iter().map(|x| x.to_bits()));
+            }
+        }
+        table.resize(table.len().max(3), 0);
+        Ok((
+            self.storage("low-rank planes", &words_to_bytes(&table)),
+            self.storage("low-rank u", &words_to_bytes(&us)),
+            self.storage("low-rank v", &words_to_bytes(&vs)),
+            len,
+        ))
+    }
+
+    /// One entry point of lowrank.wgsl over `threads` invocations; `extra` is the row pitch in
+    /// words and the channels (`to_rgba`).
+    fn run_low_rank(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        parts: &LowRankParts<'_>,
+        (comps, us, vs): (&wgpu::Buffer, &wgpu::Buffer, &wgpu::Buffer),
+        threads: u64,
+        [row_words, channels]: [u32; 2],
+        out: &wgpu::Buffer,
+    ) -> Result<(), GpuError> {
+        let grid = self.grid(threads.div_ceil(256))?;
+        // The fifth word, 0, is the kernels' opaque zero (it keeps products and sums apart).
+        let params = self.uniform(&[
+            parts.rows as u32,
+            parts.cols as u32,
+            parts.planes.len() as u32,
+            grid.0,
+            0,
+            row_words,
+            channels,
+            0,
+        ]);
+        self.dispatch(
+            pipeline,
+            &[
+                (0, params.as_entire_binding()),
+                (1, comps.as_entire_binding()),
+                (2, us.as_entire_binding()),
+                (3, vs.as_entire_binding()),
+                (4, out.as_entire_binding()),
+            ],
+            grid,
+        );
+        Ok(())
     }
 }
 

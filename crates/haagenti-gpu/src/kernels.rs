@@ -20,13 +20,16 @@ pub const ACCUMULATE: &str = include_str!("../shaders/accumulate.wgsl");
 pub const REFINE: &str = include_str!("../shaders/refine.wgsl");
 /// HoloTensor `residual` assets in the bit-group profile (images): groups of bits to samples.
 pub const BITGROUPS: &str = include_str!("../shaders/bitgroups.wgsl");
+/// HoloTensor `lowrank` assets: the sum of the components received, in the CPU's order and
+/// roundings (after `shaders/exact.wgsl`, whose exact product and sum it falls back on).
+pub const LOWRANK: &str = concat!(include_str!("../shaders/exact.wgsl"), include_str!("../shaders/lowrank.wgsl"));
 /// f32 values to binary16 or bfloat16, two to a word (rounded as the CPU's `f32_to_f16`).
 pub const HALF: &str = include_str!("../shaders/half.wgsl");
 /// Draws a texture onto a surface pixel for pixel (a vertex and a fragment shader).
 pub const BLIT: &str = include_str!("../shaders/blit.wgsl");
 
 /// Every compute kernel source with its name.
-pub const ALL: [(&str, &str); 9] = [
+pub const ALL: [(&str, &str); 10] = [
     ("exact.wgsl + nct.wgsl", NCT),
     ("planes.wgsl", PLANES),
     ("hadamard.wgsl", HADAMARD),
@@ -36,4 +39,5 @@ pub const ALL: [(&str, &str); 9] = [
     ("bitgroups.wgsl", BITGROUPS),
     ("half.wgsl", HALF),
     ("exact.wgsl + quant.wgsl", QUANT),
+    ("exact.wgsl + lowrank.wgsl", LOWRANK),
 ];

@@ -9,7 +9,9 @@
 use haagenti_gpu::wgpu::util::DeviceExt;
 use haagenti_gpu::{GpuDecoder, HalfFormat, wgpu};
 use haagenti_hct::{DType, Transform, f32_to_bf16, f32_to_f16};
-use haagenti_holo::{Asset, EncodeOptions, Encoding, HoloDecoder, Reconstruction, encode};
+use haagenti_holo::{
+    Asset, EncodeOptions, Encoding, HoloDecoder, LowRankComponent, LowRankParts, Reconstruction, encode,
+};
 use haagenti_nct::{EncodeOptions as NctOptions, NctEncoder, NctFile};
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -197,6 +199,64 @@ async fn bit_groups_match_the_cpu_in_the_browser() {
 
 /// Coefficients accumulated in WebGPU buffers, fragment by fragment in any order, equal the
 /// CPU decoder's exactly, and draw the same pixels as a full upload.
+#[wasm_bindgen_test]
+async fn low_rank_matches_the_cpu_in_the_browser() {
+    let Some(gpu) = gpu("lowrank").await else { return };
+    let mut rng = Rng(8);
+    // A random image and tensor, after each component fragment.
+    let (w, h) = (93u32, 61u32);
+    let pixels: Vec<u8> = (0..w * h * 3).map(|i| ((i % 97) as u8).wrapping_add(rng.next() as u8 % 16)).collect();
+    let values: Vec<u8> = (0..70 * 45).flat_map(|_| rng.uniform().to_le_bytes()).collect();
+    let assets = [Asset::image(w, h, 3, pixels).unwrap(), Asset::tensor(DType::F32, vec![70, 45], values).unwrap()];
+    for asset in &assets {
+        let enc =
+            encode(asset, &EncodeOptions { encoding: Encoding::LowRank, fragments: 4, rank: 12, ..Default::default() })
+                .unwrap();
+        let mut d = HoloDecoder::new();
+        for f in &enc.fragments[..3] {
+            d.push(f).unwrap();
+            let parts = d.low_rank_parts().unwrap();
+            let got = gpu.read_f32(&gpu.low_rank(&parts).unwrap()).await.unwrap();
+            let cpu: Vec<f32> = (0..parts.planes.len()).flat_map(|p| parts.matrix(p).unwrap()).collect();
+            let bad = cpu.iter().zip(&got).position(|(a, b)| a.to_bits() != b.to_bits());
+            assert!(bad.is_none(), "{} planes: value {bad:?}", parts.planes.len());
+            if let Reconstruction::Image { pixels, .. } = d.reconstruct().unwrap() {
+                let rgba = gpu.read_texture_rgba(&gpu.low_rank_texture(&parts).unwrap()).await.unwrap();
+                let want: Vec<u8> = pixels.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
+                assert!(rgba == want, "lowrank image: RGBA differs");
+            }
+        }
+    }
+    // Sums and products where a GPU may flush or lose infinities: random bit patterns over
+    // the whole exponent range, and second terms that nearly cancel the first.
+    let rows = 8192;
+    let bits = |rng: &mut Rng| {
+        let e = if rng.next().is_multiple_of(2) { rng.next() % 24 } else { rng.next() % 256 } as u32;
+        f32::from_bits(((rng.next() % 2) as u32) << 31 | e << 23 | (rng.next() as u32 & 0x7F_FFFF))
+    };
+    let u0: Vec<f32> = (0..rows).map(|_| bits(&mut rng)).collect();
+    let u1: Vec<f32> = u0
+        .iter()
+        .map(|&a| {
+            if rng.next().is_multiple_of(2) {
+                f32::from_bits((-a).to_bits() ^ (rng.next() % 8) as u32)
+            } else {
+                bits(&mut rng)
+            }
+        })
+        .collect();
+    let (v0, v1) = ([1.0f32, 1.0, 0.5], [1.0f32, 2f32.powi(-20), -3.0]);
+    let comps = vec![LowRankComponent { u: &u0, v: &v0 }, LowRankComponent { u: &u1, v: &v1 }];
+    let parts = LowRankParts { rows, cols: 3, planes: vec![comps] };
+    let got = gpu.read_f32(&gpu.low_rank(&parts).unwrap()).await.unwrap();
+    let cpu = parts.matrix(0).unwrap();
+    let subnormal = cpu.iter().filter(|x| x.is_subnormal()).count();
+    let bad = cpu.iter().zip(&got).position(|(a, b)| a.to_bits() != b.to_bits());
+    assert!(bad.is_none(), "edge cases: value {bad:?}: {:?} vs {:?}", bad.map(|i| cpu[i]), bad.map(|i| got[i]));
+    assert!(subnormal > 100, "subnormal sums reached");
+    console_log!("lowrank: equal ({} edge values, {subnormal} subnormal)", cpu.len());
+}
+
 #[wasm_bindgen_test]
 async fn spectral_coefficients_accumulate_as_on_the_cpu() {
     let Some(gpu) = gpu("spectral accumulation").await else { return };

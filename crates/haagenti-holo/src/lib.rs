@@ -62,8 +62,8 @@ pub use error::HoloError;
 #[cfg(feature = "nct")]
 pub use parts::NctParts;
 pub use parts::{
-    BitGroup, BitGroupParts, ProjectionParts, ProjectionPlane, RefineParts, SpectralParts, SpectralPlane,
-    SpectralUpdate,
+    BitGroup, BitGroupParts, LowRankComponent, LowRankParts, ProjectionParts, ProjectionPlane, RefineParts,
+    SpectralParts, SpectralPlane, SpectralUpdate,
 };
 pub use quality::{QualityCurve, QualityPoint, cosine, psnr, relative_l2};
 pub use store::{FragmentStore, Manifest, MemStore, shard_path};

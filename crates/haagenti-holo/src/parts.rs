@@ -147,6 +147,48 @@ pub struct RefineParts<'a> {
     pub layers: Vec<&'a [u8]>,
 }
 
+/// A `lowrank` asset as its reconstruction begins: per plane (an image's channels, or the one
+/// plane of a tensor seen as `rows` x `cols`), the components received, each `u` (`rows`
+/// values, the singular value folded in) and `v` (`cols` values), dequantized. The CPU
+/// reconstruction, which kernels follow step for step, is per element `(i, j)`, over the
+/// components in order: `o += u[i] * v[j]` in f32 (the product rounded, then the sum; no fused
+/// multiply-add; skipped where `u[i] == 0`), from +0, a NaN written as `0x7FC0_0000`
+/// ([`LowRankParts::matrix`]). A tensor's values are then `o` in its dtype; an image's samples
+/// `(o + 0.5) as u8` (saturating, NaN to 0). Once the last fragment (the exact residual) and
+/// every component have arrived, the CPU decoder applies the residual to this.
+#[derive(Debug, Clone)]
+pub struct LowRankParts<'a> {
+    /// Rows of a plane (an image's height).
+    pub rows: usize,
+    /// Columns of a plane (an image's width).
+    pub cols: usize,
+    /// Each plane's components received, in index order.
+    pub planes: Vec<Vec<LowRankComponent<'a>>>,
+}
+
+/// One component of [`LowRankParts`].
+#[derive(Debug, Clone, Copy)]
+pub struct LowRankComponent<'a> {
+    /// `rows` values.
+    pub u: &'a [f32],
+    /// `cols` values.
+    pub v: &'a [f32],
+}
+
+impl LowRankParts<'_> {
+    /// The CPU decoder's low-rank matrix of plane `plane` (`rows * cols` values, row-major),
+    /// computed as its reconstruction does; `None` when the plane does not exist, a component's
+    /// lengths are not `rows` and `cols`, or `rows * cols` overflows.
+    pub fn matrix(&self, plane: usize) -> Option<Vec<f32>> {
+        let comps = self.planes.get(plane)?;
+        self.rows.checked_mul(self.cols)?;
+        if comps.iter().any(|c| c.u.len() != self.rows || c.v.len() != self.cols) {
+            return None;
+        }
+        Some(crate::schemes::low_rank_matrix(comps.iter().map(|c| (c.u, c.v)), self.rows, self.cols))
+    }
+}
+
 #[cfg(feature = "nct")]
 /// An `nct` tensor as received: the one-tensor NCT file rebuilt from the fragments (codebook
 /// restored, stages in an unbroken run from the first), which any NCT decoder reads, on the
@@ -169,6 +211,13 @@ impl HoloDecoder {
         let Some(State::Nct(n)) = self.state() else { return None };
         let (file, stages) = n.file()?;
         Some(NctParts { file, stages, tensor: crate::nct::NAME })
+    }
+
+    /// The state of a `lowrank` asset once its header has decoded (`None` for other encodings);
+    /// with no component received every value is 0.
+    pub fn low_rank_parts(&self) -> Option<LowRankParts<'_>> {
+        let Some(State::LowRank(l)) = self.state() else { return None };
+        Some(l.parts())
     }
 
     /// The state of a tensor in the `residual` encoding's refinement profile once its first

@@ -331,18 +331,32 @@ impl Component {
     }
 }
 
-/// The low-rank matrix of `comps` (in the given order), in f32, the same on every platform:
-/// encoder and decoder compute it alike, so the residual makes it exact.
-fn low_rank_matrix(comps: &[&Component], rows: usize, cols: usize) -> Vec<f32> {
+/// The low-rank matrix of `comps` (`(u, v)` pairs, in the given order), in f32, the same on
+/// every platform: encoder and decoder compute it alike, so the residual makes it exact. Per
+/// element, left to right: `o += u[i] * v[j]` (product rounded, then sum rounded; skipped where
+/// `u[i] == 0`), starting from +0; a NaN result is written as `0x7FC0_0000` (CPUs differ in the
+/// NaN they make).
+pub(crate) fn low_rank_matrix<'c>(
+    comps: impl IntoIterator<Item = (&'c [f32], &'c [f32])>,
+    rows: usize,
+    cols: usize,
+) -> Vec<f32> {
     let mut out = vec![0f32; rows * cols];
-    for c in comps {
-        for (i, row) in out.chunks_mut(cols).enumerate() {
-            let u = c.u[i];
+    if out.is_empty() {
+        return out;
+    }
+    for (u, v) in comps {
+        for (row, &u) in out.chunks_mut(cols).zip(u) {
             if u != 0.0 {
-                for (o, &v) in row.iter_mut().zip(&c.v) {
+                for (o, &v) in row.iter_mut().zip(v) {
                     *o += u * v;
                 }
             }
+        }
+    }
+    for o in &mut out {
+        if o.is_nan() {
+            *o = f32::from_bits(0x7FC0_0000);
         }
     }
     out
@@ -408,8 +422,7 @@ fn lowrank_encode(asset: &Asset, o: &EncodeOptions) -> Result<Encoded, HoloError
     let mut raw = Vec::new();
     let elements = asset.elements();
     for (p, comps) in all.iter().enumerate() {
-        let refs: Vec<&Component> = comps.iter().collect();
-        let approx = low_rank_matrix(&refs, rows, cols);
+        let approx = low_rank_matrix(comps.iter().map(|c| (&c.u[..], &c.v[..])), rows, cols);
         let len = rows * cols;
         match &kind {
             AssetKind::Image { channels, .. } => {
@@ -486,11 +499,26 @@ impl LowRank {
         let approx: Vec<Vec<f32>> = self
             .comps
             .iter()
-            .map(|plane| low_rank_matrix(&plane.iter().flatten().collect::<Vec<_>>(), rows, cols))
+            .map(|plane| low_rank_matrix(plane.iter().flatten().map(|c| (&c.u[..], &c.v[..])), rows, cols))
             .collect();
         match (&self.residual, all_components) {
             (Some(res), true) => self.exact(kind, &approx, res).unwrap_or_else(|| from_planes(kind, &approx)),
             _ => from_planes(kind, &approx),
+        }
+    }
+
+    /// The state for `LowRankParts`: each plane's components received, in index order.
+    pub(crate) fn parts(&self) -> crate::parts::LowRankParts<'_> {
+        crate::parts::LowRankParts {
+            rows: self.rows,
+            cols: self.cols,
+            planes: self
+                .comps
+                .iter()
+                .map(|plane| {
+                    plane.iter().flatten().map(|c| crate::parts::LowRankComponent { u: &c.u, v: &c.v }).collect()
+                })
+                .collect(),
         }
     }
 
