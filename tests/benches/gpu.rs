@@ -2,7 +2,9 @@
 //! - NCT: MiniLM's encoder layers (every matrix but the word embeddings) at 2 and 4 bits a
 //!   weight, every tensor decoded to f32;
 //! - HCT byte planes: MiniLM's f32 bytes in 1 MiB blocks, `SignExpPlanes` undone;
-//! - HoloTensor `spectral`: the five photos, all fragments, reconstructed to pixels.
+//! - HoloTensor `spectral`: the five photos, all fragments, reconstructed to pixels;
+//! - HoloTensor `lowrank`: MiniLM's layer-0 matrices at rank 32, every component fragment in
+//!   (the residual not), to f32.
 //!
 //! GPU times include uploading the inputs and waiting for the device, not reading results
 //! back (the point is to leave them on the device); the "with read-back" column adds that.
@@ -177,6 +179,43 @@ fn main() {
             for d in &decoders {
                 let o = gpu.spectral_rgba(&d.spectral_parts().unwrap()).unwrap();
                 std::hint::black_box(pollster::block_on(gpu.read_rgba(&o)).unwrap());
+            }
+        },
+    );
+    let layer0: Vec<_> =
+        st.tensors.iter().filter(|t| t.name.contains("encoder.layer.0.") && t.shape.len() == 2).collect();
+    let decoders: Vec<HoloDecoder> = layer0
+        .iter()
+        .map(|t| {
+            let asset = haagenti_holo::Asset::tensor(t.dtype, t.shape.clone(), t.data.to_vec()).unwrap();
+            let o = EncodeOptions { encoding: Encoding::LowRank, fragments: 5, rank: 32, ..Default::default() };
+            let enc = encode(&asset, &o).unwrap();
+            let mut d = HoloDecoder::new();
+            for f in &enc.fragments[..4] {
+                d.push(f).unwrap();
+            }
+            d
+        })
+        .collect();
+    let values: u64 = layer0.iter().map(|t| t.shape.iter().product::<u64>() * 4).sum();
+    row(
+        &mut r,
+        &format!("HoloTensor lowrank, MiniLM layer 0 ({} matrices), rank 32, f32 out", layer0.len()),
+        values,
+        &mut || {
+            for d in &decoders {
+                std::hint::black_box(d.reconstruct().unwrap());
+            }
+        },
+        &mut || {
+            let outs: Vec<_> = decoders.iter().map(|d| gpu.low_rank(&d.low_rank_parts().unwrap()).unwrap()).collect();
+            gpu.wait().unwrap();
+            drop(outs);
+        },
+        &mut || {
+            for d in &decoders {
+                let o = gpu.low_rank(&d.low_rank_parts().unwrap()).unwrap();
+                std::hint::black_box(gpu.read_bytes_blocking(&o).unwrap());
             }
         },
     );

@@ -12,6 +12,9 @@
 //!   payloads) to `f32`, bit-identical.
 //! - [`GpuDecoder::refine_dequant`]: HoloTensor `residual` tensors' int4 levels and
 //!   refinement bits to values, bit-identical.
+//! - [`GpuDecoder::low_rank`]: HoloTensor `lowrank` assets' sums of components (tensors to
+//!   `f32`, images to RGBA: [`GpuDecoder::low_rank_texture`]), bit-identical: products and
+//!   sums kept apart (no FMA) and redone in integers where a GPU may flush subnormals.
 //! - [`GpuDecoder::spectral_rgba`]: HoloTensor `spectral` image reconstruction (dequantize,
 //!   inverse DCT, chroma upsampling, YCbCr to RGBA) into a buffer or straight into an
 //!   `Rgba8Unorm` texture, within one level of the CPU's bytes (why, in `docs/gpu.md`);
