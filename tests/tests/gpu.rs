@@ -44,6 +44,19 @@ fn nct_matches(gpu: &GpuDecoder, bytes: &[u8], what: &str) -> usize {
                 );
             }
             compared += cpu.len();
+            // Straight to half precision (one kernel): the CPU's values rounded by the CPU.
+            for (format, round) in [(HalfFormat::F16, f32_to_f16 as fn(f32) -> u16), (HalfFormat::Bf16, f32_to_bf16)] {
+                let out = gpu.decode_nct_half(&codebook, &tensor, format).unwrap();
+                let got = pollster::block_on(gpu.read_u16(&out, cpu.len() as u64)).unwrap();
+                if let Some(i) = cpu.iter().zip(&got).position(|(&v, &h)| round(v) != h) {
+                    panic!(
+                        "{what} {} at {k} stages in {format:?}: value {i} ({:e}) is {:04x} on the GPU",
+                        e.name(),
+                        cpu[i],
+                        got[i]
+                    );
+                }
+            }
         }
     }
     compared
@@ -69,6 +82,8 @@ fn nct_decodes_random_tensors_bit_for_bit() {
         }
         let small: Vec<f32> = (0..100).map(|i| i as f32).collect();
         enc.add_tensor("exact", DType::F32, &[100], &f32_bytes(&small)).unwrap();
+        // An odd count: the last half-precision word holds one value.
+        enc.add_tensor("exact odd", DType::F32, &[101], &f32_bytes(&[&small[..], &[1e-6]].concat())).unwrap();
         let bytes = enc.finish(&mut |_, _| {}).unwrap();
         total += nct_matches(&gpu, &bytes, &format!("{bits} b/w"));
     }

@@ -19,39 +19,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> src: array<u32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;
 
-fn to_bf16(b: u32) -> u32 {
-    if ((b & 0x7fffffffu) > 0x7f800000u) {
-        return ((b >> 16u) | 0x40u) & 0xffffu;
-    }
-    return ((b + 0x7fffu + ((b >> 16u) & 1u)) >> 16u) & 0xffffu;
-}
-
-fn to_f16(b: u32) -> u32 {
-    let sign = (b >> 16u) & 0x8000u;
-    let exp = i32((b >> 23u) & 0xffu);
-    let man = b & 0x7fffffu;
-    if (exp == 0xff) {
-        return sign | 0x7c00u | select(0u, 0x200u, man != 0u);
-    }
-    let e = exp - 127 + 15;
-    if (e >= 31) {
-        return sign | 0x7c00u;
-    }
-    if (e <= 0) {
-        if (e < -10) {
-            return sign;
-        }
-        // Subnormal: the mantissa with its implicit bit, shifted into place (14 to 24 bits) and
-        // rounded.
-        let m = man | 0x800000u;
-        let shift = u32(14 - e);
-        let half = 1u << (shift - 1u);
-        return sign | ((m + half - 1u + ((m >> shift) & 1u)) >> shift);
-    }
-    // A carry out of the mantissa rounds up into the exponent (and to infinity past 65504).
-    let rounded = ((u32(e) << 10u) | (man >> 13u)) + (((man & 0x1fffu) + 0xfffu + ((man >> 13u) & 1u)) >> 13u);
-    return (sign | rounded) & 0xffffu;
-}
+// to_bf16 and to_f16: shaders/halfconv.wgsl, prepended to this source.
 
 fn convert(b: u32) -> u32 {
     return select(to_f16(b), to_bf16(b), p.kind == 1u);

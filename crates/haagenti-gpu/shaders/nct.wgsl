@@ -18,7 +18,9 @@ struct Params {
     n_weights: u32,
     // Workgroups along x (the dispatch is two-dimensional past the per-dimension limit).
     groups_x: u32,
-    _pad0: u32,
+    // Output: 0 f32 (a word a weight), 1 binary16, 2 bfloat16 (two weights a word, the first
+    // in the low half, converted as half.wgsl converts).
+    half: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -42,7 +44,7 @@ struct Stage {
 @group(0) @binding(4) var<storage, read> signs: array<u32>;
 // f32 bits of each row's scale; 0xFFFFFFFF marks a row of code 0 (all +0.0).
 @group(0) @binding(5) var<storage, read> scales: array<u32>;
-// f32 bits of the decoded weights.
+// f32 bits of the decoded weights, or their half-precision bits two to a word.
 @group(0) @binding(6) var<storage, read_write> out: array<u32>;
 
 var<workgroup> sh: array<i32, 256>;
@@ -85,7 +87,8 @@ fn i32_to_f32_bits(a: i32) -> u32 {
     return select(0u, 0x80000000u, neg) | (((top + 126u) << 23u) + mant);
 }
 
-// shift_rne and mul_exact: shaders/exact.wgsl, prepended to this source.
+// shift_rne and mul_exact: shaders/exact.wgsl; to_f16 and to_bf16: shaders/halfconv.wgsl;
+// both prepended to this source.
 
 @compute @workgroup_size(256)
 fn decode(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -128,17 +131,31 @@ fn decode(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
         acc = acc + select(v, -v, negate == 1u);
         workgroupBarrier();
     }
-    if (live) {
-        let rs = scales[r];
-        var bits = 0u;
-        if (rs != ZERO_ROW) {
-            let a = i32_to_f32_bits(acc);
-            bits = bitcast<u32>(bitcast<f32>(a) * bitcast<f32>(rs));
-            let field = (bits >> 23u) & 0xFFu;
-            if (field <= 1u || field >= 254u) {
-                bits = mul_exact(a, rs);
-            }
+    let rs = scales[r];
+    var bits = 0u;
+    if (rs != ZERO_ROW) {
+        let a = i32_to_f32_bits(acc);
+        bits = bitcast<u32>(bitcast<f32>(a) * bitcast<f32>(rs));
+        let field = (bits >> 23u) & 0xFFu;
+        if (field <= 1u || field >= 254u) {
+            bits = mul_exact(a, rs);
         }
-        out[i] = bits;
+    }
+    if (p.half == 0u) {
+        if (live) {
+            out[i] = bits;
+        }
+        return;
+    }
+    // Half precision: each pair of neighbours meets in workgroup memory (a workgroup starts
+    // at an even weight, and so does a chunk), and the even one writes the word.
+    sh[lid] = bitcast<i32>(select(to_f16(bits), to_bf16(bits), p.half == 2u));
+    workgroupBarrier();
+    if (live && (lid & 1u) == 0u) {
+        var word = bitcast<u32>(sh[lid]);
+        if (i + 1u < p.n_weights) {
+            word = word | (bitcast<u32>(sh[lid + 1u]) << 16u);
+        }
+        out[i >> 1u] = word;
     }
 }

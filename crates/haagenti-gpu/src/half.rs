@@ -51,17 +51,21 @@ impl GpuDecoder {
         Ok(out)
     }
 
-    /// [`decode_nct`](Self::decode_nct) then [`to_half`](Self::to_half): the tensor's weights
-    /// in `format` on the device (two bytes a weight, padded to 4), the same bits as the CPU
-    /// decoder's `f32` values converted with `haagenti_hct::f32_to_f16` / `f32_to_bf16`.
+    /// The tensor's weights decoded straight to `format` on the device ([`to_half`](Self::to_half)'s
+    /// layout: two bytes a weight, padded to 4), the same bits as the CPU decoder's `f32`
+    /// values converted with `haagenti_hct::f32_to_f16` / `f32_to_bf16`. One pass: the NCT
+    /// kernel converts each weight as it computes it, so no `f32` buffer is written or read
+    /// (half the output traffic of [`decode_nct`](Self::decode_nct) and no second kernel).
     pub fn decode_nct_half(
         &self,
         codebook: &NctCodebook,
         tensor: &EncodedTensor<'_>,
         format: HalfFormat,
     ) -> Result<wgpu::Buffer, GpuError> {
-        let values = self.decode_nct(codebook, tensor)?;
-        self.to_half(&values, tensor.entry().numel(), format)
+        let e = tensor.entry();
+        let out = self.output("nct half weights", e.numel().div_ceil(2) * 4)?;
+        self.decode_rows(codebook, tensor, 0..e.rows(), &out, 0, Some(format))?;
+        Ok(out)
     }
 
     /// The first `n` 16-bit values of `buffer` ([`to_half`](Self::to_half)'s layout), read back.

@@ -3,6 +3,7 @@
 
 use crate::context::{GpuDecoder, words_to_bytes};
 use crate::error::GpuError;
+use crate::half::HalfFormat;
 use haagenti_holo::NctParts;
 use haagenti_nct::{Codebook, EncodedTensor, NctFile};
 use std::ops::Range;
@@ -52,12 +53,28 @@ impl GpuDecoder {
         out: &wgpu::Buffer,
         offset: u64,
     ) -> Result<(), GpuError> {
+        self.decode_rows(codebook, tensor, rows, out, offset, None)
+    }
+
+    /// [`decode_nct_rows_into`](Self::decode_nct_rows_into) writing `f32` values (`half` is
+    /// `None`) or half-precision ones, two a word (to the end of the last word: callers give
+    /// whole tensors).
+    pub(crate) fn decode_rows(
+        &self,
+        codebook: &NctCodebook,
+        tensor: &EncodedTensor<'_>,
+        rows: Range<u64>,
+        out: &wgpu::Buffer,
+        offset: u64,
+        half: Option<HalfFormat>,
+    ) -> Result<(), GpuError> {
         let e = tensor.entry();
+        let size = if half.is_some() { 2 } else { 4 };
         let cols = e.cols();
         if rows.start > rows.end || rows.end > e.rows() {
             return Err(GpuError::Unsupported(format!("rows {rows:?} of a tensor of {} rows", e.rows())));
         }
-        let bytes = (rows.end - rows.start) * cols * 4;
+        let bytes = ((rows.end - rows.start) * cols * size).div_ceil(4) * 4;
         if !offset.is_multiple_of(256) || offset + bytes > out.size() {
             return Err(GpuError::Unsupported(format!(
                 "{bytes} bytes at offset {offset} of a buffer of {} (the offset must be a multiple of 256)",
@@ -70,7 +87,16 @@ impl GpuDecoder {
         if !e.is_quantized() {
             let mut values = vec![0f32; ((rows.end - rows.start) * cols) as usize];
             tensor.decode_rows_into(rows, &mut values)?;
-            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let mut bytes: Vec<u8> = match half {
+                None => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                Some(HalfFormat::F16) => {
+                    values.iter().flat_map(|&v| haagenti_hct::f32_to_f16(v).to_le_bytes()).collect()
+                }
+                Some(HalfFormat::Bf16) => {
+                    values.iter().flat_map(|&v| haagenti_hct::f32_to_bf16(v).to_le_bytes()).collect()
+                }
+            };
+            bytes.resize(bytes.len().div_ceil(4) * 4, 0);
             self.queue.write_buffer(out, offset, &bytes);
             return Ok(());
         }
@@ -80,8 +106,8 @@ impl GpuDecoder {
         let stage_row_bytes: u64 =
             e.stage_entries().iter().take(stages).map(|s| groups * u64::from(s.block_bits) / 8).sum();
         // Rows a dispatch takes: its blocks of every stage and its output within one binding,
-        // and its output offset aligned to 256 bytes.
-        let row_bytes = cols * 4;
+        // and its output offset aligned to 256 bytes (so, for half precision, at an even weight).
+        let row_bytes = cols * size;
         let per_row = row_bytes.max(stage_row_bytes + 4 * stages as u64).max(1);
         let align = 256 / gcd(row_bytes, 256);
         let limit = self.max_binding();
@@ -102,7 +128,12 @@ impl GpuDecoder {
             }
             let n = (r1 - r0) * cols;
             let grid = self.grid(n.div_ceil(WORKGROUP))?;
-            let params = self.uniform(&[cols as u32, g_log2, stages as u32, n as u32, grid.0, 0, 0, 0]);
+            let mode = match half {
+                None => 0,
+                Some(HalfFormat::F16) => 1,
+                Some(HalfFormat::Bf16) => 2,
+            };
+            let params = self.uniform(&[cols as u32, g_log2, stages as u32, n as u32, grid.0, mode, 0, 0]);
             let infos = self.storage("nct stages", &words_to_bytes(&infos));
             let data = self.storage("nct blocks", &pack.data);
             let scales = self.storage("nct scales", &words_to_bytes(&pack.scales));
@@ -121,7 +152,7 @@ impl GpuDecoder {
                         wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                             buffer: out,
                             offset: at,
-                            size: wgpu::BufferSize::new(n * 4),
+                            size: wgpu::BufferSize::new((n * size).div_ceil(4) * 4),
                         }),
                     ),
                 ],
