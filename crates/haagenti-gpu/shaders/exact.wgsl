@@ -1,6 +1,43 @@
-// The exact IEEE f32 product in integer arithmetic, for the kernels whose one multiply must
-// equal the CPU's bit for bit where a GPU may flush subnormals (or on overflow): prepended to
-// nct.wgsl and quant.wgsl (kernels.rs).
+// IEEE f32 arithmetic that gives the CPU's bits on any GPU, prepended to the kernels whose
+// float steps must equal the CPU decoder's (nct, quant, lowrank, spectral; kernels.rs).
+//
+// Two things stand between a GPU and the CPU's bits:
+// - Contraction. WGSL lets a compiler fuse a product and a sum into one FMA (one rounding, not
+//   two). mul_checked and add_checked return their results' bits XORed with `opaque`, which
+//   each entry point loads from its uniform parameters (the host sets it to 0): no compiler
+//   can see through it, so no multiply feeds an add directly.
+// - Flushing. GPUs may flush subnormal operands and results to zero, and may not keep
+//   infinities. Where an operand is zero, subnormal, infinite or NaN, or the GPU's result is
+//   zero, subnormal or near overflow, the operation is redone exactly in integers (mul_exact,
+//   add_exact).
+
+// 0, from the entry point's uniform parameters.
+var<private> opaque: u32;
+
+// f32 bits of `a`, rounded to nearest even (no GPU conversion: WGSL lets it round either way).
+fn i32_to_f32_bits(a: i32) -> u32 {
+    if (a == 0) {
+        return 0u;
+    }
+    let neg = a < 0;
+    let u = bitcast<u32>(a);
+    let m = select(u, 0u - u, neg);
+    let top = 31u - countLeadingZeros(m);
+    var mant: u32;
+    if (top <= 23u) {
+        mant = m << (23u - top);
+    } else {
+        let s = top - 23u;
+        mant = m >> s;
+        let rem = m & ((1u << s) - 1u);
+        let half = 1u << (s - 1u);
+        if (rem > half || (rem == half && (mant & 1u) == 1u)) {
+            mant = mant + 1u;
+        }
+    }
+    // The mantissa's leading bit adds one to the exponent field, as does a carry out of it.
+    return select(0u, 0x80000000u, neg) | (((top + 126u) << 23u) + mant);
+}
 
 // `(hi * 2^32 + lo) >> s`, rounded to nearest even, for 1 <= s <= 63.
 fn shift_rne(hi: u32, lo: u32, s: u32) -> u32 {
@@ -172,4 +209,47 @@ fn add_exact(a: u32, b: u32) -> u32 {
         return sign | 0x7F800000u;
     }
     return sign | bits;
+}
+
+// Exponent field neither 0 (zero, subnormal) nor 255 (infinite, NaN).
+fn normal(x: u32) -> bool {
+    let e = (x >> 23u) & 0xFFu;
+    return e != 0u && e != 255u;
+}
+
+fn mul_checked(a: u32, b: u32) -> u32 {
+    if (!normal(a) || !normal(b)) {
+        return mul_exact(a, b);
+    }
+    let r = bitcast<u32>(bitcast<f32>(a) * bitcast<f32>(b)) ^ opaque;
+    let e = (r >> 23u) & 0xFFu;
+    if (e <= 1u || e >= 254u) {
+        return mul_exact(a, b);
+    }
+    return r;
+}
+
+fn add_checked(a: u32, b: u32) -> u32 {
+    if (!normal(a) || !normal(b)) {
+        return add_exact(a, b);
+    }
+    let r = bitcast<u32>(bitcast<f32>(a) + bitcast<f32>(b)) ^ opaque;
+    let e = (r >> 23u) & 0xFFu;
+    if (e == 0u || e == 255u) {
+        return add_exact(a, b);
+    }
+    return r;
+}
+
+// (o + 0.5) as u8: saturating, NaN and negatives to 0.
+fn to_u8(o: u32) -> u32 {
+    let s = add_checked(o, 0x3F000000u);
+    if ((s >> 31u) != 0u || (s & 0x7FFFFFFFu) > 0x7F800000u) {
+        return 0u;
+    }
+    if (s >= 0x437F0000u) {
+        // 255.0 and above, infinity included.
+        return 255u;
+    }
+    return u32(bitcast<f32>(s));
 }

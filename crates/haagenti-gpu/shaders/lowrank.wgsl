@@ -2,14 +2,8 @@
 // in order, o += u[i] * v[j] in f32, the product rounded and then the sum, from +0, skipped
 // where u[i] == 0, a NaN written as 0x7FC00000: the CPU's order and roundings exactly.
 //
-// Two things stand between a GPU and the CPU's bits, and both are handled here:
-// - Contraction. WGSL lets a compiler fuse a product and a sum into one FMA (one rounding, not
-//   two). Every product and sum passes through its bits XORed with `p.opaque`, a uniform the
-//   host sets to 0: a compiler cannot see through it, so no multiply feeds an add directly.
-// - Flushing. GPUs may flush subnormal operands and results to zero, and may not keep
-//   infinities. Where an operand is zero, subnormal, infinite or NaN, or the GPU's result is
-//   zero, subnormal or near overflow, the operation is redone exactly in integers
-//   (mul_exact / add_exact of exact.wgsl, prepended).
+// Every product and sum is exact.wgsl's mul_checked / add_checked (no FMA contraction, no
+// flushing: see there).
 // `matrix` writes every plane's f32 values (plane-major); `to_rgba` an image's pixels,
 // (o + 0.5) as u8 a channel (saturating, NaN to 0), grey or RGB, alpha 255.
 
@@ -35,35 +29,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> vs: array<u32>;
 @group(0) @binding(4) var<storage, read_write> out: array<u32>;
 
-// Exponent field neither 0 (zero, subnormal) nor 255 (infinite, NaN).
-fn normal(x: u32) -> bool {
-    let e = (x >> 23u) & 0xFFu;
-    return e != 0u && e != 255u;
-}
-
-fn mul_checked(a: u32, b: u32) -> u32 {
-    if (!normal(a) || !normal(b)) {
-        return mul_exact(a, b);
-    }
-    let r = bitcast<u32>(bitcast<f32>(a) * bitcast<f32>(b)) ^ p.opaque;
-    let e = (r >> 23u) & 0xFFu;
-    if (e <= 1u || e >= 254u) {
-        return mul_exact(a, b);
-    }
-    return r;
-}
-
-fn add_checked(a: u32, b: u32) -> u32 {
-    if (!normal(a) || !normal(b)) {
-        return add_exact(a, b);
-    }
-    let r = bitcast<u32>(bitcast<f32>(a) + bitcast<f32>(b)) ^ p.opaque;
-    let e = (r >> 23u) & 0xFFu;
-    if (e == 0u || e == 255u) {
-        return add_exact(a, b);
-    }
-    return r;
-}
+// normal, mul_checked, add_checked and to_u8: shaders/exact.wgsl, prepended.
 
 fn element(plane: u32, i: u32, j: u32) -> u32 {
     let n = comps_at[3u * plane];
@@ -82,21 +48,9 @@ fn element(plane: u32, i: u32, j: u32) -> u32 {
     return o;
 }
 
-// (o + 0.5) as u8: saturating, NaN and negatives to 0.
-fn to_u8(o: u32) -> u32 {
-    let s = add_checked(o, 0x3F000000u);
-    if ((s >> 31u) != 0u || (s & 0x7FFFFFFFu) > 0x7F800000u) {
-        return 0u;
-    }
-    if (s >= 0x437F0000u) {
-        // 255.0 and above, infinity included.
-        return 255u;
-    }
-    return u32(bitcast<f32>(s));
-}
-
 @compute @workgroup_size(256)
 fn matrix(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    opaque = p.opaque;
     let t = (wid.x + wid.y * p.groups_x) * 256u + lid;
     let len = p.rows * p.cols;
     if (t >= len * p.planes) {
@@ -109,6 +63,7 @@ fn matrix(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
 
 @compute @workgroup_size(256)
 fn to_rgba(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    opaque = p.opaque;
     let t = (wid.x + wid.y * p.groups_x) * 256u + lid;
     if (t >= p.rows * p.cols) {
         return;

@@ -62,32 +62,7 @@ fn read_bits(bit: u32, n: u32) -> u32 {
     return v & ((1u << n) - 1u);
 }
 
-// f32 bits of `a`, rounded to nearest even.
-fn i32_to_f32_bits(a: i32) -> u32 {
-    if (a == 0) {
-        return 0u;
-    }
-    let neg = a < 0;
-    let u = bitcast<u32>(a);
-    let m = select(u, 0u - u, neg);
-    let top = 31u - countLeadingZeros(m);
-    var mant: u32;
-    if (top <= 23u) {
-        mant = m << (23u - top);
-    } else {
-        let s = top - 23u;
-        mant = m >> s;
-        let rem = m & ((1u << s) - 1u);
-        let half = 1u << (s - 1u);
-        if (rem > half || (rem == half && (mant & 1u) == 1u)) {
-            mant = mant + 1u;
-        }
-    }
-    // The mantissa's leading bit adds one to the exponent field, as does a carry out of it.
-    return select(0u, 0x80000000u, neg) | (((top + 126u) << 23u) + mant);
-}
-
-// shift_rne and mul_exact: shaders/exact.wgsl; to_f16 and to_bf16: shaders/halfconv.wgsl;
+// i32_to_f32_bits, shift_rne and mul_exact: shaders/exact.wgsl; to_f16 and to_bf16: shaders/halfconv.wgsl;
 // both prepended to this source.
 
 @compute @workgroup_size(256)

@@ -41,13 +41,28 @@ impl GpuDecoder {
         self.spectral_rgba_with(parts, &coefs)
     }
 
-    /// [`Self::spectral_rgba`] from coefficients already on the device (one buffer a plane).
-    fn spectral_rgba_with(
-        &self,
-        parts: &SpectralParts<'_>,
-        coefs: &[wgpu::Buffer],
-    ) -> Result<SpectralOutput, GpuError> {
-        let (w, h) = (parts.width, parts.height);
+    /// The samples of every plane of a `spectral` asset (an image's Y, Cb, Cr before colour
+    /// conversion; a tensor's values from [`HoloDecoder::spectral_tensor_parts`], in f32):
+    /// one `f32` buffer of `width * height` values a plane, bit for bit the CPU's
+    /// ([`SpectralParts::plane_samples`]).
+    ///
+    /// [`HoloDecoder::spectral_tensor_parts`]: haagenti_holo::HoloDecoder::spectral_tensor_parts
+    pub fn spectral_planes(&self, parts: &SpectralParts<'_>) -> Result<Vec<wgpu::Buffer>, GpuError> {
+        check_spectral(parts)?;
+        let coefs: Vec<wgpu::Buffer> = parts
+            .planes
+            .iter()
+            .map(|p| {
+                self.check_plane(p)?;
+                Ok(self.storage("coefficients", &i32_bytes(p.coefs)))
+            })
+            .collect::<Result<_, GpuError>>()?;
+        self.idct_planes(parts, &coefs)
+    }
+
+    /// Every plane's samples from its coefficients on the device (the callers checked each
+    /// plane against the binding limit).
+    fn idct_planes(&self, parts: &SpectralParts<'_>, coefs: &[wgpu::Buffer]) -> Result<Vec<wgpu::Buffer>, GpuError> {
         let basis: Vec<f32> = parts.dct.iter().flatten().copied().collect();
         let basis = self.storage("dct basis", &f32_bytes(&basis));
         let mut planes = Vec::with_capacity(parts.planes.len());
@@ -59,10 +74,10 @@ impl GpuDecoder {
                 planes.push(plane);
                 continue;
             }
-            // Both callers checked every plane against the binding limit.
             let steps = self.storage("steps", &f32_bytes(&p.steps));
             let dc = self.storage("dc", &f32_bytes(&p.dc));
             let grid = self.grid(blocks)?;
+            // The sixth word, 0, is the kernel's opaque zero (exact.wgsl).
             let params =
                 self.uniform(&[p.width as u32, p.height as u32, u32::from(p.tiled), blocks as u32, grid.0, 0, 0, 0]);
             self.dispatch(
@@ -79,11 +94,23 @@ impl GpuDecoder {
             );
             planes.push(plane);
         }
+        Ok(planes)
+    }
+
+    /// [`Self::spectral_rgba`] from coefficients already on the device (one buffer a plane).
+    fn spectral_rgba_with(
+        &self,
+        parts: &SpectralParts<'_>,
+        coefs: &[wgpu::Buffer],
+    ) -> Result<SpectralOutput, GpuError> {
+        let (w, h) = (parts.width, parts.height);
+        let planes = self.idct_planes(parts, coefs)?;
         let bytes_per_row = (w * 4).div_ceil(256) * 256;
         let out = self.output("rgba", u64::from(bytes_per_row) * u64::from(h))?;
         let pixels = u64::from(w) * u64::from(h);
         let grid = self.grid(pixels.div_ceil(256))?;
         let subsampled = parts.channels == 3 && parts.subsampled;
+        // The seventh word, 0, is the kernel's opaque zero (exact.wgsl).
         let params =
             self.uniform(&[w, h, u32::from(parts.channels), u32::from(subsampled), bytes_per_row / 4, grid.0, 0, 0]);
         let (cb, cr) = if planes.len() == 3 { (&planes[1], &planes[2]) } else { (&planes[0], &planes[0]) };
@@ -570,6 +597,13 @@ impl SpectralAccumulator {
 impl GpuDecoder {
     fn check_plane(&self, p: &SpectralPlane<'_>) -> Result<(), GpuError> {
         let samples = (p.width * p.height) as u64;
+        if !p.coefs.len().is_multiple_of(64) || p.dc.len() != p.coefs.len() / 64 {
+            return Err(GpuError::Unsupported(format!(
+                "{} coefficients and {} DCs in a spectral plane",
+                p.coefs.len(),
+                p.dc.len()
+            )));
+        }
         for (what, bytes) in [("coefficients", p.coefs.len() as u64 * 4), ("a plane", samples * 4)] {
             if bytes > self.max_binding() {
                 return Err(GpuError::TooLarge { what, bytes, limit: self.max_binding() });

@@ -16,7 +16,7 @@ pub const PLANES: &str = include_str!("../shaders/planes.wgsl");
 /// The inverse randomized Hadamard rotation of HoloTensor's `projection` encoding.
 pub const HADAMARD: &str = include_str!("../shaders/hadamard.wgsl");
 /// HoloTensor `spectral` images: inverse DCT per plane, then chroma and colour to RGBA.
-pub const SPECTRAL: &str = include_str!("../shaders/spectral.wgsl");
+pub const SPECTRAL: &str = concat!(include_str!("../shaders/exact.wgsl"), include_str!("../shaders/spectral.wgsl"));
 
 /// HoloTensor `spectral` coefficients accumulated as fragments arrive.
 pub const ACCUMULATE: &str = include_str!("../shaders/accumulate.wgsl");
@@ -38,7 +38,7 @@ pub const ALL: [(&str, &str); 10] = [
     ("exact.wgsl + halfconv.wgsl + nct.wgsl", NCT),
     ("planes.wgsl", PLANES),
     ("hadamard.wgsl", HADAMARD),
-    ("spectral.wgsl", SPECTRAL),
+    ("exact.wgsl + spectral.wgsl", SPECTRAL),
     ("accumulate.wgsl", ACCUMULATE),
     ("refine.wgsl", REFINE),
     ("bitgroups.wgsl", BITGROUPS),

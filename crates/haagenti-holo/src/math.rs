@@ -29,6 +29,11 @@ impl Dct8 {
         Dct8 { c }
     }
 
+    /// A transform with the basis `c` (`c[k][n]`).
+    pub(crate) fn from_basis(c: [[f32; 8]; 8]) -> Self {
+        Dct8 { c }
+    }
+
     /// The basis: `c[k][n]`.
     pub(crate) fn basis(&self) -> [[f32; 8]; 8] {
         self.c

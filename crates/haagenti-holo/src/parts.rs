@@ -15,7 +15,7 @@ use crate::schemes::State;
 /// basis `dct` (rows: `t[r][k] += f[8 r + n] * dct[n][k]` for `n` = 0..8, skipping zeros; then
 /// `out[m][c] += dct[n][m] * t[n][c]` for `n` = 0..8, skipping rows without a non-zero
 /// coefficient); the block is cropped into the plane (tiles when `tiled`, else runs of 64
-/// samples in raster order). Colour: the chroma planes, when `subsampled`, doubled bilinearly
+/// samples in raster order); a NaN sample is written as `0x7FC0_0000`. Colour: the chroma planes, when `subsampled`, doubled bilinearly
 /// (weights 1/4 and 3/4, edges clamped, rows first), then `R = Y' + 1.402 Cr`, `G = Y' - 0.344136 Cb
 /// - 0.714136 Cr`, `B = Y' + 1.772 Cb` with `Y' = Y + 128`, each rounded `(v + 0.5) as u8`
 /// (saturating); gray: `(Y + 128 + 0.5) as u8`.
@@ -33,6 +33,17 @@ pub struct SpectralParts<'a> {
     pub planes: Vec<SpectralPlane<'a>>,
     /// The orthonormal DCT-II basis the CPU uses: `dct[k][n] = a(k) cos(pi (2n + 1) k / 16)`.
     pub dct: [[f32; 8]; 8],
+}
+
+impl SpectralParts<'_> {
+    /// The CPU decoder's samples of plane `plane` (`width * height` values, row-major; a
+    /// tensor's values in f32), computed by the function its reconstruction uses; `None`
+    /// when the plane does not exist or its sizes, blocks and DCs do not agree.
+    pub fn plane_samples(&self, plane: usize) -> Option<Vec<f32>> {
+        let p = self.planes.get(plane)?;
+        p.width.checked_mul(p.height)?;
+        crate::spectral::part_samples(p, self.dct)
+    }
 }
 
 /// What one fragment of a `spectral` image added to its decoder's coefficients, for a GPU
@@ -240,6 +251,16 @@ impl HoloDecoder {
         let (Some(h), Some(State::Spectral(s))) = (self.header(), self.state()) else { return None };
         let AssetKind::Image { width, height, channels } = h.kind else { return None };
         s.parts(width, height, channels)
+    }
+
+    /// The state of a `spectral` tensor once a payload has decoded, as [`SpectralParts`] of one
+    /// plane: `width` the tensor's values, `height` 1, `channels` 1, runs of 64 values a block
+    /// (`None` for images, other encodings, or before any payload). Its plane's samples are the
+    /// tensor's values in f32, before conversion to its dtype.
+    pub fn spectral_tensor_parts(&self) -> Option<SpectralParts<'_>> {
+        let (Some(h), Some(State::Spectral(s))) = (self.header(), self.state()) else { return None };
+        let AssetKind::Tensor { .. } = h.kind else { return None };
+        s.parts(u32::try_from(h.kind.samples()).ok()?, 1, 1)
     }
 
     /// The state of a `projection` asset once a payload has decoded.

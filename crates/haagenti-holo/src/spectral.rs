@@ -99,6 +99,48 @@ impl Geom {
     }
 }
 
+/// One plane's samples from its coefficient blocks (`dc(b, block)` gives block `b`'s DC in
+/// steps), as every reconstruction computes them (docs in `SpectralParts`), a NaN written as
+/// `0x7FC0_0000`.
+fn plane_samples(g: Geom, coefs: &[i32], step: &[f32; 64], dct: &Dct8, dc: impl Fn(usize, &[i32]) -> f32) -> Vec<f32> {
+    let mut plane = vec![0f32; g.w * g.h];
+    for (b, blk) in coefs.chunks_exact(64).enumerate() {
+        let mut f = [0f32; 64];
+        for ((f, &q), &s) in f.iter_mut().zip(blk).zip(step) {
+            *f = q as f32 * s;
+        }
+        f[0] = dc(b, blk) * step[0];
+        if blk[1..].iter().any(|&v| v != 0) {
+            dct.inverse(&mut f);
+        } else {
+            // A flat block: the DC alone (the orthonormal DCT's DC gain is 1/8).
+            f = [f[0] / 8.0; 64];
+        }
+        g.put(&mut plane, b, &f);
+    }
+    // A NaN (only forged steps make one) written one way: CPUs differ in the NaN they make.
+    for v in &mut plane {
+        if v.is_nan() {
+            *v = f32::from_bits(0x7FC0_0000);
+        }
+    }
+    plane
+}
+
+/// [`plane_samples`] of a plane as [`crate::parts::SpectralPlane`] describes it; `None` when
+/// its sizes and blocks do not agree.
+pub(crate) fn part_samples(p: &crate::parts::SpectralPlane<'_>, dct: [[f32; 8]; 8]) -> Option<Vec<f32>> {
+    let g = Geom { w: p.width, h: p.height, image: p.tiled };
+    if (p.tiled && (p.width < 8 || p.height < 8)) || (!p.tiled && p.height != 1 && p.width * p.height != 0) {
+        return None;
+    }
+    let blocks = if p.width * p.height == 0 { 0 } else { g.blocks() };
+    if p.coefs.len() != blocks * 64 || p.dc.len() != blocks {
+        return None;
+    }
+    Some(plane_samples(g, p.coefs, &p.steps, &Dct8::from_basis(dct), |b, _| p.dc[b]))
+}
+
 /// The planes' grids: luma at full size, chroma at full size or, `subsampled`, at half size
 /// (4:2:0) for colour images.
 fn geoms(kind: &AssetKind, subsampled: bool) -> Vec<Geom> {
@@ -555,30 +597,15 @@ impl Spectral {
 
     pub(crate) fn reconstruct(&self, kind: &AssetKind) -> Reconstruction {
         let dct = Dct8::new();
-        let mut planes: Vec<Vec<f32>> = self.geoms.iter().map(|g| vec![0f32; g.w * g.h]).collect();
-        for (p, (((plane, c), step), g)) in
-            planes.iter_mut().zip(&self.coefs).zip(&self.steps).zip(&self.geoms).enumerate()
-        {
-            for (b, blk) in c.chunks_exact(64).enumerate() {
-                let dc = match &self.thumb_dc {
+        let mut planes: Vec<Vec<f32>> = (self.coefs.iter().zip(&self.steps).zip(&self.geoms).enumerate())
+            .map(|(p, ((c, step), g))| {
+                plane_samples(*g, c, step, &dct, |b, blk| match &self.thumb_dc {
                     _ if self.dc_loaded => blk[0] as f32,
                     Some(t) => t[p][b],
                     None => 0.0,
-                };
-                let mut f = [0f32; 64];
-                for ((f, &q), &s) in f.iter_mut().zip(blk).zip(step) {
-                    *f = q as f32 * s;
-                }
-                f[0] = dc * step[0];
-                if blk[1..].iter().any(|&v| v != 0) {
-                    dct.inverse(&mut f);
-                } else {
-                    // A flat block: the DC alone (the orthonormal DCT's DC gain is 1/8).
-                    f = [f[0] / 8.0; 64];
-                }
-                g.put(plane, b, &f);
-            }
-        }
+                })
+            })
+            .collect();
         match kind {
             AssetKind::Image { channels: 3, width, height } => {
                 let (w, h) = (*width as usize, *height as usize);
