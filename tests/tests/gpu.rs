@@ -445,6 +445,27 @@ fn projection_inverse_rotation_matches_bit_for_bit() {
             let bad = values.iter().zip(&got).position(|(a, b)| a.to_bits() != b.to_bits());
             assert!(bad.is_none(), "{what} after {} fragments: value {bad:?} differs", k + 1);
         }
+        // Steps and means scaled into the subnormals and to overflow (infinities, and NaN where
+        // they cancel), against the CPU's own function on the same parts.
+        let parts = d.projection_parts().unwrap();
+        let (mut sub, mut inf, mut nan) = (0, 0, 0);
+        for scale in [f32::from_bits(1 << 12) /* 2^-137 */, f32::from_bits(254 << 23) /* 2^127 */] {
+            let mut forged = parts.clone();
+            for p in &mut forged.planes {
+                p.step *= scale;
+                p.mean *= scale;
+            }
+            let planes = gpu.hadamard_inverse(&forged).unwrap();
+            let got = pollster::block_on(gpu.read_f32(&planes[0])).unwrap();
+            let cpu = forged.plane_values(0).unwrap();
+            let bad = cpu.iter().zip(&got).position(|(a, b)| a.to_bits() != b.to_bits());
+            assert!(bad.is_none(), "{what}, steps x {scale:e}: value {bad:?}: {:?}", bad.map(|i| (cpu[i], got[i])));
+            sub += cpu.iter().filter(|x| x.is_subnormal()).count();
+            inf += cpu.iter().filter(|x| x.is_infinite()).count();
+            nan += cpu.iter().filter(|x| x.is_nan()).count();
+        }
+        eprintln!("projection {what}, forged steps: {sub} subnormal, {inf} infinite, {nan} NaN values equal");
+        assert!(sub > 100 && inf + nan > 100, "{what}: the cases were reached");
     }
 }
 
@@ -473,6 +494,24 @@ fn refine_dequantization_matches_bit_for_bit() {
             let bad = values.iter().zip(&got).position(|(a, b)| a.to_bits() != b.to_bits());
             assert!(bad.is_none(), "{what} after {} fragments ({} layers): value {bad:?}", k + 1, parts.layers.len());
         }
+        // Scales that make subnormal values (a GPU may flush them), against the values the
+        // documented rule gives (RefineParts).
+        let parts = d.refine_parts().unwrap();
+        let scales: Vec<(f32, i64)> =
+            parts.scales.iter().enumerate().map(|(g, &(s, z))| (s * f32::from_bits(1 << (10 + g % 12)), z)).collect();
+        let forged = haagenti_holo::RefineParts { scales: &scales, ..parts.clone() };
+        let got = pollster::block_on(gpu.read_f32(&gpu.refine_dequant(&forged).unwrap())).unwrap();
+        let r = forged.layers.len() as u32;
+        let mut sub = 0;
+        for i in 0..forged.len {
+            let (s, z) = scales[i / 64];
+            let level = (i64::from(forged.levels[i]) - z) as f32;
+            let b = forged.layers.iter().fold(0u32, |b, l| 2 * b + u32::from((l[i / 8] >> (i % 8)) & 1));
+            let want = (level - 0.5 + (b as f32 + 0.5) * (1.0 / (1u64 << r) as f32)) * s;
+            assert_eq!(want.to_bits(), got[i].to_bits(), "{what}, forged scales: value {i}");
+            sub += usize::from(want.is_subnormal());
+        }
+        assert!(sub > 1000, "{what}: {sub} subnormal values");
     }
 }
 

@@ -2,10 +2,9 @@
 // (haagenti_holo::ProjectionParts): per block of n = 2^k coefficients, y = q * step * scale,
 // the fast Walsh-Hadamard transform (levels h = 1, 2, 4, ..: (a, b) -> (a + b, a - b)), each
 // value times 1 / sqrtf(n), negated where the block's sign is set, plus the plane's mean.
-// Every step is one correctly rounded f32 operation in the CPU's order. The only multiply an
-// add follows is `x * norm` (negated) then `+ mean`; the product goes through workgroup
-// memory and a barrier between them, so no compiler can fuse the two into one rounding.
-// Bit-identical to the CPU wherever the GPU keeps subnormals (compared in the tests).
+// Every step is one correctly rounded f32 operation in the CPU's order, each exact.wgsl's
+// mul_checked / add_checked (prepended: no FMA contraction, no flushing), the coefficients
+// converted by i32_to_f32_bits: bit-identical to the CPU on any GPU.
 // Blocks of 8 to 256 coefficients (the encoder writes 256).
 
 struct Params {
@@ -18,44 +17,48 @@ struct Params {
     scale: u32,
     norm: u32,
     mean: u32,
-    _pad: u32,
+    // 0 (exact.wgsl's opaque zero).
+    opaque: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> coefs: array<i32>;
 // One word of 32 signs per 32 coefficients of a block.
 @group(0) @binding(2) var<storage, read> signs: array<u32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// f32 bits.
+@group(0) @binding(3) var<storage, read_write> out: array<u32>;
 
-var<workgroup> sh: array<f32, 256>;
+var<workgroup> sh: array<u32, 256>;
 
 // 256 values a workgroup: 256 / n whole blocks.
 @compute @workgroup_size(256)
 fn inverse(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    opaque = p.opaque;
     let i = (wid.x + wid.y * p.groups_x) * 256u + lid;
     let live = i < p.n;
     let j = min(i, p.n - 1u);
     let n = 1u << p.block_log2;
     let t = j & (n - 1u);
-    sh[lid] = f32(coefs[j]) * bitcast<f32>(p.step) * bitcast<f32>(p.scale);
+    sh[lid] = mul_checked(mul_checked(i32_to_f32_bits(coefs[j]), p.step), p.scale);
     workgroupBarrier();
     for (var h = 1u; h < n; h = h << 1u) {
         if ((t & h) == 0u) {
             let a = sh[lid];
             let b = sh[lid + h];
-            sh[lid] = a + b;
-            sh[lid + h] = a - b;
+            sh[lid] = add_checked(a, b);
+            sh[lid + h] = add_checked(a, b ^ 0x80000000u);
         }
         workgroupBarrier();
     }
-    var x = sh[lid] * bitcast<f32>(p.norm);
+    var x = mul_checked(sh[lid], p.norm);
     if (((signs[t >> 5u] >> (t & 31u)) & 1u) == 1u) {
-        x = -x;
+        x = x ^ 0x80000000u;
     }
-    workgroupBarrier();
-    sh[lid] = x;
-    workgroupBarrier();
+    var v = add_checked(x, p.mean);
+    if ((v & 0x7FFFFFFFu) > 0x7F800000u) {
+        v = 0x7FC00000u;
+    }
     if (live) {
-        out[i] = sh[lid] + bitcast<f32>(p.mean);
+        out[i] = v;
     }
 }

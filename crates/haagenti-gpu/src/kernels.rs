@@ -14,7 +14,7 @@ pub const QUANT: &str = concat!(include_str!("../shaders/exact.wgsl"), include_s
 /// HCT byte planes back to elements (docs/hct.md, transforms).
 pub const PLANES: &str = include_str!("../shaders/planes.wgsl");
 /// The inverse randomized Hadamard rotation of HoloTensor's `projection` encoding.
-pub const HADAMARD: &str = include_str!("../shaders/hadamard.wgsl");
+pub const HADAMARD: &str = concat!(include_str!("../shaders/exact.wgsl"), include_str!("../shaders/hadamard.wgsl"));
 /// HoloTensor `spectral` images: inverse DCT per plane, then chroma and colour to RGBA.
 pub const SPECTRAL: &str = concat!(include_str!("../shaders/exact.wgsl"), include_str!("../shaders/spectral.wgsl"));
 
@@ -22,7 +22,7 @@ pub const SPECTRAL: &str = concat!(include_str!("../shaders/exact.wgsl"), includ
 pub const ACCUMULATE: &str = include_str!("../shaders/accumulate.wgsl");
 
 /// HoloTensor `residual` tensors: int4 levels and refinement bits to values.
-pub const REFINE: &str = include_str!("../shaders/refine.wgsl");
+pub const REFINE: &str = concat!(include_str!("../shaders/exact.wgsl"), include_str!("../shaders/refine.wgsl"));
 /// HoloTensor `residual` assets in the bit-group profile (images): groups of bits to samples.
 pub const BITGROUPS: &str = include_str!("../shaders/bitgroups.wgsl");
 /// HoloTensor `lowrank` assets: the sum of the components received, in the CPU's order and
@@ -37,10 +37,10 @@ pub const BLIT: &str = include_str!("../shaders/blit.wgsl");
 pub const ALL: [(&str, &str); 10] = [
     ("exact.wgsl + halfconv.wgsl + nct.wgsl", NCT),
     ("planes.wgsl", PLANES),
-    ("hadamard.wgsl", HADAMARD),
+    ("exact.wgsl + hadamard.wgsl", HADAMARD),
     ("exact.wgsl + spectral.wgsl", SPECTRAL),
     ("accumulate.wgsl", ACCUMULATE),
-    ("refine.wgsl", REFINE),
+    ("exact.wgsl + refine.wgsl", REFINE),
     ("bitgroups.wgsl", BITGROUPS),
     ("halfconv.wgsl + half.wgsl", HALF),
     ("exact.wgsl + quant.wgsl", QUANT),

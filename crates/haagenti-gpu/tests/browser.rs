@@ -277,6 +277,60 @@ async fn low_rank_matches_the_cpu_in_the_browser() {
     console_log!("lowrank: equal ({} edge values, {subnormal} subnormal)", cpu.len());
 }
 
+/// `projection` and `residual` tensors with steps and scales that make subnormal values (which
+/// SwiftShader flushes) and overflow, bit for bit against the CPU's rules.
+#[wasm_bindgen_test]
+async fn projection_and_refinement_match_the_cpu_at_the_edges() {
+    let Some(gpu) = gpu("projection, refinement").await else { return };
+    let mut rng = Rng(13);
+    let values: Vec<u8> = (0..4000).flat_map(|_| rng.uniform().to_le_bytes()).collect();
+    let asset = Asset::tensor(DType::F32, vec![40, 100], values).unwrap();
+    let enc =
+        encode(&asset, &EncodeOptions { encoding: Encoding::RandomProjection, fragments: 3, ..Default::default() })
+            .unwrap();
+    let mut d = HoloDecoder::new();
+    for f in &enc.fragments {
+        d.push(f).unwrap();
+    }
+    let parts = d.projection_parts().unwrap();
+    let mut subnormal = 0;
+    for scale in [1.0, f32::from_bits(1 << 12) /* 2^-137 */, f32::from_bits(254 << 23) /* 2^127 */] {
+        let mut forged = parts.clone();
+        for p in &mut forged.planes {
+            p.step *= scale;
+            p.mean *= scale;
+        }
+        let got = gpu.read_f32(&gpu.hadamard_inverse(&forged).unwrap()[0]).await.unwrap();
+        let cpu = forged.plane_values(0).unwrap();
+        let bad = cpu.iter().zip(&got).position(|(a, b)| a.to_bits() != b.to_bits());
+        assert!(bad.is_none(), "projection, steps x {scale:e}: value {bad:?}: {:?}", bad.map(|i| (cpu[i], got[i])));
+        subnormal += cpu.iter().filter(|x| x.is_subnormal()).count();
+    }
+    assert!(subnormal > 1000, "projection: {subnormal} subnormal values");
+    let enc =
+        encode(&asset, &EncodeOptions { encoding: Encoding::Residual, fragments: 6, ..Default::default() }).unwrap();
+    let mut d = HoloDecoder::new();
+    for f in &enc.fragments[..5] {
+        d.push(f).unwrap();
+    }
+    let parts = d.refine_parts().unwrap();
+    let scales: Vec<(f32, i64)> = parts.scales.iter().map(|&(s, z)| (s * f32::from_bits(1 << 12), z)).collect();
+    let forged = haagenti_holo::RefineParts { scales: &scales, ..parts.clone() };
+    let got = gpu.read_f32(&gpu.refine_dequant(&forged).unwrap()).await.unwrap();
+    let r = forged.layers.len() as u32;
+    let mut subnormal = 0;
+    for i in 0..forged.len {
+        let (s, z) = scales[i / 64];
+        let level = (i64::from(forged.levels[i]) - z) as f32;
+        let b = forged.layers.iter().fold(0u32, |b, l| 2 * b + u32::from((l[i / 8] >> (i % 8)) & 1));
+        let want = (level - 0.5 + (b as f32 + 0.5) * (1.0 / (1u64 << r) as f32)) * s;
+        assert_eq!(want.to_bits(), got[i].to_bits(), "refinement, forged scales: value {i}");
+        subnormal += usize::from(want.is_subnormal());
+    }
+    assert!(subnormal > 1000, "refinement: {subnormal} subnormal values");
+    console_log!("projection, refinement: equal at the edges");
+}
+
 #[wasm_bindgen_test]
 async fn spectral_coefficients_accumulate_as_on_the_cpu() {
     let Some(gpu) = gpu("spectral accumulation").await else { return };

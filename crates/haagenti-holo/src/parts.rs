@@ -89,8 +89,8 @@ pub struct SpectralPlane<'a> {
 /// coefficients: `y = q as f32 * step * scale` (left to right), the inverse rotation
 /// `x = D H y / sqrt(block)` (the unnormalized fast Walsh-Hadamard transform, levels
 /// `h` = 1, 2, 4, .. with `(a, b)` to `(a + b, a - b)`, then each value times
-/// `1 / sqrtf(block)`, then negated where `signs` is set), then `x + mean`; the planes are
-/// cut to `len` values.
+/// `1 / sqrtf(block)`, then negated where `signs` is set), then `x + mean` (a NaN written as
+/// `0x7FC0_0000`); the planes are cut to `len` values.
 #[derive(Debug, Clone)]
 pub struct ProjectionParts<'a> {
     /// Coefficients a block (a power of two).
@@ -103,6 +103,20 @@ pub struct ProjectionParts<'a> {
     pub scale: f32,
     /// The planes.
     pub planes: Vec<ProjectionPlane<'a>>,
+}
+
+impl ProjectionParts<'_> {
+    /// The CPU decoder's values of plane `plane` (`len` of them), computed by the function its
+    /// reconstruction uses; `None` when the plane does not exist or the block, signs and
+    /// coefficients do not agree.
+    pub fn plane_values(&self, plane: usize) -> Option<Vec<f32>> {
+        let p = self.planes.get(plane)?;
+        if !self.block.is_power_of_two() || self.signs.len() != self.block || !p.coefs.len().is_multiple_of(self.block)
+        {
+            return None;
+        }
+        Some(crate::schemes::projection_plane(p.coefs, self.block, self.signs, p.step, self.scale, p.mean, self.len))
+    }
 }
 
 /// One plane of [`ProjectionParts`].

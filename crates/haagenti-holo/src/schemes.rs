@@ -291,19 +291,32 @@ impl Projection {
             .coefs
             .iter()
             .zip(self.means.iter().zip(&self.steps))
-            .map(|(c, (&mean, &step))| {
-                let mut out = Vec::with_capacity(c.len());
-                for blk in c.chunks(self.block) {
-                    let mut y: Vec<f32> = blk.iter().map(|&q| q as f32 * step * scale).collect();
-                    hadamard_inverse(&mut y, &self.signs);
-                    out.extend(y.iter().map(|v| v + mean));
-                }
-                out.truncate(self.len);
-                out
-            })
+            .map(|(c, (&mean, &step))| projection_plane(c, self.block, &self.signs, step, scale, mean, self.len))
             .collect();
         from_planes(kind, &planes)
     }
+}
+
+/// One `projection` plane's values from its coefficients (docs in `ProjectionParts`), a NaN
+/// written as `0x7FC0_0000`.
+pub(crate) fn projection_plane(
+    coefs: &[i32],
+    block: usize,
+    signs: &[bool],
+    step: f32,
+    scale: f32,
+    mean: f32,
+    len: usize,
+) -> Vec<f32> {
+    let mut out = Vec::with_capacity(coefs.len());
+    for blk in coefs.chunks(block) {
+        let mut y: Vec<f32> = blk.iter().map(|&q| q as f32 * step * scale).collect();
+        hadamard_inverse(&mut y, signs);
+        // CPUs differ in the NaN they make (only forged steps make one).
+        out.extend(y.iter().map(|v| v + mean).map(|v| if v.is_nan() { f32::from_bits(0x7FC0_0000) } else { v }));
+    }
+    out.truncate(len);
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
