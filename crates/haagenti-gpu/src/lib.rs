@@ -7,7 +7,7 @@
 //! - [`GpuDecoder::unplane`]: HCT byte-plane regrouping of 2-, 4- and 8-byte elements
 //!   (`BytePlanes`, `SignExpPlanes`), exact.
 //! - [`GpuDecoder::hadamard_inverse`]: the inverse randomized Hadamard rotation of
-//!   HoloTensor's `projection` encoding, bit-identical for inputs without subnormals.
+//!   HoloTensor's `projection` encoding, bit-identical.
 //! - [`GpuDecoder::dequantize`]: HCT's int8 and int4 quantized tensors (`QuantScheme`
 //!   payloads) to `f32`, bit-identical.
 //! - [`GpuDecoder::refine_dequant`]: HoloTensor `residual` tensors' int4 levels and
@@ -17,13 +17,18 @@
 //!   sums kept apart (no FMA) and redone in integers where a GPU may flush subnormals.
 //! - [`GpuDecoder::spectral_rgba`]: HoloTensor `spectral` image reconstruction (dequantize,
 //!   inverse DCT, chroma upsampling, YCbCr to RGBA) into a buffer or straight into an
-//!   `Rgba8Unorm` texture, within one level of the CPU's bytes (why, in `docs/gpu.md`);
+//!   `Rgba8Unorm` texture, bit-identical ([`GpuDecoder::spectral_planes`]: each plane's
+//!   samples, for images and spectral tensors);
 //!   with a [`SpectralAccumulator`] the coefficients stay on the device and each fragment's
 //!   decoded values are added there ([`GpuDecoder::accumulate`]), exactly as the CPU adds them.
 //!
 //! - [`GpuDecoder::to_half`]: any of these `f32` results to binary16 or bfloat16 on the
 //!   device, rounded bit for bit as the CPU's `haagenti_hct::f32_to_f16` / `f32_to_bf16`
 //!   ([`GpuDecoder::decode_nct_half`]: NCT weights straight to half precision).
+//!
+//! The float kernels do every product and sum with their bits passed through an opaque zero
+//! (no FMA contraction) and redo in integers the operations a GPU may flush (subnormals) or
+//! lose (infinities, NaN), so their bytes equal the CPU's on any adapter (`docs/gpu.md`).
 //!
 //! Where there is no adapter, [`GpuDecoder::request`] returns [`GpuError::NoAdapter`] and
 //! callers keep the CPU path.
