@@ -33,6 +33,8 @@ step "CUDA tests (device required)" cargo test --release --locked -p haagenti-cu
 step "CUDA on MiniLM (device required)" cargo test --release --locked -p haagenti-tests --test cuda
 step "CUDA benchmark" cargo run --release --locked -p haagenti-cuda --example cuda_bench
 step "wgpu kernels on this machine's adapter" env HAAGENTI_GPU_TESTS=require cargo test --release --locked -p haagenti-tests --test gpu
+# The wgpu kernels against the CPU decoders, timed (rewrites docs/gpu-bench.md, naming the adapter).
+step "wgpu benchmark" env HAAGENTI_GPU_TESTS=require cargo bench --locked -p haagenti-tests --bench gpu
 printf '\n==> summary\n'
 printf '  %s\n' "${results[@]}"
 [ "$failed" -eq 0 ] && echo "all passed" || { echo "FAILED"; exit 1; }

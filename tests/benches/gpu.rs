@@ -11,7 +11,8 @@
 //! The adapter is named in the output. On software adapters (lavapipe, SwiftShader) these
 //! numbers say that the kernels run, not how fast a GPU is.
 //!
-//! `cargo bench -p haagenti-tests --bench gpu` (writes docs/gpu-bench.md)
+//! `cargo bench -p haagenti-tests --bench gpu` (writes docs/gpu-bench.md; with
+//! `HAAGENTI_GPU_TESTS=require` a missing adapter fails it, as in scripts/gpu-check.sh)
 
 use std::time::Instant;
 
@@ -66,6 +67,10 @@ fn main() {
     let mut r = Report::new("gpu");
     let gpu = match GpuDecoder::request_blocking() {
         Ok(g) => g,
+        Err(e) if std::env::var("HAAGENTI_GPU_TESTS").as_deref() == Ok("require") => {
+            eprintln!("HAAGENTI_GPU_TESTS=require, but no GPU adapter: {e}");
+            std::process::exit(1);
+        }
         Err(e) => {
             println!("skipped: no GPU adapter ({e})");
             return;
