@@ -186,6 +186,18 @@ impl GpuDecoder {
         }))
     }
 
+    /// [`Self::dispatch`] with `buffers` bound whole, in order, from binding 0.
+    pub(crate) fn dispatch_buffers(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        buffers: &[&wgpu::Buffer],
+        grid: (u32, u32),
+    ) {
+        let entries: Vec<(u32, wgpu::BindingResource<'_>)> =
+            buffers.iter().enumerate().map(|(i, b)| (i as u32, b.as_entire_binding())).collect();
+        self.dispatch(pipeline, &entries, grid);
+    }
+
     /// Runs `pipeline` over `workgroups` workgroups with `entries` bound to group 0, spread
     /// over two dimensions past the per-dimension limit; `groups_x` is what the shader needs
     /// to rebuild the linear index.

@@ -80,18 +80,7 @@ impl GpuDecoder {
             // The sixth word, 0, is the kernel's opaque zero (exact.wgsl).
             let params =
                 self.uniform(&[p.width as u32, p.height as u32, u32::from(p.tiled), blocks as u32, grid.0, 0, 0, 0]);
-            self.dispatch(
-                &self.pipelines.idct,
-                &[
-                    (0, params.as_entire_binding()),
-                    (1, coefs.as_entire_binding()),
-                    (2, steps.as_entire_binding()),
-                    (3, dc.as_entire_binding()),
-                    (4, basis.as_entire_binding()),
-                    (5, plane.as_entire_binding()),
-                ],
-                grid,
-            );
+            self.dispatch_buffers(&self.pipelines.idct, &[&params, coefs, &steps, &dc, &basis, &plane], grid);
             planes.push(plane);
         }
         Ok(planes)
@@ -249,16 +238,7 @@ impl GpuDecoder {
                 p.mean.to_bits(),
                 0,
             ]);
-            self.dispatch(
-                &self.pipelines.hadamard,
-                &[
-                    (0, params.as_entire_binding()),
-                    (1, coefs.as_entire_binding()),
-                    (2, signs.as_entire_binding()),
-                    (3, buffer.as_entire_binding()),
-                ],
-                grid,
-            );
+            self.dispatch_buffers(&self.pipelines.hadamard, &[&params, &coefs, &signs, &buffer], grid);
             out.push(buffer);
         }
         Ok(out)
@@ -300,17 +280,7 @@ impl GpuDecoder {
         let levels = self.storage("levels", &parts.levels[..n]);
         let scales = self.storage("scales", &words_to_bytes(&scales));
         let layers = self.storage("layers", &layers);
-        self.dispatch(
-            &self.pipelines.refine,
-            &[
-                (0, params.as_entire_binding()),
-                (1, levels.as_entire_binding()),
-                (2, scales.as_entire_binding()),
-                (3, layers.as_entire_binding()),
-                (4, out.as_entire_binding()),
-            ],
-            grid,
-        );
+        self.dispatch_buffers(&self.pipelines.refine, &[&params, &levels, &scales, &layers, &out], grid);
         Ok(out)
     }
 }
@@ -379,16 +349,7 @@ impl GpuDecoder {
         let grid = self.grid(threads.div_ceil(256))?;
         let [a, b, c, d] = extra;
         let params = self.uniform(&[parts.len as u32, parts.groups.len() as u32, grid.0, parts.fill, a, b, c, d]);
-        self.dispatch(
-            pipeline,
-            &[
-                (0, params.as_entire_binding()),
-                (1, layout.as_entire_binding()),
-                (2, data.as_entire_binding()),
-                (3, out.as_entire_binding()),
-            ],
-            grid,
-        );
+        self.dispatch_buffers(pipeline, &[&params, layout, data, out], grid);
         Ok(())
     }
 
@@ -535,17 +496,7 @@ impl GpuDecoder {
             channels,
             0,
         ]);
-        self.dispatch(
-            pipeline,
-            &[
-                (0, params.as_entire_binding()),
-                (1, comps.as_entire_binding()),
-                (2, us.as_entire_binding()),
-                (3, vs.as_entire_binding()),
-                (4, out.as_entire_binding()),
-            ],
-            grid,
-        );
+        self.dispatch_buffers(pipeline, &[&params, comps, us, vs, out], grid);
         Ok(())
     }
 }
