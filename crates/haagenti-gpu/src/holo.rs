@@ -29,15 +29,7 @@ impl GpuDecoder {
     /// Reconstructs a `spectral` image from its decoder's state into RGBA pixels (its
     /// coefficients uploaded for this call; [`SpectralAccumulator`] keeps them on the device).
     pub fn spectral_rgba(&self, parts: &SpectralParts<'_>) -> Result<SpectralOutput, GpuError> {
-        check_spectral(parts)?;
-        let coefs: Vec<wgpu::Buffer> = parts
-            .planes
-            .iter()
-            .map(|p| {
-                self.check_plane(p)?;
-                Ok(self.storage("coefficients", &i32_bytes(p.coefs)))
-            })
-            .collect::<Result<_, GpuError>>()?;
+        let coefs = self.spectral_coefficients(parts)?;
         self.spectral_rgba_with(parts, &coefs)
     }
 
@@ -48,16 +40,21 @@ impl GpuDecoder {
     ///
     /// [`HoloDecoder::spectral_tensor_parts`]: haagenti_holo::HoloDecoder::spectral_tensor_parts
     pub fn spectral_planes(&self, parts: &SpectralParts<'_>) -> Result<Vec<wgpu::Buffer>, GpuError> {
+        let coefs = self.spectral_coefficients(parts)?;
+        self.idct_planes(parts, &coefs)
+    }
+
+    /// Every plane's coefficients, checked and uploaded (one buffer a plane).
+    fn spectral_coefficients(&self, parts: &SpectralParts<'_>) -> Result<Vec<wgpu::Buffer>, GpuError> {
         check_spectral(parts)?;
-        let coefs: Vec<wgpu::Buffer> = parts
+        parts
             .planes
             .iter()
             .map(|p| {
                 self.check_plane(p)?;
                 Ok(self.storage("coefficients", &i32_bytes(p.coefs)))
             })
-            .collect::<Result<_, GpuError>>()?;
-        self.idct_planes(parts, &coefs)
+            .collect()
     }
 
     /// Every plane's samples from its coefficients on the device (the callers checked each

@@ -26,7 +26,7 @@
 //!   device, rounded bit for bit as the CPU's `haagenti_hct::f32_to_f16` / `f32_to_bf16`
 //!   ([`GpuDecoder::decode_nct_half`]: NCT weights straight to half precision).
 //!
-//! The float kernels do every product and sum with their bits passed through an opaque zero
+//! The kernels with sums of products do every product and sum with their bits passed through an opaque zero
 //! (no FMA contraction) and redo in integers the operations a GPU may flush (subnormals) or
 //! lose (infinities, NaN), so their bytes equal the CPU's on any adapter (`docs/gpu.md`).
 //!
