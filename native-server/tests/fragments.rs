@@ -598,7 +598,22 @@ async fn standard_health_and_reflection_answer() {
 async fn shutdown_ends_running_streams_cleanly() {
     let pki = pki("shutdown");
     let (addr, stop, task) = start(config(&pki.dir, true)).await;
-    let mut c = raw(addr, &pki).await;
+    // A small HTTP/2 window, so the server cannot have queued the whole page into flow control
+    // before shutdown begins: its producer is then blocked on this unread stream.
+    let read = |f: &str| std::fs::read(pki.dir.join(f)).unwrap();
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(read("ca.pem")))
+        .identity(tonic::transport::Identity::from_pem(read("client.pem"), read("client.key")))
+        .domain_name("127.0.0.1");
+    let channel = Channel::builder(format!("https://127.0.0.1:{}", addr.port()).parse().unwrap())
+        .initial_stream_window_size(Some(16 << 10))
+        .initial_connection_window_size(Some(64 << 10))
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut c = FragmentServiceClient::new(channel).max_decoding_message_size(64 << 20);
     let names: Vec<String> = c
         .list_assets(pb::ListAssetsRequest::default())
         .await
