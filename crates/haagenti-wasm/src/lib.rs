@@ -39,6 +39,13 @@ use wasm_bindgen::prelude::*;
 #[cfg(feature = "full")]
 use wasm_bindgen_futures::JsFuture;
 
+/// The allocator: talc instead of Rust's default dlmalloc, about 5 KB smaller before gzip (2 KB
+/// after) at the same speed (npm/README.md). It grows the module's memory as dlmalloc does and never
+/// shrinks it.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 /// The default bound on a decompression's output: 1 GiB.
 pub(crate) const DEFAULT_MAX_OUTPUT: u64 = 1 << 30;
 
