@@ -7,6 +7,11 @@
 #   scripts/fuzz-smoke.sh [SECONDS] [SANITIZER] [TARGET...]
 # SANITIZER is cargo-fuzz's -s: none (default, fast) or address (AddressSanitizer, for the
 # targets that reach unsafe code: zstd_decode, zstd_stream, zstd_differential, hct_read).
+# fuzz/ is its own workspace with its own, committed Cargo.lock: it pins libzstd (zstd-sys) to the
+# version the workspace's tests use, so zstd_differential's reference is the one the regression
+# replay (tests/tests/fuzz_regressions.rs) checks against. Unpinned, a fresh machine resolved
+# zstd-sys 2.2.0 (libzstd 1.6.0), which refuses RLE blocks over the block maximum in one-shot
+# decoding where 1.5.7 accepts them (fuzz/regressions/zstd_differential/rle-block-larger-than-window).
 set -uo pipefail
 
 seconds=${1:-20}
