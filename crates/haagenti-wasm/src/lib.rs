@@ -39,7 +39,7 @@ use wasm_bindgen::prelude::*;
 #[cfg(feature = "full")]
 use wasm_bindgen_futures::JsFuture;
 
-/// The allocator: talc instead of Rust's default dlmalloc, about 5 KB smaller before gzip (2 KB
+/// The allocator: talc instead of Rust's default dlmalloc, about 4 KB smaller before gzip (2 KB
 /// after) at the same speed (npm/README.md). It grows the module's memory as dlmalloc does and never
 /// shrinks it.
 #[cfg(target_arch = "wasm32")]
