@@ -31,9 +31,15 @@ export interface StreamAssetOptions extends Omit<WasmStreamOptions, "onPreview">
   onPreview?: (preview: StreamPreview) => void;
 }
 
-/** A preview's pixels as RGBA `ImageData` (gray previews are spread over R, G and B). */
+/**
+ * A preview's pixels as RGBA `ImageData` (gray previews are spread over R, G and B). An RGBA
+ * preview's `ImageData` shares its bytes with `preview.data` (no copy: the frame's array is its own).
+ */
 export function previewToImageData(preview: PreviewFrame): ImageData {
   const { width, height, channels, data } = preview;
+  if (channels === 4 && data.length === width * height * 4) {
+    return new ImageData(new Uint8ClampedArray(data.buffer as ArrayBuffer, data.byteOffset, data.length), width, height);
+  }
   const rgba = new Uint8ClampedArray(width * height * 4);
   if (channels === 4) {
     rgba.set(data);

@@ -6,9 +6,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use haagenti_wasm::{client_stats, get_manifest, list_assets, reset_client, stream_asset};
-use js_sys::{Object, Reflect, Uint8Array};
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 fn server() -> String {
@@ -116,6 +117,36 @@ async fn streams_an_image_in_full_the_same_over_grpc_web_and_plain_gets() {
     let http = stream_in_full(&name, "http").await;
     assert!(!grpc.is_empty());
     assert!(grpc == http, "the final previews differ between transports");
+}
+
+/// The server's count of the gRPC and gRPC-web calls it received (from `GET /metrics`).
+async fn grpc_calls() -> f64 {
+    let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().unchecked_into();
+    let url = JsValue::from(format!("{}/metrics", server()));
+    let response = JsFuture::from(Promise::from(fetch.call1(&JsValue::NULL, &url).unwrap())).await.expect("GET /metrics");
+    let text: Function = get(&response, "text").unchecked_into();
+    let body = JsFuture::from(Promise::from(text.call0(&response).unwrap())).await.unwrap().as_string().unwrap();
+    let line = body.lines().find_map(|l| l.strip_prefix("haagenti_grpc_requests_total ")).expect("the gRPC counter");
+    line.trim().parse().unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn a_manifest_just_read_is_not_asked_for_again() {
+    reset_client();
+    let name = first_image().await;
+    // getManifest, then streamAsset: one GetManifest, then one call a fragment request.
+    let before = grpc_calls().await;
+    get_manifest(&server(), &name).await.ok().unwrap();
+    let r = run("grpc-web");
+    let result = stream_asset(server(), name.clone(), r.options.clone().into()).await.unwrap_or_else(|e| panic!("streamAsset: {}", message(e)));
+    assert!(get(&result, "complete").as_bool().unwrap());
+    assert_eq!(grpc_calls().await - before, 1.0 + num(&result, "requests"), "the manifest was asked for twice");
+    // resetClient forgets it: streamAsset alone asks once.
+    reset_client();
+    let before = grpc_calls().await;
+    let r = run("grpc-web");
+    let result = stream_asset(server(), name, r.options.clone().into()).await.unwrap_or_else(|e| panic!("streamAsset: {}", message(e)));
+    assert_eq!(grpc_calls().await - before, 1.0 + num(&result, "requests"));
 }
 
 #[wasm_bindgen_test]
