@@ -171,6 +171,15 @@ impl HoloDecoder {
         self.state.as_ref()
     }
 
+    /// A preview's pixels made without a whole reconstruction first, where the encoding can
+    /// (`spectral` images): as [`StreamingDecoder::preview`] shows them.
+    fn preview_pixels(&self) -> Option<(u32, u32, u8, Vec<u8>)> {
+        match (&self.header, &self.state) {
+            (Some(h), Some(State::Spectral(s))) if self.received_count() > 0 => s.preview_pixels(&h.kind),
+            _ => None,
+        }
+    }
+
     /// The best reconstruction from the fragments received.
     pub fn reconstruct(&self) -> Result<Reconstruction, HoloError> {
         match (&self.header, &self.state) {
@@ -302,17 +311,10 @@ impl StreamingDecoder {
 
     /// A preview of what has arrived, now.
     pub fn preview(&self) -> Result<PreviewFrame, HoloError> {
-        let rec = self.decoder.reconstruct()?;
-        let (w, h, channels, data) = match &rec {
-            Reconstruction::Image { width, height, channels: 3, pixels } => {
-                let mut rgba = vec![255u8; pixels.len() / 3 * 4];
-                for (o, p) in rgba.chunks_exact_mut(4).zip(pixels.chunks_exact(3)) {
-                    o[..3].copy_from_slice(p);
-                }
-                (*width, *height, 4, rgba)
-            }
-            Reconstruction::Image { width, height, pixels, .. } => (*width, *height, 1, pixels.clone()),
-            Reconstruction::Tensor { values, shape, .. } => tensor_heatmap(values, shape),
+        // Spectral images: RGBA straight from the coefficients, no RGB reconstruction first.
+        let (w, h, channels, data) = match self.decoder.preview_pixels() {
+            Some(p) => p,
+            None => Self::frame_of(&self.decoder.reconstruct()?),
         };
         let (w2, h2, data) = downscale(w, h, usize::from(channels), data, self.config.max_preview_resolution.max(1));
         Ok(PreviewFrame {
@@ -324,6 +326,21 @@ impl StreamingDecoder {
             fragments: self.decoder.received_count(),
             data,
         })
+    }
+
+    /// A reconstruction as a preview's pixels: RGBA for colour images, gray otherwise.
+    fn frame_of(rec: &Reconstruction) -> (u32, u32, u8, Vec<u8>) {
+        match rec {
+            Reconstruction::Image { width, height, channels: 3, pixels } => {
+                let mut rgba = vec![255u8; pixels.len() / 3 * 4];
+                for (o, p) in rgba.chunks_exact_mut(4).zip(pixels.chunks_exact(3)) {
+                    o[..3].copy_from_slice(p);
+                }
+                (*width, *height, 4, rgba)
+            }
+            Reconstruction::Image { width, height, pixels, .. } => (*width, *height, 1, pixels.clone()),
+            Reconstruction::Tensor { values, shape, .. } => tensor_heatmap(values, shape),
+        }
     }
 }
 
