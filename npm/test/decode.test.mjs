@@ -21,10 +21,12 @@ test("works on import, and is the decoder-only module", async () => {
 });
 
 // The decoder-only files' size budget: the issue's target is under 60 KB gzipped and 100 KB the
-// floor. The budget sits a little above what has been reached (Node's gzip -9: 65.9 KB baseline,
-// 68.3 KB simd128; npm/README.md has the sizes), leaving room for toolchain drift, so a change
+// floor. The budget sits a little above what has been reached (Node's gzip -9: 68.0 KB baseline,
+// 70.0 KB simd128; npm/README.md has the sizes), leaving room for toolchain drift, so a change
 // that makes the module markedly larger fails here and has to raise the budget on purpose.
-const DECODE_GZIP_BUDGET = 68 * 1024;
+// Raised from 68 KiB on 2026-12-07 on purpose: spectral previews made a row of blocks at a time
+// into RGBA (+1.7 KB in the simd128 file) decode the first 512 x 512 preview 28% faster.
+const DECODE_GZIP_BUDGET = 70 * 1024;
 
 test("the decoder-only wasm files stay within their gzipped size budget", async () => {
   for (const file of ["haagenti_wasm_bg.wasm", "haagenti_wasm_simd_bg.wasm"]) {
