@@ -638,24 +638,16 @@ impl Spectral {
         })
     }
 
-    /// Whether [`image_pixels`](Self::image_pixels) makes this asset's pixels: gray or colour
-    /// images of 8x8 tiles without subsampled chroma.
-    fn by_rows(&self, kind: &AssetKind) -> bool {
-        matches!(kind, AssetKind::Image { channels: 1 | 3, .. })
-            && self.geoms.iter().all(|g| g.image)
-            && !self.subsampled
-    }
-
     /// The reconstruction's pixels of a colour image as RGBA (alpha 255), gray ones as they are:
     /// what a preview shows, without whole planes or an RGB copy first. `None` for other
     /// assets (tensors, images under 8 samples a side, subsampled chroma).
     pub(crate) fn preview_pixels(&self, kind: &AssetKind) -> Option<(u32, u32, u8, Vec<u8>)> {
-        let AssetKind::Image { width, height, channels } = kind else { return None };
-        if !self.by_rows(kind) {
+        let AssetKind::Image { width, height, channels: channels @ (1 | 3) } = kind else { return None };
+        if self.subsampled || !self.geoms.iter().all(|g| g.image) {
             return None;
         }
-        let out = if *channels == 3 { 4 } else { 1 };
-        Some((*width, *height, out, self.image_pixels(*width as usize, *height as usize, usize::from(*channels))))
+        let pixels = self.image_pixels(*width as usize, *height as usize, usize::from(*channels));
+        Some((*width, *height, if *channels == 3 { 4 } else { 1 }, pixels))
     }
 
     /// Block `b`'s DC in steps: its own once fragment 0 is in, else the thumbnail's.
