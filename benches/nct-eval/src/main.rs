@@ -205,9 +205,10 @@ mod nct {
         bits: f64,
         threads: usize,
         calib: Option<&HashMap<String, Vec<f32>>>,
+        allocate: bool,
     ) -> Res<Encoded> {
         let t = Instant::now();
-        let mut enc = NctEncoder::new(EncodeOptions { bits, threads, ..Default::default() });
+        let mut enc = NctEncoder::new(EncodeOptions { bits, threads, allocate, ..Default::default() });
         for w in ws {
             let shape: Vec<u64> = w.shape.iter().map(|&d| d as u64).collect();
             let raw: Vec<u8> = w.data.iter().flat_map(|x| x.to_le_bytes()).collect();
@@ -238,11 +239,20 @@ mod nct {
         Ok(NctFile::parse(bytes)?.stages())
     }
 
-    /// Bits a weight of each stage, as the encoder chose them (of the first quantized tensor;
-    /// every quantized tensor of a file has the same plan up to rounding to whole bytes).
+    /// Bits a quantized weight of each stage, as the encoder chose them, averaged over the
+    /// quantized weights (stage 1's rate differs between tensors unless the rates are even).
     pub(crate) fn stage_bits(bytes: &[u8]) -> Res<Vec<f64>> {
         let f = NctFile::parse(bytes)?;
-        Ok(f.tensors().iter().find(|e| e.is_quantized()).map(|e| e.stage_bits()).unwrap_or_default())
+        // Over every quantized weight (stage 1's rate differs between tensors).
+        let q: Vec<_> = f.tensors().iter().filter(|e| e.is_quantized()).collect();
+        let n: f64 = q.iter().map(|e| e.numel() as f64).sum();
+        let mut avg = vec![0.0; f.stage_count()];
+        for e in &q {
+            for (a, b) in avg.iter_mut().zip(e.stage_bits()) {
+                *a += b * e.numel() as f64 / n;
+            }
+        }
+        Ok(avg)
     }
 
     /// The tensors from the first `k` stages, at the bits of the file's first `k` stages.
@@ -978,10 +988,11 @@ struct Args {
     runs: usize,
     threads: usize,
     calib: bool,
+    even: bool,
     write_calib: Option<PathBuf>,
 }
 
-const USAGE: &str = "nct-eval [--quick] [--out DIR] [--model model.safetensors] [--rates 2,3,4] [--sentences N] [--runs N] [--threads N]
+const USAGE: &str = "nct-eval [--quick] [--out DIR] [--model model.safetensors] [--rates 2,3,4] [--sentences N] [--runs N] [--threads N] [--even] [--calib]
 
   --quick       CI smoke run: the tensors of encoder layer 0 only, NCT at 2 b/w, 30 sentences
   --out DIR     where report.md, tensors.md and snr.svg go (default benches/nct-eval/out,
@@ -991,6 +1002,8 @@ const USAGE: &str = "nct-eval [--quick] [--out DIR] [--model model.safetensors] 
   --sentences N sentences for the embedding comparison (default 300, all; --quick 30; 0: none)
   --runs N      timed decode passes after one warm-up (default 7; --quick 3)
   --threads N   encoder threads (default 0: every core)
+  --even        also encode every rate with the same rates for every tensor (`EncodeOptions::allocate`
+                off; by default stage 1's bits are spread by the tensors' energy)
   --calib       also encode every rate calibrated (NctEncoder::calibrate) with input moments
                 from data/calibration.txt, a text apart from the evaluation sentences
   --write-calib FILE  with --calib, write those moments as .safetensors (F32 [cols, cols] per
@@ -1009,6 +1022,7 @@ fn parse_args() -> Res<Option<Args>> {
         runs: if quick { 3 } else { 7 },
         threads: 0,
         calib: false,
+        even: false,
         write_calib: None,
     };
     let mut it = argv.into_iter();
@@ -1027,6 +1041,7 @@ fn parse_args() -> Res<Option<Args>> {
             "--sentences" => a.sentences = val("--sentences")?.parse().map_err(|e| format!("--sentences: {e}"))?,
             "--runs" => a.runs = val("--runs")?.parse::<usize>().map_err(|e| format!("--runs: {e}"))?.max(1),
             "--calib" => a.calib = true,
+            "--even" => a.even = true,
             "--write-calib" => a.write_calib = Some(val("--write-calib")?.into()),
             "--threads" => a.threads = val("--threads")?.parse().map_err(|e| format!("--threads: {e}"))?,
             "-h" | "--help" => {
@@ -1182,14 +1197,23 @@ fn run() -> Res<()> {
             None
         };
 
-        let variants: Vec<(f64, bool)> = args
+        // (rate, calibrated, even rates)
+        let variants: Vec<(f64, bool, bool)> = args
             .rates
             .iter()
-            .flat_map(|&b| std::iter::once((b, false)).chain(calib.is_some().then_some((b, true))))
+            .flat_map(|&b| {
+                std::iter::once((b, false, false))
+                    .chain(args.even.then_some((b, false, true)))
+                    .chain(calib.is_some().then_some((b, true, false)))
+            })
             .collect();
-        for &(b, calibrated) in &variants {
-            let tag = if calibrated { "NCT+calib" } else { "NCT" };
-            let e = nct::encode(&ws, b, args.threads, if calibrated { calib.as_ref() } else { None })?;
+        for &(b, calibrated, even) in &variants {
+            let tag = match (calibrated, even) {
+                (true, _) => "NCT+calib",
+                (false, true) => "NCT even",
+                (false, false) => "NCT",
+            };
+            let e = nct::encode(&ws, b, args.threads, if calibrated { calib.as_ref() } else { None }, !even)?;
             let stages = nct::stages(&e.bytes)?;
             let sb = nct::stage_bits(&e.bytes)?;
             let plan = sb.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(" + ");

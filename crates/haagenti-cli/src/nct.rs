@@ -38,6 +38,11 @@ pub(crate) enum NctCommand {
         /// Encoder threads (0: one per core).
         #[arg(long, default_value_t = 0)]
         threads: usize,
+        /// Give every tensor the same rates (the same signal-to-noise ratio for each) instead
+        /// of spreading stage 1's bits by the tensors' energy for the least squared error over
+        /// the whole model.
+        #[arg(long)]
+        even: bool,
         /// Calibration: a .safetensors file holding, under a weight's name, the second moments
         /// of that layer's inputs, E[x xT], as a [cols, cols] F32, F64, F16 or BF16 matrix (cols: the product
         /// of the weight's dimensions after the first). Those tensors are rounded for a small
@@ -86,9 +91,15 @@ pub(crate) enum NctCommand {
 
 pub(crate) fn run(command: NctCommand) -> Result<(), Failure> {
     match command {
-        NctCommand::Encode { input, bits, stages, seed, threads, calib, output, force } => {
+        NctCommand::Encode { input, bits, stages, seed, threads, even, calib, output, force } => {
             let seed = seed.unwrap_or(EncodeOptions::default().seed);
-            encode(&input, EncodeOptions { bits, stages, seed, threads }, calib.as_deref(), &output, force)
+            encode(
+                &input,
+                EncodeOptions { bits, stages, seed, threads, allocate: !even },
+                calib.as_deref(),
+                &output,
+                force,
+            )
         }
         NctCommand::Decode { input, stages, dtype, output, force } => {
             let source = match dtype.as_str() {

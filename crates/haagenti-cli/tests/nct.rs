@@ -148,7 +148,9 @@ fn encode_decode_inspect_round_trip() {
     let n = weights(&tensors);
 
     // The default plan at 3 bits: one stage of what the metadata and exact tensors leave.
-    let summary = ok(&haagenti(&["nct", "encode", "m.safetensors", "--bits", "3", "-o", "one.nct"], &dir));
+    // `--even`: the same rate for every tensor, so each tensor's floor below holds whatever
+    // the others' scales (RMS 1, 0.02 and 0.05 here); the spread by energy is checked after.
+    let summary = ok(&haagenti(&["nct", "encode", "m.safetensors", "--bits", "3", "--even", "-o", "one.nct"], &dir));
     let one = std::fs::read(dir.join("one.nct")).unwrap();
     let rate = one.len() as f64 * 8.0 / n as f64;
     assert!(rate <= 3.0 && rate > 2.8, "{rate} bits a weight");
@@ -170,8 +172,10 @@ fn encode_decode_inspect_round_trip() {
     }
 
     // Two stages: 1 bit a coded weight for the second, the rest for the first.
-    let summary =
-        ok(&haagenti(&["nct", "encode", "m.safetensors", "--bits", "3", "--stages", "2,1", "-o", "m.nct"], &dir));
+    let summary = ok(&haagenti(
+        &["nct", "encode", "m.safetensors", "--bits", "3", "--stages", "2,1", "--even", "-o", "m.nct"],
+        &dir,
+    ));
     let nct = std::fs::read(dir.join("m.nct")).unwrap();
     let rate = nct.len() as f64 * 8.0 / n as f64;
     assert!(rate <= 3.0 && rate > 2.8, "{rate} bits a weight");
@@ -280,6 +284,26 @@ fn encode_decode_inspect_round_trip() {
     for k in 0..2 {
         let shown: f64 = total[6 + k].parse().unwrap();
         assert!((shown - snr_db((signal, noise[k]))).abs() < 0.006, "stage {}: {table}", k + 1);
+    }
+
+    // Without --even stage 1's bits follow the tensors' energy: the loudest tensor gets more
+    // than the even plan, the quietest less, stage 2 stays alike, the rate is the same, and
+    // the model's SNR after each stage is higher.
+    ok(&haagenti(&["nct", "encode", "m.safetensors", "--bits", "3", "--stages", "2,1", "-o", "spread.nct"], &dir));
+    let spread = std::fs::read(dir.join("spread.nct")).unwrap();
+    let rate_spread = spread.len() as f64 * 8.0 / n as f64;
+    assert!(rate_spread <= 3.0 && rate_spread > 2.8, "{rate_spread} bits a weight");
+    let sf = NctFile::parse(&spread).unwrap();
+    let bits_of = |f: &NctFile<'_>, name: &str| f.entry(name).unwrap().stage_bits();
+    let (loud, quiet) = ("layers.0.mlp.weight", "layers.0.attn.weight");
+    assert!(bits_of(&sf, loud)[0] > bits_of(&file, loud)[0] + 0.1, "{:?}", bits_of(&sf, loud));
+    assert!(bits_of(&sf, quiet)[0] < bits_of(&file, quiet)[0] - 0.2, "{:?}", bits_of(&sf, quiet));
+    assert!((bits_of(&sf, quiet)[1] - bits_of(&file, quiet)[1]).abs() < 0.1, "{:?}", bits_of(&sf, quiet));
+    let spread_table = ok(&haagenti(&["nct", "inspect", "spread.nct", "--against", "m.safetensors"], &dir));
+    let spread_total = row(&spread_table, "total");
+    for k in 0..2 {
+        let (even, spread): (f64, f64) = (total[6 + k].parse().unwrap(), spread_total[6 + k].parse().unwrap());
+        assert!(spread > even + 0.5, "stage {}: model SNR {spread} dB spread, {even} dB even", k + 1);
     }
 }
 
@@ -467,12 +491,14 @@ fn encode_with_calibration() {
         ("layers.0.mlp.bias", DType::F32, vec![1, 1], f32s(&[1.0])),
     ];
     std::fs::write(dir.join("calib.safetensors"), safetensors_file(&calib)).unwrap();
+    // `--even` for both: the calibrated tensor's rate must not depend on how its calibrated
+    // groups (half a row) round against the other tensors' bits.
     let summary = ok(&haagenti(
-        &["nct", "encode", "m.safetensors", "--bits", "3", "--calib", "calib.safetensors", "-o", "c.nct"],
+        &["nct", "encode", "m.safetensors", "--bits", "3", "--even", "--calib", "calib.safetensors", "-o", "c.nct"],
         &dir,
     ));
     assert!(summary.contains("calibrated 1 tensor from calib.safetensors (1 more stored exactly"), "{summary}");
-    ok(&haagenti(&["nct", "encode", "m.safetensors", "--bits", "3", "-o", "p.nct"], &dir));
+    ok(&haagenti(&["nct", "encode", "m.safetensors", "--bits", "3", "--even", "-o", "p.nct"], &dir));
     let (c, p) = (std::fs::read(dir.join("c.nct")).unwrap(), std::fs::read(dir.join("p.nct")).unwrap());
     assert!(c.len() <= p.len());
     let original = f32_values(DType::BF16, &tensors[1].3).unwrap();

@@ -102,7 +102,8 @@ pub(crate) fn encode(asset: &Asset, o: &EncodeOptions) -> Result<Encoded, HoloEr
     let stages = (plan.len() < plan_stages(f64::from(o.bits)).len()).then(|| core::mem::take(&mut plan));
     // The payloads leave the codebook out: the file may spend those bits on the codes.
     let bits = f64::from(o.bits) + (CODEBOOK_BYTES * 8) as f64 / numel as f64;
-    let mut enc = NctEncoder::new(NctOptions { bits, stages, seed: o.seed, threads: 0 });
+    // One tensor: nothing to spread.
+    let mut enc = NctEncoder::new(NctOptions { bits, stages, seed: o.seed, threads: 0, allocate: false });
     enc.add_tensor(NAME, *dtype, shape, data).map_err(encode_error)?;
     let file = enc.finish(&mut |_, _| {}).map_err(encode_error)?;
     let parsed = NctFile::parse(&file).map_err(encode_error)?;

@@ -49,11 +49,19 @@ pub struct EncodeOptions {
     pub seed: u64,
     /// Encoder threads (0: as many as the machine has; without `std`: always one).
     pub threads: usize,
+    /// Spread stage 1's bits over the tensors by their energy: a tensor whose weights have
+    /// four times the mean square gets half a bit a weight more (the rule: docs/nct.md).
+    /// Each tensor's stage 1 stays within [`STAGE_BITS`] and the later stages keep one rate
+    /// for every tensor, so every prefix of the file is spread the same way. `false`: every
+    /// tensor at the same rates (the same signal-to-noise ratio for each). On MiniLM the
+    /// spread raised the model's SNR by 0.23-0.33 dB and brought its embeddings closer
+    /// (docs/nct.md).
+    pub allocate: bool,
 }
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        Self { bits: 4.0, stages: None, seed: 0x4E43_5431, threads: 0 }
+        Self { bits: 4.0, stages: None, seed: 0x4E43_5431, threads: 0, allocate: true }
     }
 }
 
@@ -231,14 +239,26 @@ impl NctEncoder {
             rates
         };
         let n_stages = stage_rates.len();
+        // Stage 1's rate for each tensor (exact ones: unused).
+        let first = match stage_rates.first() {
+            Some(&r) if opts.allocate => {
+                let energy: Vec<(u64, f64)> = tensors
+                    .iter()
+                    .map(|p| p.values.as_deref().map_or((0, 0.0), |v| (v.len() as u64, mean_square(v))))
+                    .collect();
+                allocate(r, &energy)
+            }
+            Some(&r) => vec![r; entries.len()],
+            None => Vec::new(),
+        };
+        let rate = |i: usize, k: usize| if k == 0 { first[i] } else { stage_rates[k] };
 
         // Block sizes, then the layout.
-        for e in entries.iter_mut().filter(|e| e.is_quantized()) {
+        for (i, e) in entries.iter_mut().enumerate().filter(|(_, e)| e.is_quantized()) {
             let g = 1u32 << e.group_log2;
-            e.stages = stage_rates
-                .iter()
-                .map(|&r| {
-                    let bits = (libm::floor(r * g as f64 / 8.0) as u32 * 8).clamp(g, 3 * g);
+            e.stages = (0..n_stages)
+                .map(|k| {
+                    let bits = (libm::floor(rate(i, k) * g as f64 / 8.0) as u32 * 8).clamp(g, 3 * g);
                     StageEntry { block_bits: bits, multiplier: 1, offset: 0, hash: 0 }
                 })
                 .collect();
@@ -247,12 +267,13 @@ impl NctEncoder {
         // block more for the largest tensors first, while the stage's budget allows.
         let mut order: Vec<usize> = (0..entries.len()).filter(|&i| entries[i].is_quantized()).collect();
         order.sort_by_key(|&i| core::cmp::Reverse(entries[i].numel()));
-        for (k, &r) in stage_rates.iter().enumerate() {
+        for k in 0..n_stages {
             let used: u64 = order
                 .iter()
                 .map(|&i| (entries[i].numel() >> entries[i].group_log2) * entries[i].stages[k].block_bits as u64)
                 .sum::<u64>();
-            let mut spare = (r * n_q as f64) as i64 - used as i64;
+            let budget: f64 = order.iter().map(|&i| rate(i, k) * entries[i].numel() as f64).sum();
+            let mut spare = budget as i64 - used as i64;
             for &i in &order {
                 let e = &mut entries[i];
                 let blocks = (e.numel() >> e.group_log2) as i64;
@@ -350,6 +371,47 @@ fn group_log2(cols: u64, calibrated: bool) -> u8 {
         l -= 1;
     }
     l as u8
+}
+
+/// The mean square of `v` (in `f64`).
+fn mean_square(v: &[f32]) -> f64 {
+    v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / v.len().max(1) as f64
+}
+
+/// Stage 1's rate for each tensor, from the same rate `r` for all and each tensor's
+/// `(weights, mean square)` (weights 0: not quantized, given `r`).
+///
+/// The rate a tensor gets is `log2(mean square) / 4` less a constant, each within
+/// [`STAGE_BITS`], the constant chosen so the weights' bits add up to what `r` for all would
+/// take. At a distortion falling 6 dB a bit, that minimises the sum over tensors of each
+/// one's squared error divided by its RMS: halfway between the least squared error over the
+/// model (`log2 / 2`, reverse water-filling) and the same SNR for every tensor (even rates).
+/// On MiniLM the halfway rule kept most of water-filling's SNR (+0.26 dB of +0.33 at 2 b/w)
+/// and, unlike it, brought the embeddings closer than even rates did (docs/nct.md): full
+/// water-filling starves small tensors that matter, such as the position embeddings.
+fn allocate(r: f64, tensors: &[(u64, f64)]) -> Vec<f64> {
+    let (lo, hi) = (*STAGE_BITS.start(), *STAGE_BITS.end());
+    let quantized = || tensors.iter().filter(|t| t.0 > 0);
+    let total: f64 = quantized().map(|t| t.0 as f64).sum();
+    if total == 0.0 || !(lo..=hi).contains(&r) {
+        return vec![r; tensors.len()];
+    }
+    // Below this a tensor's mean square counts as this (an all-zero tensor gets the least).
+    let floor = 1e-60;
+    let level = |t: &(u64, f64)| libm::log2(t.1.max(floor)) / 4.0;
+    let at = |lambda: f64, t: &(u64, f64)| (r + level(t) - lambda).clamp(lo, hi);
+    let spent = |lambda: f64| quantized().map(|t| t.0 as f64 * at(lambda, t)).sum::<f64>();
+    // `spent` falls as lambda grows; bisect for the lambda that spends `r` a weight.
+    let (min, max) = quantized().fold((f64::MAX, f64::MIN), |(a, b), t| (a.min(level(t)), b.max(level(t))));
+    let (mut a, mut b) = (min + r - hi - 1.0, max + r - lo + 1.0);
+    for _ in 0..100 {
+        let mid = (a + b) / 2.0;
+        if spent(mid) > r * total { a = mid } else { b = mid }
+    }
+    // The upper end spends at most the budget; a rate within rounding of `r` is `r` (so one
+    // tensor, or tensors of one energy, get exactly the even plan).
+    let snap = |x: f64| if (x - r).abs() < 1e-9 { r } else { x };
+    tensors.iter().map(|t| if t.0 > 0 { snap(at(b, t)) } else { r }).collect()
 }
 
 /// The default stages for `c` bits a quantized weight: 2 bits each while more than 3 remain,
@@ -582,4 +644,38 @@ fn run_rows(
         done += d;
         progress(done)
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allocate;
+    use alloc::vec;
+
+    fn spent(rates: &[f64], t: &[(u64, f64)]) -> f64 {
+        rates.iter().zip(t).filter(|(_, t)| t.0 > 0).map(|(r, t)| r * t.0 as f64).sum()
+    }
+
+    #[test]
+    fn four_times_the_energy_gets_half_a_bit_more_and_the_budget_holds() {
+        let t = [(1000, 1.0), (3000, 4.0), (0, 0.0), (1000, 0.25)];
+        let r = allocate(2.0, &t);
+        assert!((r[1] - r[0] - 0.5).abs() < 1e-9 && (r[0] - r[3] - 0.5).abs() < 1e-9, "{r:?}");
+        assert!((r[0] - 1.8).abs() < 1e-9, "{r:?}");
+        assert_eq!(r[2], 2.0);
+        let (got, want) = (spent(&r, &t), 2.0 * 5000.0);
+        assert!(got <= want && got > want - 1e-6, "{got} for {want}");
+    }
+
+    #[test]
+    fn rates_stay_within_the_stage_limits_and_equal_energies_share_alike() {
+        // A silent tensor and a huge one: both clamped, the rest take up the difference.
+        let t = [(4096, 0.0), (4096, 1e12), (8192, 1.0), (8192, 1.0)];
+        let r = allocate(2.0, &t);
+        assert_eq!((r[0], r[1]), (1.0, 3.0), "{r:?}");
+        assert!((r[2] - 2.0).abs() < 1e-9 && r[2] == r[3], "{r:?}");
+        assert_eq!(allocate(1.5, &[(4096, 3.0), (9000, 3.0)]), vec![1.5, 1.5]);
+        assert_eq!(allocate(2.0, &[(0, 0.0), (65536, 0.0123)]), vec![2.0, 2.0]);
+        // Budgets the limits cannot meet leave the rate as it is (the caller refuses them).
+        assert_eq!(allocate(0.5, &[(4096, 1.0), (4096, 4.0)]), vec![0.5, 0.5]);
+    }
 }

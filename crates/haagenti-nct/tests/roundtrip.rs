@@ -182,7 +182,9 @@ fn hard_shapes_keep_their_quality_and_exact_tensors_stay_exact() {
         ("ints", DType::I32, vec![64, 64], ints.clone()),
         ("nan", DType::F32, vec![64, 64], bytes_f32(&with_nan)),
     ];
-    let bytes = encode(&tensors, EncodeOptions { bits: 4.0, ..Default::default() });
+    // Even rates: each tensor's own quality is the point here (spread by energy, the
+    // outliers' rows of up to 1000 times the scale take the bits; see the next test).
+    let bytes = encode(&tensors, EncodeOptions { bits: 4.0, allocate: false, ..Default::default() });
     let file = NctFile::parse(&bytes).unwrap();
     let rate = bytes.len() as f64 * 8.0 / tensors.iter().map(|t| t.2.iter().product::<u64>()).sum::<u64>() as f64;
     assert!(rate <= 4.0, "rate {rate}");
@@ -200,6 +202,55 @@ fn hard_shapes_keep_their_quality_and_exact_tensors_stay_exact() {
     let s_bf = snr(&bf_w, &file.decode_tensor("bf16", k).unwrap());
     // The rotation makes Laplacian weights Gaussian; row scales absorb the row spread.
     assert!(s_lap > 14.0 && s_out > 14.0 && s_bf > 14.0, "laplace {s_lap} outliers {s_out} bf16 {s_bf}");
+}
+
+#[test]
+fn spreading_by_energy_lowers_the_weighted_error_at_the_same_rate() {
+    // Three tensors whose RMS differ by 4x steps: the spread gives the loud ones stage-1 bits
+    // the quiet ones give up, every prefix included.
+    let scales = [0.25f32, 1.0, 4.0];
+    let ws: Vec<Vec<f32>> = scales
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| gaussian(256 * 256, 20 + i as u64).iter().map(|x| x * s).collect())
+        .collect();
+    let names = ["quiet", "mid", "loud"];
+    let tensors: Vec<_> = ws.iter().zip(names).map(|(w, n)| (n, DType::F32, vec![256u64, 256], bytes_f32(w))).collect();
+    let run = |allocate: bool| {
+        let bytes = encode(&tensors, EncodeOptions { bits: 4.0, allocate, ..Default::default() });
+        let file = NctFile::parse(&bytes).unwrap();
+        let rates: Vec<Vec<f64>> = names.iter().map(|n| file.entry(n).unwrap().stage_bits()).collect();
+        // The sum over tensors of squared error over RMS, the quantity the spread minimises,
+        // and the plain squared error, after each stage.
+        let errs: Vec<(f64, f64)> = (1..=file.stages())
+            .map(|k| {
+                ws.iter().zip(names).zip(scales).fold((0.0, 0.0), |(a, b), ((w, n), s)| {
+                    let d = file.decode_tensor(n, k).unwrap();
+                    let e: f64 = w.iter().zip(&d).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum();
+                    (a + e / s as f64, b + e)
+                })
+            })
+            .collect();
+        (bytes.len(), rates, errs)
+    };
+    let (len_a, rates_a, err_a) = run(true);
+    let (len_e, rates_e, err_e) = run(false);
+    assert!(len_a.abs_diff(len_e) <= 64, "{len_a} bytes against {len_e}");
+    // Four times the RMS: one bit more in stage 1 (16x the mean square, log2 / 4), later
+    // stages alike; whole bytes a block of 256 round it.
+    for k in 0..2 {
+        assert!((rates_a[k + 1][0] - rates_a[k][0] - 1.0).abs() < 0.05, "{rates_a:?}");
+    }
+    assert!((rates_a[1][0] - rates_e[1][0]).abs() < 0.05, "{rates_a:?} against {rates_e:?}");
+    for k in 0..rates_a[0].len() {
+        if k > 0 {
+            assert!(rates_a.iter().all(|r| (r[k] - rates_e[0][k]).abs() < 0.05), "stage {k}: {rates_a:?}");
+        }
+    }
+    for (k, (a, e)) in err_a.iter().zip(&err_e).enumerate() {
+        assert!(a.0 < e.0 * 0.9, "stage {}: weighted error {} spread against {} even", k + 1, a.0, e.0);
+        assert!(a.1 < e.1, "stage {}: squared error {} spread against {} even", k + 1, a.1, e.1);
+    }
 }
 
 #[test]
