@@ -887,10 +887,20 @@ fn svg(rows: &[Row], title: &str, note: &str) -> String {
         }
     }
     let mut placed: Vec<(f64, f64)> = Vec::new();
+    let mut nct_seen: Vec<(String, &str)> = Vec::new();
     for (i, fam) in families.iter().enumerate() {
         let c = if fam.starts_with("NCT") {
-            n_nct += 1;
-            nct_colors[(n_nct - 1) % nct_colors.len()]
+            // `NCT even B` takes the colour of `NCT B`.
+            let base = fam.replace(" even", "");
+            match nct_seen.iter().find(|(f, _)| *f == base) {
+                Some(&(_, c)) => c,
+                None => {
+                    n_nct += 1;
+                    let c = nct_colors[(n_nct - 1) % nct_colors.len()];
+                    nct_seen.push((base, c));
+                    c
+                }
+            }
         } else if fam.starts_with("k-quants") {
             n_kq += 1;
             kq_colors[(n_kq - 1) % kq_colors.len()]
@@ -901,15 +911,22 @@ fn svg(rows: &[Row], title: &str, note: &str) -> String {
         };
         let mut fp: Vec<&&Row> = pts.iter().filter(|r| r.family == *fam).collect();
         fp.sort_by(|a, b| a.bpw.total_cmp(&b.bpw));
+        // Even-rate NCT (`--even`): dashed lines and open points, beside the default's.
+        let even = fam.contains("even");
+        let dash = if even { " stroke-dasharray=\"5 3\"" } else { "" };
+        let fill = if even { format!("#fff\" stroke=\"{c}\" stroke-width=\"1.5") } else { c.to_string() };
         if fp.len() > 1 {
             let d: Vec<String> = fp.iter().map(|r| format!("{:.1},{:.1}", px(r.bpw), py(r.q.snr_db))).collect();
-            let _ =
-                writeln!(s, "<polyline points=\"{}\" fill=\"none\" stroke=\"{c}\" stroke-width=\"1.5\"/>", d.join(" "));
+            let _ = writeln!(
+                s,
+                "<polyline points=\"{}\" fill=\"none\" stroke=\"{c}\" stroke-width=\"1.5\"{dash}/>",
+                d.join(" ")
+            );
         }
         for r in &fp {
             let _ = writeln!(
                 s,
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{c}\"><title>{}: {:.3} b/w, {:.2} dB</title></circle>",
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{fill}\"><title>{}: {:.3} b/w, {:.2} dB</title></circle>",
                 px(r.bpw),
                 py(r.q.snr_db),
                 esc(&r.method),
@@ -934,7 +951,7 @@ fn svg(rows: &[Row], title: &str, note: &str) -> String {
         let ly = t + 10.0 + 20.0 * i as f64;
         let _ = writeln!(
             s,
-            "<circle cx=\"{:.1}\" cy=\"{ly:.1}\" r=\"4\" fill=\"{c}\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            "<circle cx=\"{:.1}\" cy=\"{ly:.1}\" r=\"4\" fill=\"{fill}\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
             w - r + 15.0,
             w - r + 25.0,
             ly + 4.0,
