@@ -39,8 +39,8 @@ pub(crate) enum NctCommand {
         #[arg(long, default_value_t = 0)]
         threads: usize,
         /// Give every tensor the same rates (the same signal-to-noise ratio for each) instead
-        /// of spreading stage 1's bits by the tensors' energy for the least squared error over
-        /// the whole model.
+        /// of spreading stage 1's bits by the tensors' energy (docs/nct.md). Files encoded
+        /// with --calib always have even rates.
         #[arg(long)]
         even: bool,
         /// Calibration: a .safetensors file holding, under a weight's name, the second moments

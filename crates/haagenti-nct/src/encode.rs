@@ -54,8 +54,10 @@ pub struct EncodeOptions {
     /// Each tensor's stage 1 stays within [`STAGE_BITS`] and the later stages keep one rate
     /// for every tensor, so every prefix of the file is spread the same way. `false`: every
     /// tensor at the same rates (the same signal-to-noise ratio for each). On MiniLM the
-    /// spread raised the model's SNR by 0.23-0.33 dB and brought its embeddings closer
-    /// (docs/nct.md).
+    /// spread raised the model's SNR by 0.23-0.26 dB and brought its embeddings closer
+    /// (docs/nct.md). Files with a calibrated tensor ([`NctEncoder::calibrate`]) keep even
+    /// rates whatever this says: on MiniLM the spread and calibration together brought the
+    /// embeddings further off than calibration alone.
     pub allocate: bool,
 }
 
@@ -241,7 +243,7 @@ impl NctEncoder {
         let n_stages = stage_rates.len();
         // Stage 1's rate for each tensor (exact ones: unused).
         let first = match stage_rates.first() {
-            Some(&r) if opts.allocate => {
+            Some(&r) if opts.allocate && tensors.iter().all(|p| p.moments.is_none()) => {
                 let energy: Vec<(u64, f64)> = tensors
                     .iter()
                     .map(|p| p.values.as_deref().map_or((0, 0.0), |v| (v.len() as u64, mean_square(v))))

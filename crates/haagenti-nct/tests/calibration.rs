@@ -113,3 +113,28 @@ fn calibration_is_checked() {
     assert_eq!(file.exact_bytes("bias").unwrap(), Some(&small[..]));
     assert!(file.decode_tensor("w", file.stages()).is_ok());
 }
+
+/// A calibrated file keeps even rates: the spread by energy (`EncodeOptions::allocate`) is
+/// for plain files only, since on MiniLM the two together brought embeddings further off than
+/// calibration alone.
+#[test]
+fn calibrated_files_keep_even_rates() {
+    let loud: Vec<u8> = weights(3).iter().flat_map(|v| (v * 8.0).to_le_bytes()).collect();
+    let quiet: Vec<u8> = weights(4).iter().flat_map(|v| (v * 0.125).to_le_bytes()).collect();
+    let sigma = low_rank_moments(5);
+    let rates = |calibrate: bool| {
+        let mut enc = NctEncoder::new(EncodeOptions { bits: 3.0, threads: 2, ..Default::default() });
+        enc.add_tensor("loud", DType::F32, &[ROWS as u64, COLS as u64], &loud).unwrap();
+        enc.add_tensor("quiet", DType::F32, &[ROWS as u64, COLS as u64], &quiet).unwrap();
+        if calibrate {
+            assert!(enc.calibrate("quiet", &sigma).unwrap());
+        }
+        let bytes = enc.finish(&mut |_, _| {}).unwrap();
+        let file = NctFile::parse(&bytes).unwrap();
+        ["loud", "quiet"].map(|n| file.entry(n).unwrap().stage_bits()[0])
+    };
+    let plain = rates(false);
+    assert!(plain[0] > plain[1] + 1.0, "plain files spread stage 1 by energy: {plain:?}");
+    let calibrated = rates(true);
+    assert!((calibrated[0] - calibrated[1]).abs() < 0.05, "calibrated: {calibrated:?}");
+}
