@@ -914,7 +914,7 @@ fn svg(rows: &[Row], title: &str, note: &str) -> String {
         // Even-rate NCT (`--even`): dashed lines and open points, beside the default's.
         let even = fam.contains("even");
         let dash = if even { " stroke-dasharray=\"5 3\"" } else { "" };
-        let fill = if even { format!("#fff\" stroke=\"{c}\" stroke-width=\"1.5") } else { c.to_string() };
+        let point = if even { format!("fill=\"#fff\" stroke=\"{c}\" stroke-width=\"1.5\"") } else { format!("fill=\"{c}\"") };
         if fp.len() > 1 {
             let d: Vec<String> = fp.iter().map(|r| format!("{:.1},{:.1}", px(r.bpw), py(r.q.snr_db))).collect();
             let _ = writeln!(
@@ -926,7 +926,7 @@ fn svg(rows: &[Row], title: &str, note: &str) -> String {
         for r in &fp {
             let _ = writeln!(
                 s,
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{fill}\"><title>{}: {:.3} b/w, {:.2} dB</title></circle>",
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" {point}><title>{}: {:.3} b/w, {:.2} dB</title></circle>",
                 px(r.bpw),
                 py(r.q.snr_db),
                 esc(&r.method),
@@ -951,7 +951,7 @@ fn svg(rows: &[Row], title: &str, note: &str) -> String {
         let ly = t + 10.0 + 20.0 * i as f64;
         let _ = writeln!(
             s,
-            "<circle cx=\"{:.1}\" cy=\"{ly:.1}\" r=\"4\" fill=\"{fill}\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            "<circle cx=\"{:.1}\" cy=\"{ly:.1}\" r=\"4\" {point}/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
             w - r + 15.0,
             w - r + 25.0,
             ly + 4.0,
