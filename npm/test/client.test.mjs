@@ -2,6 +2,7 @@
 // one that sends a fragment of another asset, one that stalls mid-answer, one that is not a
 // gRPC-web endpoint at all. The real server is tested by the wasm tests and the demo's.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { createServer } from "node:http";
 import { after, before, test } from "node:test";
 
@@ -144,4 +145,22 @@ test("a server that stalls is given up on after stallTimeoutMs", async () => {
 
 test("an endpoint that is not gRPC-web says so", async () => {
   await rejects("not-grpc", {}, /GetManifest at http:\/\/127\.0\.0\.1:\d+: HTTP 404/);
+});
+
+test("warmUp leaves 10 MiB of written memory for the first photo's decode", () => {
+  // A fresh process: the module's memory as the page has it at load. `decodeView` returns a
+  // view of the module's memory, so its buffer is that memory.
+  const script = `
+    import { ZstdDecoder, compress, warmUp } from ${JSON.stringify(new URL("../dist/node.js", import.meta.url).href)};
+    const frame = compress("zstd", new Uint8Array([1, 2, 3]));
+    const d = new ZstdDecoder();
+    const size = () => d.decodeView(frame).buffer.byteLength;
+    const before = size();
+    const ms = warmUp();
+    console.log(JSON.stringify({ before, after: size(), ms }));`;
+  const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+  const { before, after, ms } = JSON.parse(out);
+  assert.ok(ms > 0, `warm-up took ${ms} ms`);
+  assert.ok(before < 10 * 2 ** 20, `the module started with ${before} bytes of memory`);
+  assert.ok(after >= 10 * 2 ** 20, `after the warm-up the module has ${after} bytes of memory`);
 });

@@ -323,6 +323,7 @@ async function open(name: string): Promise<void> {
       throttleBps: state.throttleBps,
       webgpu: state.backend === "webgpu",
       budget: { dataSaver: state.dataSaver, maxTimeMs: state.deadlineMs || undefined },
+      prefetch,
       onProgress: (p) => {
         if (requestAt === null && p.requests > 0) requestAt = performance.now();
         if (p.requests > state.plannedBytes.length) state.plannedBytes.push(p.plannedBytes);
@@ -363,7 +364,7 @@ async function open(name: string): Promise<void> {
     state.streams += 1;
     // Prefetch what the server expects next, or else the next asset of the gallery.
     const next = result.prefetchHints.length ? result.prefetchHints : nextInGallery(name);
-    void prefetchAssets(server, next).catch(() => {});
+    if (prefetch) void prefetchAssets(server, next).catch(() => {});
   } catch (e) {
     if (controller.signal.aborted) return;
     state.error = (e as Error).message;
@@ -379,10 +380,14 @@ function nextInGallery(name: string): string[] {
 }
 
 const sessionId = `demo-${Math.random().toString(36).slice(2)}`;
+/** Whether the page prefetches what comes next (the server's hints, else the gallery's next). */
+let prefetch = true;
 
 function setupControls(): void {
-  // ?throttle=BPS&deadline=MS&saver=1 preset the controls (links to a setting, tests).
+  // ?throttle=BPS&deadline=MS&saver=1 preset the controls (links to a setting, tests);
+  // ?prefetch=0 turns prefetching off (a test that measures every asset's own transfers).
   const query = new URLSearchParams(location.search);
+  prefetch = query.get("prefetch") !== "0";
   state.throttleBps = Number(query.get("throttle") ?? 0) || 0;
   state.deadlineMs = Number(query.get("deadline") ?? 0) || 0;
   state.dataSaver = query.get("saver") === "1";
