@@ -7,16 +7,10 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { oursDecode } from './decoders.mjs';
 import { INPUTS } from './env.mjs';
-import { sameBytes } from './harness.mjs';
+import { abOptions, sameBytes } from './harness.mjs';
 
 const args = process.argv.slice(2);
-const ri = args.indexOf('--rounds');
-const rounds = ri >= 0 ? Number(args.splice(ri, 2)[1]) : 15;
-// --cpu: time by the process's CPU time (getrusage) instead of the wall clock: steadier while
-// other processes compete for the cores.
-const ci = args.indexOf('--cpu');
-const cpu = ci >= 0 && args.splice(ci, 1).length > 0;
-const now = cpu ? () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e3; } : () => performance.now();
+const { rounds, now } = abOptions(args, 15);
 const mods = [];
 for (const arg of args) {
   // PATH.js or PATH.js#FN (an export, or a `retained-*` strategy of the probe module).

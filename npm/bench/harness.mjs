@@ -138,3 +138,18 @@ export function table(rows, decoders) {
   }
   return lines.join('\n');
 }
+
+/**
+ * The options of the A/B scripts (`ab.mjs`, `holo-ab.mjs`), taken out of `args` in place:
+ * `--rounds N` (default `rounds`) and `--cpu`, which times by the process's CPU time
+ * (getrusage) instead of the wall clock: steadier while other processes compete for the cores.
+ * Returns the rounds and the clock, in milliseconds.
+ */
+export function abOptions(args, rounds) {
+  const ri = args.indexOf('--rounds');
+  if (ri >= 0) rounds = Number(args.splice(ri, 2)[1]);
+  const ci = args.indexOf('--cpu');
+  const cpu = ci >= 0 && args.splice(ci, 1).length > 0;
+  const now = cpu ? () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e3; } : () => performance.now();
+  return { rounds, now };
+}

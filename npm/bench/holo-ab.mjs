@@ -11,12 +11,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { abOptions } from './harness.mjs';
+
 const args = process.argv.slice(2);
-const ri = args.indexOf('--rounds');
-const rounds = ri >= 0 ? Number(args.splice(ri, 2)[1]) : 21;
-const ci = args.indexOf('--cpu');
-const cpu = ci >= 0 && args.splice(ci, 1).length > 0;
-const now = cpu ? () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e3; } : () => performance.now();
+const { rounds, now } = abOptions(args, 21);
 const [dir, ...builds] = args;
 const mods = [];
 for (const p of builds) {
@@ -39,11 +37,10 @@ const digest = (rec) => {
 };
 const run = (mod, asset) => {
   const s = new mod.HoloStream(0);
-  let previews = 0;
-  for (const f of asset.frags) if (s.push(f, 0)) previews++;
+  for (const f of asset.frags) s.push(f, 0);
   const rec = s.reconstruct();
   s.free();
-  return { previews, digest: digest(rec) };
+  return digest(rec);
 };
 const times = mods.map(() => assets.map(() => []));
 for (let r = 0; r < rounds + 3; r++) {
@@ -54,7 +51,7 @@ for (let r = 0; r < rounds + 3; r++) {
       const t0 = now();
       const out = run(mods[m].mod, asset);
       const t = now() - t0;
-      seen.push(out.digest);
+      seen.push(out);
       if (r >= 3) times[m][i].push(t);
     }
     if (new Set(seen).size !== 1) throw new Error(`${asset.name}: the builds decode differently (${seen.join(', ')})`);

@@ -9,8 +9,9 @@
 //   node scripts/first-preview-phases.mjs https://127.0.0.1:8443 [RUNS] [BPS] [LATENCY_MS]
 //
 // (The server: `haagenti-server --addr 127.0.0.1:8443`; add `--web web/dist` to serve a fresh
-// `npx vite build` without rebuilding the server.) Fragment 0 is counted by the manifest's size
-// of fragment 0 plus its gRPC-web and protobuf framing, as the bytes read.
+// `npx vite build` without rebuilding the server.) Fragment 0 counts as read at the first read
+// that brings the bytes read to its size in the manifest's curve (its ~150 bytes of gRPC-web
+// and protobuf framing come with it).
 import { chromium } from "playwright-core";
 
 const [base, runsArg, bpsArg, latencyArg] = process.argv.slice(2);
