@@ -31,7 +31,7 @@ pub(crate) fn wht_i32(x: &mut [i32]) {
 
 /// The levels of [`wht_i32`] from butterflies `h` apart up (the levels commute, so the ones
 /// below `h` may be done before, by another route).
-#[inline]
+#[inline(always)]
 pub(crate) fn wht_i32_from(x: &mut [i32], mut h: usize) {
     let n = x.len();
     while h < n {

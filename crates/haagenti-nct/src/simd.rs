@@ -1,5 +1,6 @@
-//! Run-time choice of x86-64 vector extensions for the encoder's Viterbi search (the decoder
-//! measured no faster this way: its window lookups stay scalar): [`multiversion!`] compiles a function's body three times (as
+//! Run-time choice of x86-64 vector extensions for the encoder's Viterbi search (the decoder's
+//! AVX2 build is `decode::x86`, written with intrinsics: compiled this way it measured no
+//! faster, its window lookups staying scalar): [`multiversion!`] compiles a function's body three times (as
 //! written, with AVX2, with AVX-512) and each call runs the widest build this CPU has. The
 //! code is the same portable Rust in every build, and Rust never contracts `a * b + c` into a
 //! fused multiply-add or reorders float arithmetic, so every build computes the same bits
