@@ -1,11 +1,13 @@
-//! Run-time choice of x86-64 vector extensions for the encoder's Viterbi search (the decoder's
-//! AVX2 build is `decode::x86`, written with intrinsics: compiled this way it measured no
-//! faster, its window lookups staying scalar): [`multiversion!`] compiles a function's body three times (as
-//! written, with AVX2, with AVX-512) and each call runs the widest build this CPU has. The
-//! code is the same portable Rust in every build, and Rust never contracts `a * b + c` into a
-//! fused multiply-add or reorders float arithmetic, so every build computes the same bits
-//! (tests compare them); the wider vectors only do more at once. Other targets (wasm32
-//! included), and builds without `std`, compile the portable body only.
+//! Run-time choice of x86-64 vector extensions. [`multiversion!`] compiles a function's body
+//! three times (as written, with AVX2, with AVX-512) and each call runs the widest build this
+//! CPU has: the encoder's Viterbi search is built so. The code is the same portable Rust in
+//! every build, and Rust never contracts `a * b + c` into a fused multiply-add or reorders
+//! float arithmetic, so every build computes the same bits (tests compare them); the wider
+//! vectors only do more at once. Two loops where the compiler's own vectors measured slow are
+//! written with AVX2 intrinsics instead, doing the same arithmetic: the search's spreading of
+//! each state's best predecessor (`trellis::x86`) and the decoder's window lookups
+//! (`decode::x86`). Other targets (wasm32 included), and builds without `std`, compile the
+//! portable code only.
 //!
 //! `HAAGENTI_NCT_SIMD=baseline` or `=avx2` in the environment before the first call caps the
 //! choice, to test or measure the narrower builds.
