@@ -19,9 +19,6 @@ use xxhash_rust::xxh3::xxh3_64;
 const MASK: u32 = (1 << STATE_BITS) - 1;
 /// Largest group, in weights.
 const MAX_GROUP: usize = 256;
-/// A block's bytes, the four that wrap round to its start, and four more so that an 8-byte load
-/// at any of the block's bytes stays inside.
-pub(crate) const PAD: usize = 3 * MAX_GROUP / 8 + 8;
 
 /// One stage of one tensor, ready to decode.
 pub(crate) struct StageView<'a> {
@@ -54,7 +51,7 @@ impl BlockLayout {
         for t in 0..1usize << n_log2 {
             let p = (t * bits) >> n_log2;
             if t % 8 == 0 {
-                word_at[t / 8] = (p >> 3).min(PAD - 8) as u8;
+                word_at[t / 8] = (p >> 3) as u8; // p < 3 * 256 bits
             }
             // At most 7 + 7 * 3 bits past the word's first bit (at most 3 bits a weight); the
             // window ends 12 bits later, within its 64.
@@ -312,7 +309,7 @@ pub(crate) fn decode_trellis_rows<'v>(
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn trellis_rows<'v>(
-    rotate: impl Fn(&[u8], &BlockLayout, &mut [u8; PAD], &mut [i32]),
+    rotate: impl Fn(&[u8], &BlockLayout, &mut [i32]),
     codes: &[u8],
     base: f32,
     group_log2: u32,
@@ -325,7 +322,6 @@ fn trellis_rows<'v>(
     let groups = cols / g;
     let mut acc = [0i32; MAX_GROUP];
     let mut q = [0i32; MAX_GROUP];
-    let mut pad = [0u8; PAD];
     for (r, out_row) in (rows.start as usize..rows.end as usize).zip(out.chunks_exact_mut(cols)) {
         let code = codes[r];
         if code == 0 {
@@ -335,42 +331,76 @@ fn trellis_rows<'v>(
         let rs = row_scale(code, base);
         for (j, out_group) in out_row.chunks_exact_mut(g).enumerate() {
             let acc = &mut acc[..g];
-            if views.is_empty() {
-                acc.fill(0);
-            }
-            for (k, v) in views.iter().enumerate() {
+            let Some((last, before)) = views.split_last() else {
+                out_group.fill(0.0);
+                continue;
+            };
+            let q = &mut q[..g];
+            let block = |v: &StageView<'v>| {
                 let bb = v.layout.bytes;
-                let block = &v.data[(r * groups + j) * bb..][..bb];
-                rotate(block, &v.layout, &mut pad, &mut q[..g]);
+                &v.data[(r * groups + j) * bb..][..bb]
+            };
+            for (k, v) in before.iter().enumerate() {
+                rotate(block(v), &v.layout, q);
                 let masks = &v.masks[j * g..(j + 1) * g];
                 if k == 0 {
-                    signed(acc, &q[..g], masks);
+                    signed(acc, q, masks);
                 } else {
-                    accumulate(acc, &q[..g], masks);
+                    accumulate(acc, q, masks);
                 }
             }
-            for (o, &a) in out_group.iter_mut().zip(acc.iter()) {
-                *o = a as f32 * rs;
+            // The last stage's signs and sum go with the final multiply, in one pass.
+            rotate(block(last), &last.layout, q);
+            let masks = &last.masks[j * g..(j + 1) * g];
+            if before.is_empty() {
+                for ((o, &v), &m) in out_group.iter_mut().zip(q.iter()).zip(masks) {
+                    *o = (v ^ m).wrapping_sub(m) as f32 * rs;
+                }
+            } else {
+                for (((o, &a), &v), &m) in out_group.iter_mut().zip(acc.iter()).zip(q.iter()).zip(masks) {
+                    *o = a.wrapping_add((v ^ m).wrapping_sub(m)) as f32 * rs;
+                }
             }
         }
     }
+}
+
+/// A block's last 8 bytes, then its first 4 (where windows past its end wrap to), then zeros:
+/// the words that run past the block's end come from here, the others from the block itself.
+/// (Blocks are at least 8 bytes: the format checks `block_bits >= 64`.)
+#[inline(always)]
+fn wrapped_tail(block: &[u8]) -> [u8; 16] {
+    let bb = block.len();
+    let mut tail = [0u8; 16];
+    tail[..8].copy_from_slice(&block[bb - 8..]);
+    tail[8..12].copy_from_slice(&block[..4]);
+    tail
+}
+
+/// The little-endian 8-byte word at byte `at` of a block (`at` < its length), wrapping round
+/// to its start past its end ([`wrapped_tail`]).
+#[inline(always)]
+fn word_at(block: &[u8], tail: &[u8; 16], at: usize) -> u64 {
+    let bytes = match block.get(at..at + 8) {
+        Some(w) => w,
+        None => {
+            let off = at + 8 - block.len();
+            &tail[off..off + 8]
+        }
+    };
+    u64::from_le_bytes(bytes.try_into().expect("8 bytes"))
 }
 
 /// The Walsh-Hadamard transform of the window values of a block's weights: `q = H v`, where
 /// `v[t] = (entries[window at bit t * bits / n] * m) >> 11` (the first three levels of the
 /// transform are done here, eight values at a time, in registers; the rest by `wht_i32_from`).
 #[inline]
-pub(crate) fn stage_rotated(block: &[u8], layout: &BlockLayout, pad: &mut [u8; PAD], q: &mut [i32]) {
-    let bb = block.len();
-    pad[..bb].copy_from_slice(block);
-    for i in 0..4 {
-        pad[bb + i] = block[i % bb];
-    }
+pub(crate) fn stage_rotated(block: &[u8], layout: &BlockLayout, q: &mut [i32]) {
+    let tail = wrapped_tail(block);
     let values = &layout.values[..1 << STATE_BITS];
     let mut v = [0i32; 8];
     for ((chunk, &at), shifts) in q.chunks_exact_mut(8).zip(&layout.word_at).zip(layout.shift.chunks_exact(8)) {
-        let b = usize::from(at);
-        let word = u64::from_le_bytes(pad[b..b + 8].try_into().expect("8 bytes"));
+        let word = word_at(block, &tail, usize::from(at));
         for (o, &sh) in v.iter_mut().zip(shifts) {
             *o = values[((word >> sh) as u32 & MASK) as usize];
         }
@@ -400,7 +430,7 @@ pub(crate) fn stage_rotated(block: &[u8], layout: &BlockLayout, pad: &mut [u8; P
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 #[allow(unsafe_code)]
 pub(crate) mod x86 {
-    use super::{BlockLayout, MASK, PAD, StageView, trellis_rows};
+    use super::{BlockLayout, MASK, StageView, trellis_rows, word_at, wrapped_tail};
     use crate::hadamard::wht_i32_from;
     use crate::trellis::STATE_BITS;
     use core::arch::x86_64::*;
@@ -421,22 +451,17 @@ pub(crate) mod x86 {
         rows: Range<u64>,
         out: &mut [f32],
     ) {
-        trellis_rows(|b, l, p, q| stage_rotated(b, l, p, q), codes, base, group_log2, cols, views, rows, out);
+        trellis_rows(|b, l, q| stage_rotated(b, l, q), codes, base, group_log2, cols, views, rows, out);
     }
 
     /// [`super::stage_rotated`], eight weights a vector.
     #[target_feature(enable = "avx2")]
-    pub(crate) fn stage_rotated(block: &[u8], layout: &BlockLayout, pad: &mut [u8; PAD], q: &mut [i32]) {
-        let bb = block.len();
-        pad[..bb].copy_from_slice(block);
-        for i in 0..4 {
-            pad[bb + i] = block[i % bb];
-        }
+    pub(crate) fn stage_rotated(block: &[u8], layout: &BlockLayout, q: &mut [i32]) {
+        let tail = wrapped_tail(block);
         let values: &[i32; 1 << STATE_BITS] = layout.values[..1 << STATE_BITS].try_into().expect("4096 values");
         let mask = _mm256_set1_epi32(MASK as i32);
         for ((chunk, &at), lanes) in q.chunks_exact_mut(8).zip(&layout.word_at).zip(&layout.lanes) {
-            let b = usize::from(at);
-            let word = u64::from_le_bytes(pad[b..b + 8].try_into().expect("8 bytes"));
+            let word = word_at(block, &tail, usize::from(at));
             let w = _mm256_set1_epi64x(word as i64);
             let (lo, hi) = (&lanes[..4], &lanes[4..]);
             // SAFETY: `lo` and `hi` are four u64 each: 32 bytes to read.
@@ -564,7 +589,6 @@ mod tests {
     fn stage_rotated_is_the_transform_of_the_values_at_every_rate() {
         let mut rng = SplitMix64::new(7);
         let entries: Vec<i16> = (0..1 << STATE_BITS).map(|_| rng.next_u64() as i16).collect();
-        let mut pad = [0u8; PAD];
         for n_log2 in 6..=8 {
             let n = 1usize << n_log2;
             // Every block size the format allows: whole and fractional bits a weight.
@@ -572,7 +596,7 @@ mod tests {
                 let block: Vec<u8> = (0..bits / 8).map(|_| rng.next_u64() as u8).collect();
                 let m = (rng.next_u64() % 5000) as i32 + 1;
                 let mut q = vec![0i32; n];
-                stage_rotated(&block, &BlockLayout::new(bits, n_log2, &entries, m), &mut pad, &mut q);
+                stage_rotated(&block, &BlockLayout::new(bits, n_log2, &entries, m), &mut q);
                 assert_eq!(q, reference(&block, bits, n_log2, &entries, m), "n {n}, {bits} bits");
             }
         }
@@ -591,7 +615,6 @@ mod tests {
         }
         let mut rng = SplitMix64::new(11);
         let entries: Vec<i16> = (0..1 << STATE_BITS).map(|_| rng.next_u64() as i16).collect();
-        let mut pad = [0u8; PAD];
         for n_log2 in 6..=8 {
             let n = 1usize << n_log2;
             for bits in (n..=3 * n).step_by(8) {
@@ -599,11 +622,11 @@ mod tests {
                 let m = (rng.next_u64() % 5000) as i32 + 1;
                 let layout = BlockLayout::new(bits, n_log2, &entries, m);
                 let (mut want, mut got) = (vec![0i32; n], vec![0i32; n]);
-                stage_rotated(&block, &layout, &mut pad, &mut want);
+                stage_rotated(&block, &layout, &mut want);
                 // SAFETY: V1 (crate::simd) - this CPU has AVX2 (checked above).
                 #[allow(unsafe_code)]
                 unsafe {
-                    x86::stage_rotated(&block, &layout, &mut pad, &mut got)
+                    x86::stage_rotated(&block, &layout, &mut got)
                 };
                 assert_eq!(got, want, "n {n}, {bits} bits");
             }

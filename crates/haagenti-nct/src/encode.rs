@@ -4,7 +4,7 @@
 
 use crate::calib::{Feedback, Moments};
 use crate::codebook::Codebook;
-use crate::decode::{BlockLayout, PAD, accumulate, stage_rotated};
+use crate::decode::{BlockLayout, accumulate, stage_rotated};
 use crate::error::NctError;
 use crate::format::{
     CODEBOOK_BYTES, HEADER_LEN, Header, KIND_EXACT, KIND_TRELLIS, Layout, MAX_MULTIPLIER, MAX_NAME_LEN, MAX_NDIM,
@@ -543,7 +543,6 @@ impl StageJob<'_> {
         search.set_values(&values);
         let mut windows = vec![0u32; g];
         let mut q = vec![0i32; g];
-        let mut pad = [0u8; PAD];
         let layout = BlockLayout::new(self.block_bits, self.group_log2, self.entries, self.multiplier);
         // Calibrated: each group aims at its residual plus the feedback of the row's errors so far.
         let mut err = if self.feedback.is_some() { vec![0f64; self.cols] } else { Vec::new() };
@@ -569,7 +568,7 @@ impl StageJob<'_> {
                         None => yb,
                     };
                     encode_block(aim, self.block_bits, out, &mut windows, &mut search);
-                    stage_rotated(out, &layout, &mut pad, &mut q);
+                    stage_rotated(out, &layout, &mut q);
                     accumulate(ab, &q, &self.masks[j * g..(j + 1) * g]);
                     if self.feedback.is_some() {
                         // The error in the rotated basis: the window values, before the transform.
