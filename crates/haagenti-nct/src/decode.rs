@@ -159,7 +159,14 @@ impl<'a> EncodedTensor<'a> {
                 data,
             })
             .collect();
-        decode_trellis_rows(self.base, e.scale, e.group_log2 as u32, cols as usize, &views, rows, out);
+        let t = Rows {
+            codes: self.base,
+            base: e.scale,
+            group_log2: e.group_log2 as u32,
+            cols: cols as usize,
+            views: &views,
+        };
+        decode_trellis_rows(&t, rows, out);
         Ok(())
     }
 
@@ -284,40 +291,37 @@ impl<'a> NctFile<'a> {
     }
 }
 
-/// Decodes rows of a quantized tensor from `views` (the stages to use). On x86-64 CPUs with
-/// AVX2 the window lookups run eight at a time ([`x86`]); every build gives the same integers.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn decode_trellis_rows<'v>(
-    codes: &[u8],
-    base: f32,
-    group_log2: u32,
-    cols: usize,
-    views: &[StageView<'v>],
-    rows: Range<u64>,
-    out: &mut [f32],
-) {
+/// What decoding rows of a quantized tensor takes: each row's scale code, the base scale, the
+/// group size, the columns, and the stages to use.
+pub(crate) struct Rows<'a, 'v> {
+    pub(crate) codes: &'a [u8],
+    pub(crate) base: f32,
+    pub(crate) group_log2: u32,
+    pub(crate) cols: usize,
+    pub(crate) views: &'a [StageView<'v>],
+}
+
+/// Decodes rows `rows` into `out`. On x86-64 CPUs with AVX2 the window lookups run eight at a
+/// time ([`x86`]); every build gives the same integers.
+pub(crate) fn decode_trellis_rows(t: &Rows<'_, '_>, rows: Range<u64>, out: &mut [f32]) {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     if crate::simd::level() >= crate::simd::Level::Avx2 {
         // SAFETY: V1 (crate::simd) - `level` found AVX2 on this CPU.
         #[allow(unsafe_code)]
-        return unsafe { x86::decode_trellis_rows(codes, base, group_log2, cols, views, rows, out) };
+        return unsafe { x86::decode_trellis_rows(t, rows, out) };
     }
-    trellis_rows(stage_rotated, codes, base, group_log2, cols, views, rows, out);
+    trellis_rows(stage_rotated, t, rows, out);
 }
 
 /// The body of [`decode_trellis_rows`], with `rotate` for [`stage_rotated`].
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn trellis_rows<'v>(
     rotate: impl Fn(&[u8], &BlockLayout, &mut [i32]),
-    codes: &[u8],
-    base: f32,
-    group_log2: u32,
-    cols: usize,
-    views: &[StageView<'v>],
+    t: &Rows<'_, 'v>,
     rows: Range<u64>,
     out: &mut [f32],
 ) {
+    let &Rows { codes, base, group_log2, cols, views } = t;
     let g = 1usize << group_log2;
     let groups = cols / g;
     let mut acc = [0i32; MAX_GROUP];
@@ -336,7 +340,7 @@ fn trellis_rows<'v>(
                 continue;
             };
             let q = &mut q[..g];
-            let block = |v: &StageView<'v>| {
+            let block = |v: &StageView<'v>| -> &'v [u8] {
                 let bb = v.layout.bytes;
                 &v.data[(r * groups + j) * bb..][..bb]
             };
@@ -430,7 +434,7 @@ pub(crate) fn stage_rotated(block: &[u8], layout: &BlockLayout, q: &mut [i32]) {
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 #[allow(unsafe_code)]
 pub(crate) mod x86 {
-    use super::{BlockLayout, MASK, StageView, trellis_rows, word_at, wrapped_tail};
+    use super::{BlockLayout, MASK, Rows, trellis_rows, word_at, wrapped_tail};
     use crate::hadamard::wht_i32_from;
     use crate::trellis::STATE_BITS;
     use core::arch::x86_64::*;
@@ -440,18 +444,9 @@ pub(crate) mod x86 {
     ///
     /// # Safety
     /// The CPU must have AVX2 (invariant V1 of [`crate::simd`]).
-    #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2")]
-    pub(crate) unsafe fn decode_trellis_rows<'v>(
-        codes: &[u8],
-        base: f32,
-        group_log2: u32,
-        cols: usize,
-        views: &[StageView<'v>],
-        rows: Range<u64>,
-        out: &mut [f32],
-    ) {
-        trellis_rows(|b, l, q| stage_rotated(b, l, q), codes, base, group_log2, cols, views, rows, out);
+    pub(crate) unsafe fn decode_trellis_rows(t: &Rows<'_, '_>, rows: Range<u64>, out: &mut [f32]) {
+        trellis_rows(|b, l, q| stage_rotated(b, l, q), t, rows, out);
     }
 
     /// [`super::stage_rotated`], eight weights a vector.
@@ -651,7 +646,8 @@ mod tests {
             let decode = |level| {
                 let mut out = vec![f32::NAN; rows * cols];
                 simd::with_level(level, || {
-                    decode_trellis_rows(&codes, 0.01, g_log2, cols, &views[..k], 0..rows as u64, &mut out)
+                    let t = Rows { codes: &codes, base: 0.01, group_log2: g_log2, cols, views: &views[..k] };
+                    decode_trellis_rows(&t, 0..rows as u64, &mut out)
                 });
                 out.iter().map(|v| v.to_bits()).collect::<Vec<u32>>()
             };
