@@ -580,21 +580,28 @@ mod tests {
         q
     }
 
-    #[test]
-    fn stage_rotated_is_the_transform_of_the_values_at_every_rate() {
-        let mut rng = SplitMix64::new(7);
+    /// Calls `f(block, bits, n_log2, entries, m)` with a random block of every size the format
+    /// allows (groups of 64 to 256, whole and fractional bits a weight), seeded.
+    fn every_block_size(seed: u64, mut f: impl FnMut(&[u8], usize, u32, &[i16], i32)) {
+        let mut rng = SplitMix64::new(seed);
         let entries: Vec<i16> = (0..1 << STATE_BITS).map(|_| rng.next_u64() as i16).collect();
         for n_log2 in 6..=8 {
             let n = 1usize << n_log2;
-            // Every block size the format allows: whole and fractional bits a weight.
             for bits in (n..=3 * n).step_by(8) {
                 let block: Vec<u8> = (0..bits / 8).map(|_| rng.next_u64() as u8).collect();
                 let m = (rng.next_u64() % 5000) as i32 + 1;
-                let mut q = vec![0i32; n];
-                stage_rotated(&block, &BlockLayout::new(bits, n_log2, &entries, m), &mut q);
-                assert_eq!(q, reference(&block, bits, n_log2, &entries, m), "n {n}, {bits} bits");
+                f(&block, bits, n_log2, &entries, m);
             }
         }
+    }
+
+    #[test]
+    fn stage_rotated_is_the_transform_of_the_values_at_every_rate() {
+        every_block_size(7, |block, bits, n_log2, entries, m| {
+            let mut q = vec![0i32; 1 << n_log2];
+            stage_rotated(block, &BlockLayout::new(bits, n_log2, entries, m), &mut q);
+            assert_eq!(q, reference(block, bits, n_log2, entries, m), "n_log2 {n_log2}, {bits} bits");
+        });
     }
 
     /// The AVX2 lookups give the portable integers at every group size and block size the
@@ -608,24 +615,19 @@ mod tests {
             std::eprintln!("SKIPPED the_avx2_decoder_gives_the_portable_bits: this CPU has no AVX2");
             return;
         }
-        let mut rng = SplitMix64::new(11);
+        every_block_size(11, |block, bits, n_log2, entries, m| {
+            let layout = BlockLayout::new(bits, n_log2, entries, m);
+            let (mut want, mut got) = (vec![0i32; 1 << n_log2], vec![0i32; 1 << n_log2]);
+            stage_rotated(block, &layout, &mut want);
+            // SAFETY: V1 (crate::simd) - this CPU has AVX2 (checked above).
+            #[allow(unsafe_code)]
+            unsafe {
+                x86::stage_rotated(block, &layout, &mut got)
+            };
+            assert_eq!(got, want, "n_log2 {n_log2}, {bits} bits");
+        });
+        let mut rng = SplitMix64::new(12);
         let entries: Vec<i16> = (0..1 << STATE_BITS).map(|_| rng.next_u64() as i16).collect();
-        for n_log2 in 6..=8 {
-            let n = 1usize << n_log2;
-            for bits in (n..=3 * n).step_by(8) {
-                let block: Vec<u8> = (0..bits / 8).map(|_| rng.next_u64() as u8).collect();
-                let m = (rng.next_u64() % 5000) as i32 + 1;
-                let layout = BlockLayout::new(bits, n_log2, &entries, m);
-                let (mut want, mut got) = (vec![0i32; n], vec![0i32; n]);
-                stage_rotated(&block, &layout, &mut want);
-                // SAFETY: V1 (crate::simd) - this CPU has AVX2 (checked above).
-                #[allow(unsafe_code)]
-                unsafe {
-                    x86::stage_rotated(&block, &layout, &mut got)
-                };
-                assert_eq!(got, want, "n {n}, {bits} bits");
-            }
-        }
         let (rows, cols, g_log2) = (9usize, 512usize, 7u32);
         let blocks = rows * (cols >> g_log2);
         let stage_bits = [2 * 128 + 8, 128, 3 * 128];
