@@ -656,4 +656,61 @@ mod tests {
             assert_eq!(decode(Level::Avx2), decode(Level::Baseline), "{k} stages");
         }
     }
+
+    /// A benchmark, not run by default: the portable and AVX2 decoders alternated pass by pass
+    /// in one process on a real file, so the VM's drift falls on both alike. Every tensor of
+    /// `HAAGENTI_NCT_AB` (a file of `haagenti nct encode`) goes through `decode_tensor_into`
+    /// with all its stages; each pass's output must be the same bits under both. Prints the
+    /// median GB/s of f32 output with the range, the first of 12 rounds dropped:
+    /// `HAAGENTI_NCT_AB=m4.nct cargo test --release -p haagenti-nct --lib -- --ignored
+    /// --nocapture decoders_alternated`.
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    #[test]
+    #[ignore = "a benchmark: HAAGENTI_NCT_AB=FILE.nct, --release"]
+    fn decoders_alternated() {
+        use crate::simd::{self, Level};
+        use std::time::Instant;
+        let path = std::env::var("HAAGENTI_NCT_AB").expect("HAAGENTI_NCT_AB=FILE.nct (made by `haagenti nct encode`)");
+        assert!(simd::detected() >= Level::Avx2, "this CPU has no AVX2: nothing to compare");
+        let bytes = std::fs::read(&path).expect("read the file");
+        let file = crate::NctFile::parse(&bytes).expect("an NCT file");
+        let names: Vec<(&str, usize)> = file.tensors().iter().map(|t| (t.name(), t.numel() as usize)).collect();
+        let total: usize = names.iter().map(|(_, n)| n * 4).sum();
+        let mut outs: Vec<Vec<f32>> = names.iter().map(|(_, n)| vec![0f32; *n]).collect();
+        let mut digests = [0u64; 2];
+        let mut pass = |level: Level, digest: &mut u64| {
+            let t = Instant::now();
+            simd::with_level(level, || {
+                for ((name, _), out) in names.iter().zip(&mut outs) {
+                    file.decode_tensor_into(name, file.stages(), out).expect("decodes");
+                }
+            });
+            let gbs = total as f64 / t.elapsed().as_secs_f64() / 1e9;
+            *digest = outs
+                .iter()
+                .fold(0, |h, o| o.iter().fold(h, |h, v| (h ^ u64::from(v.to_bits())).wrapping_mul(0x100_0000_01b3)));
+            gbs
+        };
+        let (mut portable, mut avx2) = (Vec::new(), Vec::new());
+        for round in 0..12 {
+            let (p, a) = (pass(Level::Baseline, &mut digests[0]), pass(Level::Avx2, &mut digests[1]));
+            assert_eq!(digests[0], digests[1], "round {round}: the two decoders differ");
+            if round > 0 {
+                portable.push(p);
+                avx2.push(a);
+            }
+        }
+        portable.sort_by(f64::total_cmp);
+        avx2.sort_by(f64::total_cmp);
+        let show = |v: &[f64]| std::format!("{:.2} GB/s ({:.2}-{:.2})", v[v.len() / 2], v[0], v[v.len() - 1]);
+        let (p, a) = (portable[portable.len() / 2], avx2[avx2.len() / 2]);
+        std::println!(
+            "{path}: {} stages, {:.1} MB of f32, 11 rounds: portable {}, AVX2 {}, ratio {:.2}",
+            file.stages(),
+            total as f64 / 1e6,
+            show(&portable),
+            show(&avx2),
+            a / p
+        );
+    }
 }

@@ -124,6 +124,8 @@ fn viterbi(x: &[f32], steps: &[u32], shared: Option<(u32, u32)>, search: &mut Se
     back.resize(n * STATES / 2, 0);
     path.resize(n, 0);
 
+    // Asked once a pass, not once a step.
+    let avx2 = avx2_here();
     let x0 = x[0];
     for (c, &v) in cost.iter_mut().zip(values_rev.iter()) {
         let d = x0 - v;
@@ -140,9 +142,9 @@ fn viterbi(x: &[f32], steps: &[u32], shared: Option<(u32, u32)>, search: &mut Se
     for t in 1..n {
         let back_t = &mut back[t * (STATES / 2)..(t + 1) * (STATES / 2)];
         match steps[t - 1] {
-            1 => step::<1, 2>(x[t], cost, next, best, back_t, values_rev),
-            2 => step::<2, 4>(x[t], cost, next, best, back_t, values_rev),
-            _ => step::<3, 8>(x[t], cost, next, best, back_t, values_rev),
+            1 => step::<1, 2>(x[t], cost, next, best, back_t, values_rev, avx2),
+            2 => step::<2, 4>(x[t], cost, next, best, back_t, values_rev, avx2),
+            _ => step::<3, 8>(x[t], cost, next, best, back_t, values_rev, avx2),
         }
         core::mem::swap(cost, next);
     }
@@ -183,6 +185,7 @@ fn step<const D: usize, const F: usize>(
     best: &mut [f32],
     back_t: &mut [u8],
     values_rev: &[f32],
+    avx2: bool,
 ) {
     let preds = STATES >> D;
     let best = &mut best[..preds];
@@ -203,7 +206,7 @@ fn step<const D: usize, const F: usize>(
         *b = f32::from_bits(bb as u32);
         *o = k as u8;
     }
-    fill_next::<D>(xt, next, best, values_rev);
+    fill_next::<D>(xt, next, best, values_rev, avx2);
 }
 
 /// `next[s] = best[s >> D] + (xt - values_rev[s])^2` for every state. With AVX2 (the builds of
@@ -212,19 +215,31 @@ fn step<const D: usize, const F: usize>(
 /// interleaved whole runs with shuffles and encoding took 1.8 times as long (`nct_probe 512 2+
 /// 1`, 0.91 s against 0.51 on an AMD EPYC).
 #[inline(always)]
-fn fill_next<const D: usize>(xt: f32, next: &mut [f32], best: &[f32], values_rev: &[f32]) {
+fn fill_next<const D: usize>(xt: f32, next: &mut [f32], best: &[f32], values_rev: &[f32], avx2: bool) {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    if crate::simd::level() >= crate::simd::Level::Avx2 {
-        // SAFETY: V1 (crate::simd) - `level` found AVX2 on this CPU.
+    if avx2 {
+        // SAFETY: V1 (crate::simd) - `avx2` is [`avx2_here`]: `level` found AVX2 on this CPU.
         #[allow(unsafe_code)]
         return unsafe { x86::fill_next::<D>(xt, next, best, values_rev) };
     }
+    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+    let _ = avx2;
     for ((chunk, vals), &m) in next.chunks_exact_mut(1 << D).zip(values_rev.chunks_exact(1 << D)).zip(best.iter()) {
         for (o, &v) in chunk.iter_mut().zip(vals) {
             let e = xt - v;
             *o = m + e * e;
         }
     }
+}
+
+/// Whether [`fill_next`] may take its AVX2 path: [`crate::simd::level`] found AVX2 (never, off
+/// x86-64 or without `std`).
+#[inline(always)]
+fn avx2_here() -> bool {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    return crate::simd::level() >= crate::simd::Level::Avx2;
+    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+    false
 }
 
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
