@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the HoloTensor assets holo-ab.mjs decodes, with the release CLI: the five test photos in
 # the `spectral` (the demo's) and `residual` encodings and MiniLM's layer-0 query weights in
-# `lowrank`, 8 fragments each.   bash holo-assets.sh DIR
+# `lowrank` and `residual`, 8 fragments each.   bash holo-assets.sh DIR
 set -euo pipefail
 out=${1:?usage: holo-assets.sh DIR}
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -15,5 +15,7 @@ for img in "$root"/tests/data/images/*; do
     "$cli" holo encode "$img" --encoding "$enc" -o "$out/$name-$enc" >/dev/null
   done
 done
-"$cli" holo encode "$root/tests/data/minilm-l0-query.safetensors" --encoding lowrank -o "$out/minilm-lowrank" >/dev/null
+for enc in lowrank residual; do
+  "$cli" holo encode "$root/tests/data/minilm-l0-query.safetensors" --encoding "$enc" -o "$out/minilm-$enc" >/dev/null
+done
 ls "$out"

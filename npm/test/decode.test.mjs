@@ -25,8 +25,10 @@ test("works on import, and is the decoder-only module", async () => {
 // 70.0 KB simd128; npm/README.md has the sizes), leaving room for toolchain drift, so a change
 // that makes the module markedly larger fails here and has to raise the budget on purpose.
 // Raised from 68 KiB on 2026-12-07 on purpose: spectral previews made a row of blocks at a time
-// into RGBA (+1.7 KB in the simd128 file) decode the first 512 x 512 preview 28% faster.
-const DECODE_GZIP_BUDGET = 70 * 1024;
+// into RGBA (+1.7 KB in the simd128 file) decode the first 512 x 512 preview 28% faster. Back to
+// 68 KiB the same day (session 18) after the entropy coder's model tables were copied from
+// `const` items (-2.2 KB): 65.2 KB baseline, 67.1 KB simd128.
+const DECODE_GZIP_BUDGET = 68 * 1024;
 
 test("the decoder-only wasm files stay within their gzipped size budget", async () => {
   for (const file of ["haagenti_wasm_bg.wasm", "haagenti_wasm_simd_bg.wasm"]) {

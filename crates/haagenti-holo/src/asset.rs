@@ -88,6 +88,9 @@ pub enum AssetKind {
 
 impl AssetKind {
     /// Number of samples (pixels times channels, or elements).
+    // Not inlined: the product over the shape unrolls to some 750 bytes of wasm, and it was
+    // inlined in a dozen places.
+    #[inline(never)]
     pub fn samples(&self) -> u64 {
         match self {
             AssetKind::Image { width, height, channels } => {

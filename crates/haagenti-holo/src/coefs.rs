@@ -46,13 +46,16 @@ struct Models {
 
 impl Models {
     fn new(per: usize) -> Self {
+        // Arrays of models as `const` items (see `Bit::NEW`).
+        const GT: [[Bit; 5]; 8] = [[Bit::NEW; 5]; 8];
+        const REST: [UintModel; 8] = [UintModel::NEW; 8];
         Models {
             nonempty: [Bit::NEW; 3],
             sig: vec![[Bit::NEW; 5]; per],
             last: vec![[Bit::NEW; 3]; per],
-            gt1: [[Bit::NEW; 5]; 8],
-            gt2: [[Bit::NEW; 5]; 8],
-            rest: [UintModel::NEW; 8],
+            gt1: GT,
+            gt2: GT,
+            rest: REST,
         }
     }
 }
@@ -140,7 +143,8 @@ fn code_section<C: Coder>(c: &mut C, values: &mut Vec<i32>, per: usize, grids: &
 /// by the local gradient. Exact for values within +-1e9 (the quantizer's bound; larger
 /// differences saturate, the same way on both sides).
 fn code_dc<C: Coder>(c: &mut C, values: &mut Vec<i32>, grids: &[Grid]) {
-    let mut models = [IntModel::NEW; 5];
+    const FRESH: [IntModel; 5] = [IntModel::NEW; 5];
+    let mut models = FRESH;
     let mut base = 0;
     for g in grids {
         for b in 0..g.blocks {

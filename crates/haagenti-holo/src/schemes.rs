@@ -772,8 +772,11 @@ fn refine_values(q: &[i64], b: &[u64], scales: &[(f32, i64)], r: u32) -> Vec<f32
 /// layer that ends early has cost memory in proportion to what it held.
 fn code_first_layer<C: Coder>(c: &mut C, scales: &mut Vec<(f32, i64)>, q: &mut Vec<u8>, len: usize) {
     let mut exponent = IntModel::NEW;
-    let mut zero = [Bit::default(); 16];
-    let mut levels = [[Bit::default(); 16]; 16];
+    // `const` items (see `Bit::NEW`).
+    const ZERO: [Bit; 16] = [Bit::NEW; 16];
+    const LEVELS: [[Bit; 16]; 16] = [ZERO; 16];
+    let mut zero = ZERO;
+    let mut levels = LEVELS;
     let mut prev = 0i32;
     for g in 0..len.div_ceil(REFINE_GROUP) {
         if c.exhausted() {
