@@ -77,8 +77,14 @@ export interface HoloEncodeOptions {
 "#;
 
 pub(crate) fn set(o: &Object, key: &str, v: impl Into<JsValue>) {
+    set_value(o, key, &v.into());
+}
+
+/// [`set`]'s work, compiled once rather than for every type of value.
+#[inline(never)]
+fn set_value(o: &Object, key: &str, v: &JsValue) {
     // Setting a property on a fresh plain object cannot fail.
-    let _ = Reflect::set(o, &JsValue::from_str(key), &v.into());
+    let _ = Reflect::set(o, &JsValue::from_str(key), v);
 }
 
 fn shape(s: &[u64]) -> Array {
