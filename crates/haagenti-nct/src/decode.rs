@@ -305,8 +305,8 @@ pub(crate) struct Rows<'a, 'v> {
 /// time ([`x86`]); every build gives the same integers.
 pub(crate) fn decode_trellis_rows(t: &Rows<'_, '_>, rows: Range<u64>, out: &mut [f32]) {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    if crate::simd::level() >= crate::simd::Level::Avx2 {
-        // SAFETY: V1 (crate::simd) - `level` found AVX2 on this CPU.
+    if crate::simd::avx2() {
+        // SAFETY: V1 (crate::simd) - `simd::avx2()`: `level` found AVX2 on this CPU.
         #[allow(unsafe_code)]
         return unsafe { x86::decode_trellis_rows(t, rows, out) };
     }

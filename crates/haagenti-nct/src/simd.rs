@@ -45,6 +45,16 @@ pub(crate) fn level() -> Level {
     })
 }
 
+/// Whether the AVX2 intrinsic paths (`trellis::x86`, `decode::x86`) may run: [`level`] is at
+/// least AVX2. Always false off x86-64 or without `std`.
+#[inline(always)]
+pub(crate) fn avx2() -> bool {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    return level() >= Level::Avx2;
+    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+    false
+}
+
 /// What this CPU has.
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 pub(crate) fn detected() -> Level {

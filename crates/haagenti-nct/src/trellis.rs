@@ -125,7 +125,7 @@ fn viterbi(x: &[f32], steps: &[u32], shared: Option<(u32, u32)>, search: &mut Se
     path.resize(n, 0);
 
     // Asked once a pass, not once a step.
-    let avx2 = avx2_here();
+    let avx2 = crate::simd::avx2();
     let x0 = x[0];
     for (c, &v) in cost.iter_mut().zip(values_rev.iter()) {
         let d = x0 - v;
@@ -218,7 +218,7 @@ fn step<const D: usize, const F: usize>(
 fn fill_next<const D: usize>(xt: f32, next: &mut [f32], best: &[f32], values_rev: &[f32], avx2: bool) {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     if avx2 {
-        // SAFETY: V1 (crate::simd) - `avx2` is [`avx2_here`]: `level` found AVX2 on this CPU.
+        // SAFETY: V1 (crate::simd) - `avx2` is `simd::avx2()`: `level` found AVX2 on this CPU.
         #[allow(unsafe_code)]
         return unsafe { x86::fill_next::<D>(xt, next, best, values_rev) };
     }
@@ -230,16 +230,6 @@ fn fill_next<const D: usize>(xt: f32, next: &mut [f32], best: &[f32], values_rev
             *o = m + e * e;
         }
     }
-}
-
-/// Whether [`fill_next`] may take its AVX2 path: [`crate::simd::level`] found AVX2 (never, off
-/// x86-64 or without `std`).
-#[inline(always)]
-fn avx2_here() -> bool {
-    #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    return crate::simd::level() >= crate::simd::Level::Avx2;
-    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
-    false
 }
 
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
