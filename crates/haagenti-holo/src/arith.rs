@@ -157,11 +157,21 @@ impl<'a> Decoder<'a> {
         } else {
             self.range = bound;
         }
+        if self.range < TOP {
+            self.renormalize();
+        }
+        bit
+    }
+
+    /// Brings `range` back above `TOP` a byte at a time. Out of line: a byte is due about every
+    /// eight bits coded at even odds, more rarely at skewed ones, and inlined wherever a bit is
+    /// decoded this loop cost some 1 KB of the browser's decoder-only module.
+    #[inline(never)]
+    fn renormalize(&mut self) {
         while self.range < TOP {
             self.range <<= 8;
             self.code = self.code << 8 | u32::from(self.next_byte());
         }
-        bit
     }
 
     #[inline]

@@ -1,7 +1,6 @@
 //! What is encoded (an image or a tensor), what comes back, and the header every fragment
 //! carries.
 
-use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use haagenti_hct::DType;
@@ -277,6 +276,18 @@ pub(crate) fn element_to_f32(dtype: DType, e: u32) -> f32 {
     }
 }
 
+/// A tensor reconstruction from its elements' bit patterns. One copy for every encoding (the
+/// loops are vectorized and, inlined at each caller, were one more copy a caller).
+#[inline(never)]
+pub(crate) fn tensor_from_elements(dtype: DType, shape: &[u64], elements: &[u32]) -> Reconstruction {
+    Reconstruction::Tensor {
+        dtype,
+        shape: shape.to_vec(),
+        values: elements.iter().map(|&e| element_to_f32(dtype, e)).collect(),
+        data: bytes_of(dtype, elements),
+    }
+}
+
 pub(crate) fn f32_to_element(dtype: DType, v: f32) -> u32 {
     match dtype {
         DType::F32 => v.to_bits(),
@@ -465,8 +476,8 @@ impl Fragment {
         out.extend_from_slice(&index.to_le_bytes());
         put_bytes(&mut out, header_bytes);
         put_bytes(&mut out, payload);
-        let sum = blake3::hash(&out);
-        out.extend_from_slice(sum.as_bytes());
+        let sum = crate::hash::blake3(&out);
+        out.extend_from_slice(&sum);
         out
     }
 
@@ -479,7 +490,7 @@ impl Fragment {
             return Err(HoloError::NotAFragment("shorter than the fixed fields"));
         }
         let (body, sum) = bytes.split_at(bytes.len() - 32);
-        if blake3::hash(body).as_bytes() != sum {
+        if crate::hash::blake3(body) != sum {
             return Err(HoloError::Checksum);
         }
         let mut r = Reader::new(body);
@@ -502,6 +513,6 @@ impl Fragment {
 
     /// The content address of fragment bytes: BLAKE3, as 64 hex digits.
     pub fn id(bytes: &[u8]) -> alloc::string::String {
-        blake3::hash(bytes).to_hex().to_string()
+        crate::hash::hex(&crate::hash::blake3(bytes))
     }
 }

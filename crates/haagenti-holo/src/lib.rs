@@ -44,6 +44,7 @@ mod coding;
 mod coefs;
 mod decoder;
 mod error;
+mod hash;
 mod math;
 #[cfg(feature = "nct")]
 mod nct;
@@ -119,7 +120,7 @@ pub fn encode(asset: &Asset, opts: &EncodeOptions) -> Result<Encoded, HoloError>
     }
     let (params, payloads) = schemes::encode(asset, opts)?;
     let mut header = AssetHeader {
-        asset_id: *blake3::hash(asset.content()).as_bytes(),
+        asset_id: hash::blake3(asset.content()),
         encoding: opts.encoding,
         fragment_count: payloads.len() as u16,
         kind: asset.kind(),

@@ -4,7 +4,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::asset::{AssetKind, Reconstruction, bytes_of, element_to_f32, f32_to_element};
+use crate::asset::{AssetKind, Reconstruction, f32_to_element, tensor_from_elements};
 
 /// Parameters and payloads of an encoded asset.
 pub(crate) type Encoded = (Vec<u8>, Vec<Vec<u8>>);
@@ -28,8 +28,7 @@ pub(crate) fn from_planes(kind: &AssetKind, planes: &[Vec<f32>]) -> Reconstructi
         }
         AssetKind::Tensor { dtype, shape } => {
             let elements: Vec<u32> = planes[0].iter().map(|&v| f32_to_element(*dtype, v)).collect();
-            let values = elements.iter().map(|&e| element_to_f32(*dtype, e)).collect();
-            Reconstruction::Tensor { dtype: *dtype, shape: shape.clone(), values, data: bytes_of(*dtype, &elements) }
+            tensor_from_elements(*dtype, shape, &elements)
         }
     }
 }

@@ -7,7 +7,9 @@ use alloc::vec::Vec;
 use haagenti_hct::{DType, Transform};
 
 use crate::arith::{Bit, Coder, Decoder, Encoder, IntModel};
-use crate::asset::{Asset, AssetKind, Encoding, Reconstruction, bytes_of, element_to_f32, elements_of, f32_to_element};
+use crate::asset::{
+    Asset, AssetKind, Encoding, Reconstruction, bytes_of, elements_of, f32_to_element, tensor_from_elements,
+};
 use crate::coding::{BitSink, MAX_SECTION, Reader, Varints, pack, put_varint, unpack};
 use crate::math::{SplitMix, hadamard_forward, hadamard_inverse, truncated_svd};
 use crate::planes::{Encoded, from_planes, quantize, tensor_step, to_u8};
@@ -127,12 +129,7 @@ fn from_elements(kind: &AssetKind, elements: &[u32]) -> Reconstruction {
             channels: *channels,
             pixels: elements.iter().map(|&e| e as u8).collect(),
         },
-        AssetKind::Tensor { dtype, shape } => Reconstruction::Tensor {
-            dtype: *dtype,
-            shape: shape.clone(),
-            values: elements.iter().map(|&e| element_to_f32(*dtype, e)).collect(),
-            data: bytes_of(*dtype, elements),
-        },
+        AssetKind::Tensor { dtype, shape } => tensor_from_elements(*dtype, shape, elements),
     }
 }
 
