@@ -180,25 +180,29 @@ fn half(plane: &[f32], w: usize, h: usize) -> Vec<f32> {
     out
 }
 
+/// The taps of [`double`] along one axis of `n` output samples from `n2` half-size ones:
+/// output sample i sits at (i - 0.5) / 2 in half-size coordinates, between samples (i - 1) / 2
+/// and (i + 1) / 2 with weights 1/4 and 3/4 (edges clamped). Out of line: the compiler
+/// vectorizes it, and one copy serves both axes.
+#[inline(never)]
+fn double_taps(n: usize, n2: usize) -> Vec<(usize, usize, f32)> {
+    (0..n)
+        .map(|i| {
+            if i == 0 {
+                (0, 0, 0.0)
+            } else {
+                let lo = ((i - 1) / 2).min(n2 - 1);
+                let t = if i % 2 == 1 { 0.25 } else { 0.75 };
+                (lo, (lo + 1).min(n2 - 1), t)
+            }
+        })
+        .collect()
+}
+
 /// Bilinear upsampling of a half-size plane back to `w x h` (sample centres aligned).
 fn double(plane: &[f32], w: usize, h: usize) -> Vec<f32> {
     let (w2, h2) = (w.div_ceil(2), h.div_ceil(2));
-    // Output sample i sits at (i - 0.5) / 2 in half-size coordinates: between samples
-    // (i - 1) / 2 and (i + 1) / 2 with weights 1/4 and 3/4 (edges clamped).
-    let taps = |n: usize, n2: usize| -> Vec<(usize, usize, f32)> {
-        (0..n)
-            .map(|i| {
-                if i == 0 {
-                    (0, 0, 0.0)
-                } else {
-                    let lo = ((i - 1) / 2).min(n2 - 1);
-                    let t = if i % 2 == 1 { 0.25 } else { 0.75 };
-                    (lo, (lo + 1).min(n2 - 1), t)
-                }
-            })
-            .collect()
-    };
-    let (xs, ys) = (taps(w, w2), taps(h, h2));
+    let (xs, ys) = (double_taps(w, w2), double_taps(h, h2));
     // Rows first (each half-size row widened once), then columns, row against row.
     let mut wide = Vec::with_capacity(h2 * w);
     for r in plane.chunks_exact(w2) {
