@@ -33,7 +33,11 @@ fn sources_hash(dir: &Path) -> u64 {
 }
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/haagenti-nct");
+    // Read when the script runs, not baked in when it is compiled: a build script compiled in
+    // another checkout sharing the target folder would otherwise look there (and report
+    // "unknown commit" with the hash of no files).
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&manifest).join("../../crates/haagenti-nct");
     println!("cargo:rerun-if-changed={}", dir.join("src").display());
     println!("cargo:rerun-if-changed={}", dir.join("Cargo.toml").display());
     if let Some(index) = git(&dir, &["rev-parse", "--path-format=absolute", "--git-path", "index"]) {
