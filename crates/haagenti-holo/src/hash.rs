@@ -4,8 +4,10 @@
 //! WebAssembly builds use [`compact`] instead: the same function written for little code, one
 //! round of the compression loop instead of seven unrolled ones and no SIMD paths, because the
 //! crate's portable code is about 6 KB of the browser's decoder-only module and size is what
-//! that module is judged by (npm/README.md has the figures). Tests compare both on every
-//! length around the chunk and tree boundaries and on long random inputs.
+//! that module is judged by (npm/README.md has the figures; in Node ours hashes some 560 MB/s
+//! against the crate's 800, which a decode does not feel). Its control flow depends on the
+//! input's length alone, so the tests, which compare both at every length through two chunks
+//! and around the block, chunk and subtree edges, and on long inputs, take every path.
 
 /// The 32-byte BLAKE3 hash of `bytes`.
 #[cfg(not(target_arch = "wasm32"))]
