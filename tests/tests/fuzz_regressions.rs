@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// The targets whose findings this file replays; a folder for any other target fails
 /// `every_regression_folder_is_replayed`, so no finding sits unreplayed.
-const REPLAYED: [&str; 3] = ["zstd_differential", "zstd_compress_stream", "holo_fragments"];
+const REPLAYED: [&str; 4] = ["zstd_differential", "zstd_compress_stream", "holo_fragments", "nct_read"];
 
 /// Targets whose findings a test elsewhere replays (it needs its own process, e.g. a counting
 /// allocator): the target and that test file, which must name the folder.
@@ -83,5 +83,22 @@ mod holo {
 fn holo_fragment_regressions() {
     for (_name, data) in inputs("holo_fragments") {
         holo::holo_fragments(&data);
+    }
+}
+
+mod nct {
+    include!("../../fuzz/fuzz_targets/common/nct.rs");
+}
+
+/// The nct_read target's findings: parsed and decoded as the target does, as they are and
+/// spliced around the default codebook. (The target's heap bound needs its counting allocator
+/// and is not replayed here; the findings so far were panics.)
+#[test]
+fn nct_read_regressions() {
+    for (_name, data) in inputs("nct_read") {
+        nct::exercise(&data);
+        if let Some(s) = nct::splice(&data) {
+            nct::exercise(&s);
+        }
     }
 }

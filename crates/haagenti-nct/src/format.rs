@@ -485,7 +485,8 @@ fn read_entry(
             {
                 return Err(NctError::Corrupt { what: "quantized tensor dtype, rank or group" });
             }
-            if !t.cols().is_multiple_of(1u64 << group_log2) || base_len_t != t.rows() {
+            // No columns would be no blocks, and a decoder walks a row a `cols` at a time.
+            if t.cols() == 0 || !t.cols().is_multiple_of(1u64 << group_log2) || base_len_t != t.rows() {
                 return Err(NctError::Corrupt { what: "quantized tensor shape" });
             }
             t.seed = cur.u64()?;
