@@ -67,9 +67,10 @@ pub fn check_id(id: &str) -> Result<&str, StoreError> {
     }
 }
 
-/// The id of fragment bytes: lowercase hex BLAKE3-256.
+/// The id of fragment bytes: lowercase hex BLAKE3-256 (`haagenti_holo::Fragment::id`, the one
+/// definition the clients check against).
 pub fn fragment_id(bytes: &[u8]) -> String {
-    blake3::hash(bytes).to_hex().to_string()
+    haagenti_holo::Fragment::id(bytes)
 }
 
 fn fragment_key(id: &str) -> String {
